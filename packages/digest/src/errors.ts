@@ -1,0 +1,51 @@
+const brand = Symbol.for('lade.error');
+
+/** Options every lade error accepts: the underlying cause and a machine-readable detail. */
+export interface LadeErrorOptions {
+  readonly cause?: unknown;
+  readonly detail?: unknown;
+}
+
+/**
+ * The base of every error lade shows a user: a stable `code` (distribution's codes where they fit,
+ * e.g. `DIGEST_INVALID`, `MANIFEST_UNKNOWN`) and a one-line message naming the thing and what to do.
+ *
+ * `err instanceof LadeError` also holds for errors of packages that do not depend on this one
+ * (they carry the same registered brand), so callers need only this one check.
+ */
+export class LadeError extends Error {
+  readonly code: string;
+  readonly detail?: unknown;
+
+  constructor(code: string, message: string, options: LadeErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    if (options.detail !== undefined) this.detail = options.detail;
+    Object.defineProperty(this, brand, { value: true });
+    this.name = new.target.name;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this === LadeError) return isLadeError(value);
+    return Function.prototype[Symbol.hasInstance].call(this, value);
+  }
+}
+
+/** True for any lade error, whichever package (or copy of a package) threw it. */
+export function isLadeError(value: unknown): value is LadeError {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+}
+
+/** A digest string that is not `algorithm:hex` of a supported algorithm, or content that does not match its digest. */
+export class DigestInvalidError extends LadeError {
+  constructor(message: string, options: LadeErrorOptions = {}) {
+    super('DIGEST_INVALID', message, options);
+  }
+}
+
+/** Content whose length differs from the size its descriptor declares. */
+export class SizeInvalidError extends LadeError {
+  constructor(message: string, options: LadeErrorOptions = {}) {
+    super('SIZE_INVALID', message, options);
+  }
+}
