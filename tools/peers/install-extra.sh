@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Peers beyond ../shared/peers/install.sh that lade's tests and benchmarks use, from Debian's packages.
+# Idempotent: installs only what is missing.
+set -euo pipefail
+pkgs=(time tar libarchive-tools)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+echo "peers: installing ${missing[*]}" >&2
+$sudo apt-get update -q >/dev/null
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,7 @@
+# Sourced by tools/test.sh and tools/demo.sh: pnpm, the workspace's dependencies, and a build.
+if ! command -v pnpm >/dev/null 2>&1; then
+  echo "setup: installing pnpm" >&2
+  npm install -g --silent pnpm@9.15.9 >/dev/null 2>&1 || corepack enable pnpm
+fi
+pnpm install --frozen-lockfile --reporter=silent
+pnpm exec turbo run build --output-logs=errors-only >/dev/null
