@@ -27,7 +27,7 @@ function runVitest(rt) {
     const child = spawn(rt.argv[0], [...rt.argv.slice(1), 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${json}`, ...passThrough], {
       cwd: root,
       stdio: 'inherit',
-      env: { ...process.env, LADE_TEST_RUNTIME: rt.name, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR },
+      env: { ...process.env, LADE_TEST_RUNTIME: rt.name, ...(process.env.CI ? { NO_COLOR: '1' } : {}) },
     });
     child.on('error', (e) => resolve({ rt, code: 1, error: e }));
     child.on('close', (code) => resolve({ rt, code: code ?? 1, json }));
