@@ -1,0 +1,14 @@
+export { TarError, ArchiveError, CompressionError, ArchiveUnsupportedError } from './errors.js';
+export type { TarEntryType, TarFormat, TarHeader, TarSparseInfo, TarEntryInit } from './tar/header.js';
+export { type TarReadOptions, type TarEntry, TarReader, readTar } from './tar/reader.js';
+export {
+  type TarWriteFormat,
+  type TarWriteEntry,
+  type TarWriteOptions,
+  type TarWriter,
+  type ResolvedEntry,
+  writeTar,
+  createTarWriter,
+  encodeTarHeader,
+  resolveEntry,
+} from './tar/writer.js';
