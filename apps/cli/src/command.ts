@@ -1,0 +1,149 @@
+import { Command, type Option } from 'commander';
+import { type CliContext, createContext, type RawGlobalFlags, resolveGlobalOptions } from './context.js';
+import { UsageError } from './errors.js';
+import type { CliIo } from './io.js';
+
+/** The binary's name, as docker's messages say `docker`. */
+export const BIN = 'lade';
+
+/**
+ * A commander `Command` that words parse errors as docker's cobra/pflag do
+ * (`unknown flag: --x` + `See 'lade pull --help'.`, exit 125; `lade: 'x' is not a lade command.`, exit 1).
+ */
+export class LadeCommand extends Command {
+  /** What follows `[OPTIONS]` in the usage line, e.g. `NAME[:TAG|@DIGEST]`. */
+  usageArgs = '';
+
+  override createCommand(name?: string): LadeCommand {
+    return new LadeCommand(name);
+  }
+
+  /** `lade image ls` */
+  commandPath(): string {
+    const names: string[] = [];
+    for (let c: Command | null = this; c; c = c.parent) names.unshift(c.name());
+    return names.join(' ');
+  }
+
+  /** docker's use line: `lade pull [OPTIONS] NAME[:TAG|@DIGEST]`, or `lade image COMMAND` for a group. */
+  useLine(): string {
+    if (this.commands.length > 0 && this.parent) return `${this.commandPath()} COMMAND`;
+    return `${this.commandPath()} [OPTIONS]${this.usageArgs ? ` ${this.usageArgs}` : ''}`;
+  }
+
+  private flagError(message: string): never {
+    throw new UsageError(`${message}\nSee '${this.commandPath()} --help'.`, 125);
+  }
+
+  // commander's hooks for parse errors (called from its parser).
+  unknownOption(flag: string): never {
+    if (flag.startsWith('--')) this.flagError(`unknown flag: ${flag.split('=')[0]}`);
+    this.flagError(`unknown shorthand flag: '${flag.slice(1, 2)}' in ${flag}`);
+  }
+
+  optionMissingArgument(option: Option): never {
+    this.flagError(`flag needs an argument: ${option.long ?? option.short ?? option.flags}`);
+  }
+
+  unknownCommand(): never {
+    const name = this.args[0] ?? '';
+    if (!this.parent) throw new UsageError(`${BIN}: '${name}' is not a ${BIN} command.\nSee '${BIN} --help'`);
+    throw new UsageError(
+      `${BIN}: unknown command: ${this.commandPath()} ${name}\n\nUsage:  ${this.useLine()}\n\nRun '${this.commandPath()} --help' for more information`,
+    );
+  }
+}
+
+/** How many positional arguments a command takes. */
+export type ArgCount = { readonly exact: number } | { readonly min: number; readonly max?: number };
+
+/** One command: its usage, flags and what it runs. Registered under one or more names (`images`, `image ls`). */
+export interface CommandSpec<O = Record<string, unknown>> {
+  readonly usage: string;
+  readonly description: string;
+  readonly args: ArgCount;
+  /** Declares the command's flags on a fresh commander command. */
+  readonly flags?: (cmd: Command) => void;
+  readonly run: (ctx: CliContext, args: string[], opts: O) => Promise<void>;
+}
+
+function checkArgs(cmd: LadeCommand, count: ArgCount, args: readonly string[]): void {
+  const path = cmd.commandPath();
+  const tail = `\n\nUsage:  ${cmd.useLine()}\n\nRun '${path} --help' for more information`;
+  const plural = (n: number) => (n === 1 ? 'argument' : 'arguments');
+  if ('exact' in count) {
+    if (args.length !== count.exact) {
+      if (count.exact === 0) throw new UsageError(`${BIN}: '${path}' accepts no arguments${tail}`);
+      throw new UsageError(`${BIN}: '${path}' requires ${count.exact} ${plural(count.exact)}${tail}`);
+    }
+    return;
+  }
+  const { min, max } = count;
+  if (max !== undefined && min > 0 && (args.length < min || args.length > max) && min !== max) {
+    throw new UsageError(`${BIN}: '${path}' requires at least ${min} and at most ${max} ${plural(max)}${tail}`);
+  }
+  if (args.length < min) {
+    throw new UsageError(`${BIN}: '${path}' requires at least ${min} ${plural(min)}\n\nUsage:  ${cmd.useLine()}\n\nSee '${path} --help' for more information`);
+  }
+  if (max !== undefined && args.length > max) {
+    throw new UsageError(`${BIN}: '${path}' requires at most ${max} ${plural(max)}${tail}`);
+  }
+}
+
+/** Runtime pieces every command action needs. */
+export interface Runtime {
+  readonly io: CliIo;
+}
+
+/** Registers `spec` as `parent name`, with docker's argument checks and the global options resolved. */
+export function addCommand<O>(parent: Command, name: string, spec: CommandSpec<O>, runtime: Runtime, aliases: string[] = []): LadeCommand {
+  const cmd = (parent as LadeCommand).command(name) as LadeCommand;
+  cmd.usageArgs = spec.usage;
+  cmd.description(spec.description);
+  cmd.usage(`[OPTIONS]${spec.usage ? ` ${spec.usage}` : ''}`);
+  for (const a of aliases) cmd.alias(a);
+  cmd.argument('[args...]');
+  cmd.allowExcessArguments(true);
+  spec.flags?.(cmd);
+  cmd.action(async (args: string[], _opts: unknown, self: Command) => {
+    checkArgs(cmd, spec.args, args);
+    const globals = self.optsWithGlobals<RawGlobalFlags & O>();
+    const ctx = createContext(runtime.io, resolveGlobalOptions(globals, runtime.io.env));
+    await spec.run(ctx, args, self.opts() as O);
+  });
+  return cmd;
+}
+
+/** A command group (`lade image`, `lade system`): prints its help when run alone. */
+export function addGroup(parent: Command, name: string, description: string): LadeCommand {
+  const group = (parent as LadeCommand).command(name) as LadeCommand;
+  group.description(description);
+  group.usage('COMMAND');
+  return group;
+}
+
+/** Collects a repeatable string flag (`--filter a --filter b`). */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** Parses a boolean flag value docker-style (`--tls-verify`, `--tls-verify=false`). */
+export function parseBool(flag: string): (value: string | boolean) => boolean {
+  return (value) => {
+    if (value === true || value === '') return true;
+    const v = String(value).toLowerCase();
+    if (['1', 't', 'true'].includes(v)) return true;
+    if (['0', 'f', 'false'].includes(v)) return false;
+    throw new UsageError(`invalid argument "${String(value)}" for "--${flag}" flag: strconv.ParseBool: parsing "${String(value)}": invalid syntax`, 125);
+  };
+}
+
+/** Parses an integer flag value. */
+export function parseIntFlag(flag: string): (value: string) => number {
+  return (value) => {
+    if (!/^-?\d+$/.test(value)) {
+      throw new UsageError(`invalid argument "${value}" for "--${flag}" flag: strconv.ParseInt: parsing "${value}": invalid syntax`, 125);
+    }
+    return Number.parseInt(value, 10);
+  };
+}
