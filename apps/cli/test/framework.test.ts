@@ -73,3 +73,27 @@ describe('progress rendering', () => {
     );
   });
 });
+
+import { formatImageLocation, parseImageLocation } from '../src/transport-name.js';
+
+describe('transport names', () => {
+  it.each([
+    ['docker://127.0.0.1:5000/a/b:1', { transport: 'docker', reference: '127.0.0.1:5000/a/b:1' }],
+    ['oci:/tmp/layout:tag', { transport: 'oci', path: '/tmp/layout', reference: 'tag' }],
+    ['oci:/tmp/layout', { transport: 'oci', path: '/tmp/layout' }],
+    ['oci-archive:x.tar:v1', { transport: 'oci-archive', path: 'x.tar', reference: 'v1' }],
+    ['docker-archive:x.tar:app:1', { transport: 'docker-archive', path: 'x.tar', reference: 'app:1' }],
+    ['lade:app:1', { transport: 'lade', reference: 'app:1' }],
+    ['app:1', { transport: 'lade', reference: 'app:1' }],
+    ['localhost:5000/app:1', { transport: 'lade', reference: 'localhost:5000/app:1' }],
+  ])('parses %s', (text, expected) => {
+    expect(parseImageLocation(text)).toEqual(expected);
+    if (text.includes('//') || text.startsWith('oci') || text.startsWith('docker-archive') || text.startsWith('lade:')) {
+      expect(formatImageLocation(parseImageLocation(text))).toBe(text);
+    }
+  });
+
+  it.each(['docker:app', 'docker://', 'oci:', 'dir:/tmp/x', 'containers-storage:app'])('rejects %s with a usage error', (text) => {
+    expect(() => parseImageLocation(text)).toThrowError(/Invalid image name/);
+  });
+});
