@@ -12,3 +12,20 @@ export {
   encodeTarHeader,
   resolveEntry,
 } from './tar/writer.js';
+export {
+  type Compression,
+  type CompressionBackend,
+  type DecompressOptions,
+  type CompressOptions,
+  type LayerDigests,
+  detectCompression,
+  sniffCompression,
+  decompressStream,
+  decompress,
+  compressStream,
+  compressLayer,
+  LayerDigestStream,
+  layerDigestStream,
+  nativeZstdAvailable,
+  defaultCompressionBackend,
+} from './compression.js';
