@@ -1,0 +1,48 @@
+import type { FileHandle } from 'node:fs/promises';
+
+const CHUNK = 512 * 1024;
+
+/**
+ * A web stream over `[start, end)` of an open file. Reads on demand (backpressure is the reader's pace)
+ * and closes the handle at the end, on error and on cancel.
+ */
+export function fileRangeStream(fh: FileHandle, start: number, end: number): ReadableStream<Uint8Array> {
+  let pos = start;
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await fh.close().catch(() => {});
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const want = Math.min(CHUNK, end - pos);
+          if (want <= 0) {
+            await close();
+            controller.close();
+            return;
+          }
+          const buf = Buffer.allocUnsafe(want);
+          const { bytesRead } = await fh.read(buf, 0, want, pos);
+          if (bytesRead === 0) {
+            // The file shrank under us: end early; a verifying reader reports the short read.
+            await close();
+            controller.close();
+            return;
+          }
+          pos += bytesRead;
+          controller.enqueue(new Uint8Array(buf.buffer, buf.byteOffset, bytesRead));
+        } catch (err) {
+          await close();
+          controller.error(err);
+        }
+      },
+      async cancel() {
+        await close();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}

@@ -1,0 +1,282 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Digest, type DigestAlgorithm, DIGEST_HEX_LENGTH, digestAlgorithm, digestHex, isDigest, parseDigest, verifyingStream } from '@lade/digest';
+import type { BlobInfo, BlobStore, ByteRange, IngestExpectation, IngestOptions } from './blob-store.js';
+import { AbortedError, BlobUnknownError, RangeInvalidError } from './errors.js';
+import { fileRangeStream } from './file-stream.js';
+
+const ALGORITHMS: readonly DigestAlgorithm[] = ['sha256', 'sha512'];
+
+/** Name of the directory (beside `blobs/`) where ingests write before they are verified and renamed. */
+export const INGEST_DIR = '.lade-ingest';
+
+/** Options of {@link FsBlobStore}. */
+export interface FsBlobStoreOptions {
+  /** fsync file and directory on ingest (default true); turn off only for throwaway stores. */
+  readonly fsync?: boolean;
+}
+
+/** A leftover ingest file: an interrupted or in-progress write. */
+export interface IngestTempFile {
+  readonly path: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+  /** The process that wrote it (from its name), when known. */
+  readonly pid?: number;
+}
+
+/** A file under `blobs/` that is not a blob (a name that is no digest, or a directory). */
+export interface StrayBlobEntry {
+  readonly path: string;
+  readonly size: number;
+}
+
+function isErrno(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
+}
+
+function abortError(signal: AbortSignal, what: string): AbortedError {
+  return new AbortedError(`${what} was aborted`, { cause: signal.reason });
+}
+
+/**
+ * Blobs on a filesystem as an OCI image layout stores them: `DIR/blobs/<algorithm>/<hex>`.
+ * Ingest writes to `DIR/.lade-ingest/` (same filesystem), verifies size and digest while streaming,
+ * fsyncs, renames into place and fsyncs the directory, so a crash leaves only temp files behind.
+ *
+ * @example
+ * const blobs = new FsBlobStore('/var/lib/registry');
+ * await blobs.ingest({ digest, size }, response.body);
+ * const part = await blobs.read(digest, { start: 0, end: 1024 });
+ */
+export class FsBlobStore implements BlobStore {
+  readonly dir: string;
+  readonly #fsync: boolean;
+
+  constructor(dir: string, options: FsBlobStoreOptions = {}) {
+    this.dir = dir;
+    this.#fsync = options.fsync ?? true;
+  }
+
+  /** Where a blob lives (whether or not it exists). */
+  blobPath(digest: Digest): string {
+    const d = parseDigest(digest);
+    return join(this.dir, 'blobs', digestAlgorithm(d), digestHex(d));
+  }
+
+  /** The directory of in-flight and abandoned ingests. */
+  get ingestDir(): string {
+    return join(this.dir, INGEST_DIR);
+  }
+
+  async has(digest: Digest): Promise<boolean> {
+    return (await this.stat(digest)) !== undefined;
+  }
+
+  async stat(digest: Digest): Promise<BlobInfo | undefined> {
+    try {
+      const s = await stat(this.blobPath(digest));
+      return s.isFile() ? { digest, size: s.size } : undefined;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return undefined;
+      throw err;
+    }
+  }
+
+  async read(digest: Digest, range?: ByteRange): Promise<ReadableStream<Uint8Array>> {
+    let fh: Awaited<ReturnType<typeof open>>;
+    try {
+      fh = await open(this.blobPath(digest), 'r');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) {
+        throw new BlobUnknownError(`blob ${digest} is not in ${this.dir}; pull or copy the image again`);
+      }
+      throw err;
+    }
+    try {
+      const { size } = await fh.stat();
+      const start = range?.start ?? 0;
+      const end = range?.end ?? size;
+      if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > size) {
+        throw new RangeInvalidError(`range ${start}-${end} is outside blob ${digest} of ${size} bytes`);
+      }
+      return fileRangeStream(fh, start, end);
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+  }
+
+  /** Refreshes a blob's modification time (tells a concurrent GC the blob is in use); false when absent. */
+  async touch(digest: Digest): Promise<boolean> {
+    const now = new Date();
+    try {
+      await utimes(this.blobPath(digest), now, now);
+      return true;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return false;
+      throw err;
+    }
+  }
+
+  async ingest(expected: IngestExpectation, content: ReadableStream<Uint8Array>, options: IngestOptions = {}): Promise<BlobInfo> {
+    const digest = parseDigest(expected.digest);
+    const verifier = verifyingStream({ digest, ...(expected.size !== undefined ? { size: expected.size } : {}), name: `blob ${digest}` });
+    const existing = await this.stat(digest);
+    if (existing && (expected.size === undefined || existing.size === expected.size)) {
+      // Present: still read the content through the verifier so a bad upload is reported, but write nothing.
+      await this.#drain(content.pipeThrough(verifier), options);
+      await this.touch(digest);
+      return existing;
+    }
+    await mkdir(this.ingestDir, { recursive: true });
+    const temp = join(this.ingestDir, `${process.pid}-${digestHex(digest).slice(0, 16)}-${randomBytes(6).toString('hex')}.tmp`);
+    const fh = await open(temp, 'wx', 0o644);
+    let closed = false;
+    try {
+      const reader = content.pipeThrough(verifier).getReader();
+      let written = 0;
+      try {
+        for (;;) {
+          if (options.signal?.aborted) throw abortError(options.signal, `ingest of ${digest}`);
+          const { done, value } = await reader.read();
+          if (done) break;
+          let off = 0;
+          while (off < value.byteLength) {
+            const { bytesWritten } = await fh.write(value, off, value.byteLength - off);
+            off += bytesWritten;
+          }
+          written += value.byteLength;
+          options.onProgress?.(written);
+        }
+      } catch (err) {
+        await reader.cancel(err).catch(() => {});
+        throw err;
+      }
+      const { size } = await verifier.result;
+      if (this.#fsync) await fh.sync();
+      await fh.close();
+      closed = true;
+      const finalPath = this.blobPath(digest);
+      await mkdir(join(this.dir, 'blobs', digestAlgorithm(digest)), { recursive: true });
+      await rename(temp, finalPath);
+      if (this.#fsync) await syncDir(join(this.dir, 'blobs', digestAlgorithm(digest)));
+      return { digest, size };
+    } catch (err) {
+      if (!closed) await fh.close().catch(() => {});
+      await unlink(temp).catch(() => {});
+      throw err;
+    }
+  }
+
+  async #drain(stream: ReadableStream<Uint8Array>, options: IngestOptions): Promise<void> {
+    const reader = stream.getReader();
+    let seen = 0;
+    try {
+      for (;;) {
+        if (options.signal?.aborted) throw abortError(options.signal, 'ingest');
+        const { done, value } = await reader.read();
+        if (done) return;
+        seen += value.byteLength;
+        options.onProgress?.(seen);
+      }
+    } catch (err) {
+      await reader.cancel(err).catch(() => {});
+      throw err;
+    }
+  }
+
+  async delete(digest: Digest): Promise<boolean> {
+    try {
+      await unlink(this.blobPath(digest));
+      return true;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return false;
+      throw err;
+    }
+  }
+
+  async *list(): AsyncIterable<Digest> {
+    for (const alg of ALGORITHMS) {
+      let names: string[];
+      try {
+        names = await readdir(join(this.dir, 'blobs', alg));
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) continue;
+        throw err;
+      }
+      for (const name of names) {
+        const d = `${alg}:${name}`;
+        if (name.length === DIGEST_HEX_LENGTH[alg] && isDigest(d)) yield d;
+      }
+    }
+  }
+
+  /** Entries under `blobs/` that are not blobs: names that are no digest, unknown algorithms, directories. */
+  async strayEntries(): Promise<StrayBlobEntry[]> {
+    const out: StrayBlobEntry[] = [];
+    const root = join(this.dir, 'blobs');
+    let algs: string[];
+    try {
+      algs = await readdir(root);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return out;
+      throw err;
+    }
+    for (const alg of algs) {
+      const p = join(root, alg);
+      const s = await stat(p).catch(() => undefined);
+      if (!s) continue;
+      if (!s.isDirectory() || !(ALGORITHMS as readonly string[]).includes(alg)) {
+        out.push({ path: p, size: s.isFile() ? s.size : 0 });
+        continue;
+      }
+      for (const name of await readdir(p)) {
+        const fp = join(p, name);
+        const fs = await stat(fp).catch(() => undefined);
+        if (!fs) continue;
+        if (!fs.isFile() || !isDigest(`${alg}:${name}`)) out.push({ path: fp, size: fs.isFile() ? fs.size : 0 });
+      }
+    }
+    return out;
+  }
+
+  /** Files left in the ingest directory (in-progress writes of live processes included). */
+  async tempFiles(): Promise<IngestTempFile[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.ingestDir);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return [];
+      throw err;
+    }
+    const out: IngestTempFile[] = [];
+    for (const name of names) {
+      const path = join(this.ingestDir, name);
+      const s = await stat(path).catch(() => undefined);
+      if (!s) continue;
+      const pid = Number.parseInt(name.split('-')[0] ?? '', 10);
+      out.push({ path, size: s.size, mtimeMs: s.mtimeMs, ...(Number.isSafeInteger(pid) && pid > 0 ? { pid } : {}) });
+    }
+    return out;
+  }
+
+  /** Removes a temp file or stray entry found by {@link tempFiles} / {@link strayEntries}. */
+  async removeGarbage(path: string): Promise<void> {
+    await rm(path, { recursive: true, force: true });
+  }
+}
+
+/** fsync a directory so a rename in it survives a crash; a no-op where the platform refuses. */
+export async function syncDir(dir: string): Promise<void> {
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // Some filesystems (and Windows) cannot fsync a directory; the rename is still atomic.
+  } finally {
+    await fh?.close().catch(() => {});
+  }
+}
