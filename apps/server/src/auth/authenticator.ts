@@ -1,0 +1,311 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import bcrypt from 'bcryptjs';
+import { RegistryError } from '../errors.js';
+import { type Access, type AccessPolicy, type Action, AUTHENTICATED_FULL_ACCESS, allowedActions, covers, formatScope } from './access.js';
+import { type JwtKey, signJwt, verifyJwt } from './jwt.js';
+
+/** Who a request is and what it may do. */
+export interface Grant {
+  /** The authenticated account, or undefined for anonymous requests. */
+  readonly account?: string;
+  /** True when the request may perform `action` on the resource. */
+  can(type: Access['type'], name: string, action: Action): boolean;
+}
+
+/**
+ * Decides whether a request may perform the accesses a route needs. Throws a RegistryError
+ * (401 UNAUTHORIZED with a challenge, or 403 DENIED) when it may not.
+ */
+export interface Authenticator {
+  authorize(request: Request, needed: readonly Access[]): Promise<Grant>;
+  /** Serves the authenticator's own endpoints (the token service's `/token`); undefined when the path is not its own. */
+  handle?(request: Request, url: URL): Promise<Response | undefined>;
+}
+
+/** Everything is allowed: the default. */
+export const noAuth: Authenticator = Object.freeze({
+  async authorize(): Promise<Grant> {
+    return { can: () => true };
+  },
+});
+
+/** A map of user → bcrypt hash (htpasswd `-B` format). */
+export type Htpasswd = ReadonlyMap<string, string>;
+
+/** Parses htpasswd content; only bcrypt entries (`$2a$`, `$2b$`, `$2y$`) are accepted, as distribution does. */
+export function parseHtpasswd(text: string): Htpasswd {
+  const users = new Map<string, string>();
+  for (const line of text.split(/\r?\n/)) {
+    const t = line.trim();
+    if (!t || t.startsWith('#')) continue;
+    const i = t.indexOf(':');
+    if (i <= 0) continue;
+    const hash = t.slice(i + 1);
+    if (/^\$2[aby]\$/.test(hash)) users.set(t.slice(0, i), hash);
+  }
+  return users;
+}
+
+/** Checks user/password pairs against an htpasswd table, caching successes briefly (bcrypt is slow by design). */
+export class PasswordChecker {
+  readonly #users: () => Htpasswd;
+  readonly #ok = new Map<string, number>();
+  constructor(users: Htpasswd | (() => Htpasswd)) {
+    this.#users = typeof users === 'function' ? users : () => users;
+  }
+  async check(user: string, password: string): Promise<boolean> {
+    const hash = this.#users().get(user);
+    if (!hash) return false;
+    const key = createHash('sha256').update(`${user}\0${password}\0${hash}`).digest('hex');
+    const until = this.#ok.get(key);
+    if (until !== undefined && until > Date.now()) return true;
+    const ok = await bcrypt.compare(password, hash.replace(/^\$2y\$/, '$2b$'));
+    if (ok) {
+      if (this.#ok.size > 10_000) this.#ok.clear();
+      this.#ok.set(key, Date.now() + 60_000);
+    }
+    return ok;
+  }
+}
+
+/** Loads an htpasswd file, re-reading it when it changes on disk (checked at most once a second). */
+export function htpasswdFile(path: string): () => Htpasswd {
+  let cached = parseHtpasswd(readFileSync(path, 'utf8'));
+  let checked = Date.now();
+  let text = '';
+  return () => {
+    if (Date.now() - checked > 1000) {
+      checked = Date.now();
+      try {
+        const now = readFileSync(path, 'utf8');
+        if (now !== text) {
+          text = now;
+          cached = parseHtpasswd(now);
+        }
+      } catch {
+        // Keep the last good table when the file is briefly missing (an editor's atomic save).
+      }
+    }
+    return cached;
+  };
+}
+
+/** Decodes `Authorization: Basic …`; undefined when absent or malformed. */
+export function basicCredentials(request: Request): { user: string; password: string } | undefined {
+  const h = request.headers.get('authorization');
+  if (!h || !/^basic /i.test(h)) return undefined;
+  let decoded: string;
+  try {
+    decoded = Buffer.from(h.slice(6).trim(), 'base64').toString('utf8');
+  } catch {
+    return undefined;
+  }
+  const i = decoded.indexOf(':');
+  if (i < 0) return undefined;
+  return { user: decoded.slice(0, i), password: decoded.slice(i + 1) };
+}
+
+function policyGrant(policy: AccessPolicy, account: string | undefined): Grant {
+  const cache = new Map<string, Set<Action>>();
+  return {
+    ...(account !== undefined ? { account } : {}),
+    can(type, name, action) {
+      const key = `${type}\n${name}`;
+      let set = cache.get(key);
+      if (!set) {
+        set = allowedActions(policy, account, type, name);
+        cache.set(key, set);
+      }
+      return covers(set, action);
+    },
+  };
+}
+
+function firstMissing(grant: Grant, needed: readonly Access[]): Access | undefined {
+  for (const a of needed) for (const act of a.actions) if (!grant.can(a.type, a.name, act)) return a;
+  return undefined;
+}
+
+/** Options of htpasswd basic authentication. */
+export interface BasicAuthOptions {
+  readonly realm: string;
+  readonly users: Htpasswd | (() => Htpasswd);
+  /** Who may do what; default: every authenticated user everything. */
+  readonly policy?: AccessPolicy;
+}
+
+/** HTTP basic authentication against an htpasswd table, as distribution's `auth.htpasswd`. */
+export function basicAuth(options: BasicAuthOptions): Authenticator {
+  const checker = new PasswordChecker(options.users);
+  const policy = options.policy ?? AUTHENTICATED_FULL_ACCESS;
+  const challenge = { 'WWW-Authenticate': `Basic realm="${options.realm}"` };
+  return {
+    async authorize(request, needed) {
+      const creds = basicCredentials(request);
+      let account: string | undefined;
+      if (creds) {
+        if (!(await checker.check(creds.user, creds.password))) {
+          throw new RegistryError('UNAUTHORIZED', 'authentication required: the user name or password is wrong', { headers: challenge });
+        }
+        account = creds.user;
+      }
+      const grant = policyGrant(policy, account);
+      const missing = firstMissing(grant, needed);
+      if (!missing && (account !== undefined || needed.length > 0)) return grant;
+      if (account === undefined) {
+        throw new RegistryError('UNAUTHORIZED', 'authentication required: log in to this registry', {
+          headers: challenge,
+          detail: missing ? [{ Type: missing.type, Name: missing.name, Action: missing.actions.join(',') }] : undefined,
+        });
+      }
+      throw new RegistryError('DENIED', `${account} may not ${missing!.actions.join('/')} ${missing!.name}; ask an administrator for access`, {
+        detail: [{ Type: missing!.type, Name: missing!.name, Action: missing!.actions.join(',') }],
+      });
+    },
+  };
+}
+
+/** Options of token authentication (distribution's `auth.token`), optionally with the built-in token service. */
+export interface TokenAuthOptions {
+  /** Where clients get tokens; default: this registry's own `/token`. */
+  readonly realm?: string;
+  readonly service: string;
+  readonly issuer: string;
+  /** The signing key (when this registry issues tokens) or just the verification key. */
+  readonly key: JwtKey;
+  /** Serve `/token` here (the built-in token service). Default true. */
+  readonly issue?: boolean;
+  /** Accounts of the built-in token service. */
+  readonly users?: Htpasswd | (() => Htpasswd);
+  /** Who may do what; default: every authenticated user everything. */
+  readonly policy?: AccessPolicy;
+  /** Token lifetime in seconds (default 300). */
+  readonly expiresIn?: number;
+}
+
+interface TokenClaims {
+  readonly iss?: string;
+  readonly sub?: string;
+  readonly aud?: string | string[];
+  readonly exp?: number;
+  readonly nbf?: number;
+  readonly access?: { type: string; name: string; actions: string[] }[];
+}
+
+/** Bearer-token authentication with distribution's token protocol; with `issue`, also the token service itself. */
+export function tokenAuth(options: TokenAuthOptions): Authenticator {
+  const policy = options.policy ?? AUTHENTICATED_FULL_ACCESS;
+  const checker = options.users ? new PasswordChecker(options.users) : undefined;
+  const issue = options.issue ?? true;
+  const lifetime = options.expiresIn ?? 300;
+
+  const realmFor = (request: Request) => options.realm ?? `${new URL(request.url).origin}/token`;
+  const challenge = (request: Request, needed: readonly Access[], error?: string) => {
+    let h = `Bearer realm="${realmFor(request)}",service="${options.service}"`;
+    if (needed.length) h += `,scope="${formatScope(needed)}"`;
+    if (error) h += `,error="${error}"`;
+    return { 'WWW-Authenticate': h };
+  };
+
+  return {
+    async authorize(request, needed) {
+      const h = request.headers.get('authorization');
+      if (!h || !/^bearer /i.test(h)) {
+        throw new RegistryError('UNAUTHORIZED', 'authentication required: get a token from the realm in WWW-Authenticate', {
+          headers: challenge(request, needed),
+        });
+      }
+      let claims: TokenClaims;
+      try {
+        claims = verifyJwt(h.slice(7).trim(), options.key) as TokenClaims;
+      } catch (err) {
+        throw new RegistryError('UNAUTHORIZED', `invalid token: ${(err as Error).message}; get a new token`, {
+          headers: challenge(request, needed, 'invalid_token'),
+        });
+      }
+      const now = Math.floor(Date.now() / 1000);
+      const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+      const bad =
+        claims.iss !== options.issuer
+          ? 'wrong issuer'
+          : !aud.includes(options.service)
+            ? 'wrong audience'
+            : typeof claims.exp !== 'number' || claims.exp + 60 < now
+              ? 'expired'
+              : typeof claims.nbf === 'number' && claims.nbf - 60 > now
+                ? 'not yet valid'
+                : undefined;
+      if (bad) {
+        throw new RegistryError('UNAUTHORIZED', `invalid token: ${bad}; get a new token`, { headers: challenge(request, needed, 'invalid_token') });
+      }
+      const granted = new Map<string, Set<string>>();
+      for (const a of claims.access ?? []) granted.set(`${a.type}\n${a.name}`, new Set(a.actions));
+      const account = claims.sub || undefined;
+      const grant: Grant = {
+        ...(account !== undefined ? { account } : {}),
+        can(type, name, action) {
+          const set = granted.get(`${type}\n${name}`);
+          return !!set && (set.has('*') || set.has(action));
+        },
+      };
+      const missing = firstMissing(grant, needed);
+      if (!missing) return grant;
+      // The token is narrower than the policy allows: ask for a new one. Otherwise the account is not allowed at all.
+      const policyAllows = !firstMissing(policyGrant(policy, account), [missing]);
+      if (account === undefined || policyAllows) {
+        throw new RegistryError('UNAUTHORIZED', `token does not grant ${formatScope([missing])}; get a token with that scope`, {
+          headers: challenge(request, needed, 'insufficient_scope'),
+          detail: [{ Type: missing.type, Name: missing.name, Action: missing.actions.join(',') }],
+        });
+      }
+      throw new RegistryError('DENIED', `${account} may not ${missing.actions.join('/')} ${missing.name}; ask an administrator for access`, {
+        detail: [{ Type: missing.type, Name: missing.name, Action: missing.actions.join(',') }],
+      });
+    },
+
+    async handle(request, url) {
+      if (!issue || url.pathname !== '/token') return undefined;
+      let user: string | undefined;
+      let password: string | undefined;
+      let scopes: string[] = url.searchParams.getAll('scope');
+      let service = url.searchParams.get('service');
+      if (request.method === 'POST') {
+        const form = new URLSearchParams(await request.text());
+        if (form.get('grant_type') === 'password') {
+          user = form.get('username') ?? undefined;
+          password = form.get('password') ?? undefined;
+        }
+        scopes = form.getAll('scope');
+        service = form.get('service');
+      } else if (request.method !== 'GET') {
+        return new Response(null, { status: 405 });
+      }
+      const creds = basicCredentials(request);
+      if (creds) ({ user, password } = creds);
+      const json = (status: number, body: unknown) =>
+        new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+      if (service && service !== options.service) {
+        return json(400, { errors: [{ code: 'DENIED', message: `unknown service "${service}"; use "${options.service}"` }] });
+      }
+      let account: string | undefined;
+      if (user !== undefined) {
+        if (!checker || !(await checker.check(user, password ?? ''))) {
+          return json(401, { errors: [{ code: 'UNAUTHORIZED', message: 'the user name or password is wrong' }] });
+        }
+        account = user;
+      }
+      const { parseScopes } = await import('./access.js');
+      const grant = policyGrant(policy, account);
+      const access = parseScopes(scopes)
+        .map((a) => ({ type: a.type, name: a.name, actions: a.actions.filter((act) => grant.can(a.type, a.name, act)) }))
+        .filter((a) => a.actions.length > 0);
+      const now = Math.floor(Date.now() / 1000);
+      const token = signJwt(
+        { iss: options.issuer, sub: account ?? '', aud: options.service, exp: now + lifetime, nbf: now - 10, iat: now, jti: crypto.randomUUID(), access },
+        options.key,
+      );
+      return json(200, { token, access_token: token, expires_in: lifetime, issued_at: new Date(now * 1000).toISOString() });
+    },
+  };
+}
