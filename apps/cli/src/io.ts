@@ -16,6 +16,8 @@ export interface CliInput {
   readonly isTTY: boolean;
   /** The input as a web stream (opened once, on first use). */
   stream(): ReadableStream<Uint8Array>;
+  /** Turns terminal echo off (raw mode) while a secret is typed; absent when stdin is not a terminal. */
+  setRawMode?(raw: boolean): void;
 }
 
 /** Everything `runCli` touches outside the process' own state: streams, environment, cancellation. */
@@ -52,6 +54,7 @@ export function nodeIo(signal?: AbortSignal): CliIo {
         opened ??= Readable.toWeb(process.stdin) as unknown as ReadableStream<Uint8Array>;
         return opened;
       },
+      ...(process.stdin.isTTY ? { setRawMode: (raw: boolean) => void process.stdin.setRawMode(raw) } : {}),
     },
     stdout: nodeOutput(process.stdout),
     stderr: nodeOutput(process.stderr),
@@ -168,5 +171,30 @@ export async function readAll(input: CliInput): Promise<string> {
     }
   } finally {
     reader.releaseLock();
+  }
+}
+
+/** Reads a line with echo off when stdin is a terminal (a password prompt); the typed text is not shown. */
+export async function readSecret(input: CliInput, output: CliOutput): Promise<string | undefined> {
+  if (!input.setRawMode) return readLine(input);
+  input.setRawMode(true);
+  const reader = input.stream().getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return text === '' ? undefined : text;
+      for (const ch of decoder.decode(value, { stream: true })) {
+        if (ch === '\r' || ch === '\n') return text;
+        if (ch === '\u0003') throw new Error('interrupted');
+        if (ch === '\u007f' || ch === '\b') text = text.slice(0, -1);
+        else text += ch;
+      }
+    }
+  } finally {
+    reader.releaseLock();
+    input.setRawMode(false);
+    await output.write('\n');
   }
 }

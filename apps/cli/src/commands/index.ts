@@ -1,7 +1,7 @@
 import type { LadeCommand, Runtime } from '../command.js';
+import { registerRegistryCommands } from './registry.js';
 
 /** Adds every command group to the program. */
 export function registerCommands(program: LadeCommand, runtime: Runtime): void {
-  void program;
-  void runtime;
+  registerRegistryCommands(program, runtime);
 }

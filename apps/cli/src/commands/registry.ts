@@ -1,0 +1,194 @@
+import { type Credentials, credentialKey, getCredentials, readDockerConfig, removeCredentials, saveCredentials, registryLocation } from '@lade/registry-client';
+import { isDigest } from '@lade/digest';
+import { join } from 'node:path';
+import { addCommand, addGroup, type LadeCommand, type Runtime } from '../command.js';
+import type { CliContext } from '../context.js';
+import { CommandError, UsageError } from '../errors.js';
+import { readAll, readLine, readSecret } from '../io.js';
+import { configOptions, dockerError, registryClient, serverHost } from '../registry.js';
+
+interface LoginFlags {
+  username?: string;
+  password?: string;
+  passwordStdin?: boolean;
+}
+
+async function login(ctx: CliContext, args: string[], flags: LoginFlags): Promise<void> {
+  const host = serverHost(args[0]);
+  const { io } = ctx;
+  let username = flags.username;
+  let password = flags.password;
+  if (password !== undefined) {
+    await ctx.err('WARNING! Using --password via the CLI is insecure. Use --password-stdin.');
+    if (flags.passwordStdin) throw new UsageError('--password and --password-stdin are mutually exclusive');
+  }
+  if (flags.passwordStdin) {
+    if (username === undefined) throw new UsageError('Must provide --username with --password-stdin');
+    password = (await readAll(io.stdin)).replace(/\n$/, '').replace(/\r$/, '');
+  }
+  const client = registryClient(ctx, null);
+  try {
+    const registry = client.registry(host);
+    if (username === undefined && password === undefined) {
+      const stored = await getCredentials(host, configOptions(ctx));
+      if (stored) {
+        await ctx.out('Authenticating with existing credentials...');
+        try {
+          await registry.login(stored, io.signal ? { signal: io.signal } : {});
+          await ctx.out('Login Succeeded');
+          return;
+        } catch {
+          await ctx.err(`Login did not succeed, error: the stored credentials for ${host} were refused`);
+        }
+      }
+    }
+    if (username === undefined || password === undefined) {
+      if (!io.stdin.isTTY) throw new CommandError('USAGE', 'Cannot perform an interactive login from a non TTY device');
+      if (username === undefined) {
+        await io.stdout.write('Username: ');
+        username = (await readLine(io.stdin))?.trim() ?? '';
+        if (username === '') throw new CommandError('USAGE', 'Username is required');
+      }
+      await io.stdout.write('Password: ');
+      password = (await readSecret(io.stdin, io.stdout)) ?? '';
+      if (password === '') throw new CommandError('USAGE', 'Password is required');
+    }
+    const credentials: Credentials = { username, password };
+    let result: { identityToken?: string };
+    try {
+      result = await registry.login(credentials, io.signal ? { signal: io.signal } : {});
+    } catch (error) {
+      throw dockerError(error, 'login', host);
+    }
+    const saved: Credentials = result.identityToken ? { username, identityToken: result.identityToken } : credentials;
+    await saveCredentials(host, saved, configOptions(ctx));
+    const config = await readDockerConfig(configOptions(ctx));
+    const helper = config.credHelpers?.[credentialKey(host)] ?? config.credsStore;
+    if (!helper) {
+      await ctx.err(
+        `WARNING! Your credentials are stored unencrypted in '${join(ctx.options.configDir, 'config.json')}'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n`,
+      );
+    }
+    await ctx.out('Login Succeeded');
+  } finally {
+    await client.close();
+  }
+}
+
+async function logout(ctx: CliContext, args: string[]): Promise<void> {
+  const host = serverHost(args[0]);
+  const key = credentialKey(host);
+  const removed = await removeCredentials(host, configOptions(ctx));
+  if (!removed) {
+    await ctx.out(`Not logged in to ${key}`);
+    return;
+  }
+  await ctx.out(`Removing login credentials for ${key}`);
+}
+
+async function listTags(ctx: CliContext, args: string[], flags: { json?: boolean }): Promise<void> {
+  const name = args[0] ?? '';
+  const loc = registryLocation(name);
+  const client = registryClient(ctx);
+  try {
+    const tags = await client.registry(loc.domain).listTags(loc.repository, io(ctx));
+    if (flags.json) await ctx.out(JSON.stringify(tags));
+    else for (const t of tags) await ctx.out(t);
+  } catch (error) {
+    throw dockerError(error, 'pull', name);
+  } finally {
+    await client.close();
+  }
+}
+
+function io(ctx: CliContext): { signal?: AbortSignal } {
+  return ctx.io.signal ? { signal: ctx.io.signal } : {};
+}
+
+async function catalog(ctx: CliContext, args: string[], flags: { json?: boolean }): Promise<void> {
+  const host = serverHost(args[0]);
+  const client = registryClient(ctx);
+  try {
+    const repos = await client.registry(host).catalog(io(ctx));
+    if (flags.json) await ctx.out(JSON.stringify(repos));
+    else for (const r of repos) await ctx.out(r);
+  } finally {
+    await client.close();
+  }
+}
+
+async function deleteImage(ctx: CliContext, args: string[]): Promise<void> {
+  const name = args[0] ?? '';
+  const loc = registryLocation(name);
+  const client = registryClient(ctx);
+  try {
+    const registry = client.registry(loc.domain);
+    let digest = loc.digest;
+    if (digest === undefined) {
+      const tag = loc.tag ?? 'latest';
+      try {
+        digest = (await registry.resolve(loc.repository, tag, io(ctx))).digest;
+      } catch (error) {
+        throw dockerError(error, 'inspect', name);
+      }
+    }
+    if (!isDigest(digest)) throw new UsageError(`invalid digest "${digest}"`);
+    await registry.deleteManifest(loc.repository, digest, io(ctx));
+    await ctx.out(`Deleted: ${loc.domain}/${loc.repository}@${digest}`);
+  } finally {
+    await client.close();
+  }
+}
+
+/** `login`, `logout`, `tags ls`, `catalog`, `delete`. */
+export function registerRegistryCommands(program: LadeCommand, runtime: Runtime): void {
+  addCommand<LoginFlags>(
+    program,
+    'login',
+    {
+      usage: '[SERVER]',
+      description: 'Authenticate to a registry (verifies the credentials, then stores them in config.json or the credential store)',
+      args: { min: 0, max: 1 },
+      flags: (c) =>
+        c
+          .option('-u, --username <string>', 'Username')
+          .option('-p, --password <string>', 'Password or Personal Access Token (PAT)')
+          .option('--password-stdin', 'Take the Password or Personal Access Token (PAT) from stdin'),
+      run: login,
+    },
+    runtime,
+  );
+  addCommand(program, 'logout', { usage: '[SERVER]', description: 'Log out from a registry', args: { min: 0, max: 1 }, run: logout }, runtime);
+  const tags = addGroup(program, 'tags', "List a repository's tags on its registry");
+  addCommand<{ json?: boolean }>(
+    tags,
+    'ls',
+    {
+      usage: 'NAME',
+      description: 'List the tags of a repository',
+      args: { exact: 1 },
+      flags: (c) => c.option('--json', 'Print a JSON array'),
+      run: listTags,
+    },
+    runtime,
+    ['list'],
+  );
+  addCommand<{ json?: boolean }>(
+    program,
+    'catalog',
+    {
+      usage: 'REGISTRY',
+      description: "List a registry's repositories (its /v2/_catalog)",
+      args: { exact: 1 },
+      flags: (c) => c.option('--json', 'Print a JSON array'),
+      run: catalog,
+    },
+    runtime,
+  );
+  addCommand(
+    program,
+    'delete',
+    { usage: 'NAME@DIGEST|NAME:TAG', description: 'Delete a manifest from its registry (a tag is resolved to its digest first)', args: { exact: 1 }, run: deleteImage },
+    runtime,
+  );
+}
