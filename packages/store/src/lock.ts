@@ -165,8 +165,10 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
     if (inProcess.get(path) === tail) inProcess.delete(path);
   };
   try {
-    await previous;
-    const handle = await acquireFile(path, options);
+    const started = Date.now();
+    await waitTurn(previous, path, options);
+    const timeoutMs = options.timeoutMs === undefined ? undefined : Math.max(0, options.timeoutMs - (Date.now() - started));
+    const handle = await acquireFile(path, timeoutMs === undefined ? options : { ...options, timeoutMs });
     return {
       path,
       async release() {
@@ -181,6 +183,31 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
     cleanup();
     throw err;
   }
+}
+
+/** Waits for the in-process holders ahead of us, within the timeout and until the signal fires. */
+function waitTurn(previous: Promise<void>, path: string, options: LockOptions): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      done();
+      reject(new LockTimeoutError(`${path} is held by another task of this process (pid ${process.pid}) for over ${timeoutMs} ms; wait for it to finish`));
+    }, timeoutMs);
+    const onAbort = (): void => {
+      done();
+      reject(new AbortedError(`waiting for lock ${path} was aborted`, { cause: options.signal?.reason }));
+    };
+    const done = (): void => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+    };
+    if (options.signal?.aborted) return onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    previous.then(() => {
+      done();
+      resolve();
+    });
+  });
 }
 
 /** Runs `fn` while holding the lock at `path`. */

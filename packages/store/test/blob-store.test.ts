@@ -1,0 +1,189 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Digest, hash } from '@lade/digest';
+import { tempDir } from '@lade/test-support';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type BlobStore, FsBlobStore, MemoryBlobStore } from '../src/index.js';
+import { failingStream, readAll, streamOf } from './helpers.js';
+
+const enc = new TextEncoder();
+const hello = enc.encode('hello, blob store');
+const helloDigest = hash(hello) as Digest;
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+async function collect(store: BlobStore): Promise<Digest[]> {
+  const out: Digest[] = [];
+  for await (const d of store.list()) out.push(d);
+  return out.sort();
+}
+
+const drivers: [string, () => Promise<{ store: BlobStore; dir?: string }>][] = [
+  [
+    'FsBlobStore',
+    async () => {
+      const t = await tempDir();
+      cleanups.push(t.cleanup);
+      return { store: new FsBlobStore(t.path), dir: t.path };
+    },
+  ],
+  ['MemoryBlobStore', async () => ({ store: new MemoryBlobStore() })],
+];
+
+describe.each(drivers)('%s', (_name, make) => {
+  it('ingests verified content and reads it back whole and by range', async () => {
+    const { store } = await make();
+    const info = await store.ingest({ digest: helloDigest, size: hello.byteLength }, streamOf(hello.subarray(0, 5), hello.subarray(5)));
+    expect(info).toEqual({ digest: helloDigest, size: hello.byteLength });
+    expect(await store.has(helloDigest)).toBe(true);
+    expect(await store.stat(helloDigest)).toEqual({ digest: helloDigest, size: hello.byteLength });
+    expect(await readAll(await store.read(helloDigest))).toBe('hello, blob store');
+    expect(await readAll(await store.read(helloDigest, { start: 7 }))).toBe('blob store');
+    expect(await readAll(await store.read(helloDigest, { start: 7, end: 11 }))).toBe('blob');
+    expect(await readAll(await store.read(helloDigest, { start: 17, end: 17 }))).toBe('');
+    expect(await collect(store)).toEqual([helloDigest]);
+  });
+
+  it('ingests without a known size', async () => {
+    const { store } = await make();
+    expect(await store.ingest({ digest: helloDigest }, streamOf(hello))).toEqual({ digest: helloDigest, size: hello.byteLength });
+  });
+
+  it('reports progress while ingesting', async () => {
+    const { store } = await make();
+    const seen: number[] = [];
+    await store.ingest({ digest: helloDigest, size: hello.byteLength }, streamOf(hello.subarray(0, 5), hello.subarray(5)), { onProgress: (n) => seen.push(n) });
+    expect(seen).toEqual([5, hello.byteLength]);
+  });
+
+  it('rejects content whose digest does not match with DIGEST_INVALID and stores nothing', async () => {
+    const { store, dir } = await make();
+    const wrong = hash(enc.encode('other')) as Digest;
+    await expect(store.ingest({ digest: wrong, size: hello.byteLength }, streamOf(hello))).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
+    expect(await store.has(wrong)).toBe(false);
+    expect(await collect(store)).toEqual([]);
+    if (dir) expect(await readdir(join(dir, '.lade-ingest')).catch(() => [])).toEqual([]);
+  });
+
+  it('rejects content longer than its size with SIZE_INVALID and stores nothing', async () => {
+    const { store } = await make();
+    await expect(store.ingest({ digest: helloDigest, size: 3 }, streamOf(hello))).rejects.toMatchObject({ code: 'SIZE_INVALID' });
+    expect(await collect(store)).toEqual([]);
+  });
+
+  it('rejects content that ends short with SIZE_INVALID and stores nothing', async () => {
+    const { store } = await make();
+    await expect(store.ingest({ digest: helloDigest, size: 100 }, streamOf(hello))).rejects.toMatchObject({ code: 'SIZE_INVALID' });
+    expect(await collect(store)).toEqual([]);
+  });
+
+  it('stores nothing when the content stream errors mid-way', async () => {
+    const { store, dir } = await make();
+    await expect(store.ingest({ digest: helloDigest, size: hello.byteLength }, failingStream(hello.subarray(0, 4), new Error('connection reset')))).rejects.toThrow(
+      'connection reset',
+    );
+    expect(await collect(store)).toEqual([]);
+    if (dir) expect(await readdir(join(dir, '.lade-ingest')).catch(() => [])).toEqual([]);
+  });
+
+  it('stops with ABORTED when the signal fires and stores nothing', async () => {
+    const { store } = await make();
+    const ac = new AbortController();
+    ac.abort(new Error('user cancelled'));
+    await expect(store.ingest({ digest: helloDigest, size: hello.byteLength }, streamOf(hello), { signal: ac.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(await collect(store)).toEqual([]);
+  });
+
+  it('rejects an invalid digest with DIGEST_INVALID', async () => {
+    const { store } = await make();
+    await expect(store.ingest({ digest: 'sha256:xyz' as Digest }, streamOf(hello))).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
+  });
+
+  it('re-ingesting present content verifies it and keeps the blob', async () => {
+    const { store } = await make();
+    await store.ingest({ digest: helloDigest, size: hello.byteLength }, streamOf(hello));
+    await store.ingest({ digest: helloDigest, size: hello.byteLength }, streamOf(hello));
+    await expect(store.ingest({ digest: helloDigest, size: hello.byteLength }, streamOf(enc.encode('hello, blob stor!')))).rejects.toMatchObject({
+      code: 'DIGEST_INVALID',
+    });
+    expect(await readAll(await store.read(helloDigest))).toBe('hello, blob store');
+  });
+
+  it('reading an absent blob is BLOB_UNKNOWN and stat is undefined', async () => {
+    const { store } = await make();
+    await expect(store.read(helloDigest)).rejects.toMatchObject({ code: 'BLOB_UNKNOWN' });
+    expect(await store.stat(helloDigest)).toBeUndefined();
+    expect(await store.has(helloDigest)).toBe(false);
+  });
+
+  it('a range outside the blob is RANGE_INVALID', async () => {
+    const { store } = await make();
+    await store.ingest({ digest: helloDigest }, streamOf(hello));
+    await expect(store.read(helloDigest, { start: 18 })).rejects.toMatchObject({ code: 'RANGE_INVALID' });
+    await expect(store.read(helloDigest, { start: 5, end: 4 })).rejects.toMatchObject({ code: 'RANGE_INVALID' });
+    await expect(store.read(helloDigest, { start: -1 })).rejects.toMatchObject({ code: 'RANGE_INVALID' });
+    await expect(store.read(helloDigest, { start: 0, end: 100 })).rejects.toMatchObject({ code: 'RANGE_INVALID' });
+  });
+
+  it('deletes a blob and reports whether it was there', async () => {
+    const { store } = await make();
+    await store.ingest({ digest: helloDigest }, streamOf(hello));
+    expect(await store.delete(helloDigest)).toBe(true);
+    expect(await store.delete(helloDigest)).toBe(false);
+    expect(await collect(store)).toEqual([]);
+  });
+
+  it('ingests the same content concurrently without conflict', async () => {
+    const { store } = await make();
+    await Promise.all(Array.from({ length: 8 }, () => store.ingest({ digest: helloDigest, size: hello.byteLength }, streamOf(hello))));
+    expect(await collect(store)).toEqual([helloDigest]);
+    expect(await readAll(await store.read(helloDigest))).toBe('hello, blob store');
+  });
+});
+
+describe('FsBlobStore on disk', () => {
+  it('lays blobs out as blobs/sha256/<hex> and leaves no temp files', async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    const store = new FsBlobStore(t.path);
+    await store.ingest({ digest: helloDigest }, streamOf(hello));
+    expect(await readdir(join(t.path, 'blobs', 'sha256'))).toEqual([helloDigest.slice(7)]);
+    expect(await readdir(join(t.path, '.lade-ingest'))).toEqual([]);
+    expect(store.blobPath(helloDigest)).toBe(join(t.path, 'blobs', 'sha256', helloDigest.slice(7)));
+  });
+
+  it('streams a large blob in bounded chunks', async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    const store = new FsBlobStore(t.path, { fsync: false });
+    const big = new Uint8Array(3 * 1024 * 1024 + 7).map((_, i) => i % 251);
+    const d = hash(big) as Digest;
+    await store.ingest({ digest: d, size: big.byteLength }, streamOf(big));
+    const reader = (await store.read(d, { start: 1 })).getReader();
+    let total = 0;
+    let max = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      max = Math.max(max, value.byteLength);
+    }
+    expect(total).toBe(big.byteLength - 1);
+    expect(max).toBeLessThanOrEqual(1024 * 1024);
+  });
+
+  it('lists only valid digests and reports other entries as strays', async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    const store = new FsBlobStore(t.path);
+    await store.ingest({ digest: helloDigest }, streamOf(hello));
+    const { writeFile, mkdir } = await import('node:fs/promises');
+    await writeFile(join(t.path, 'blobs', 'sha256', 'not-a-digest'), 'x');
+    await mkdir(join(t.path, 'blobs', 'md5'));
+    expect(await collect(store)).toEqual([helloDigest]);
+    expect((await store.strayEntries()).map((s) => s.path).sort()).toEqual([join(t.path, 'blobs', 'md5'), join(t.path, 'blobs', 'sha256', 'not-a-digest')]);
+  });
+});
