@@ -2,7 +2,7 @@
 import { type Digest, verifyingStream } from '@lade/digest';
 import { type ImageFormat, convertConfigMediaType, convertLayerMediaType, toDockerManifest, toDockerManifestList, toOciIndex, toOciManifest } from './convert.js';
 import { ManifestInvalidError, NoMatchingManifestError } from './errors.js';
-import { isConfigMediaType, isForeignLayer, isManifestMediaType } from './media-types.js';
+import { isConfigMediaType, isForeignLayer } from './media-types.js';
 import { parseImageConfig, parseManifest } from './parse.js';
 import { hostPlatform, normalizePlatform, parsePlatform, selectManifest } from './platform.js';
 import type { ImageIndex, ParsedImageIndex, ParsedImageManifest, ParsedManifest } from './types.js';
@@ -164,12 +164,20 @@ export async function copy(source: ImageSource, sink: ImageSink, options: CopyOp
       return selectManifest(index, platform, { strict: options.strictPlatform ?? false });
     } catch (e) {
       if (!(e instanceof NoMatchingManifestError)) throw e;
-      const unlabelled = index.manifests.filter((d) => d.platform === undefined && isManifestMediaType(d.mediaType));
+      const unlabelled = index.manifests.filter((d) => d.platform === undefined);
       if (unlabelled.length === 0) throw e;
       const labelled: Descriptor[] = [];
       for (const d of unlabelled) {
         const child = await fetchParsed(d);
-        if (child.kind !== 'manifest') continue;
+        if (child.kind === 'index') {
+          // A nested index without a platform: look inside it.
+          const inner = await selectChild(child.index).catch((x: unknown) => {
+            if (x instanceof NoMatchingManifestError) return undefined;
+            throw x;
+          });
+          if (inner) return inner;
+          continue;
+        }
         const cfg = child.manifest.config;
         if (!isConfigMediaType(cfg.mediaType)) continue;
         const stream = await source.openBlob(cfg, { signal });
@@ -254,9 +262,12 @@ export async function copy(source: ImageSource, sink: ImageSink, options: CopyOp
           });
           const verifier = verifyingStream({ digest: from.digest, size: from.size, name: `${role} ${from.digest}` });
           let verified = false;
-          verifier.result.then(() => {
-            verified = true;
-          });
+          verifier.result.then(
+            () => {
+              verified = true;
+            },
+            () => {},
+          );
           await sink.writeBlob(to, content.pipeThrough(counter, { signal }).pipeThrough(verifier, { signal }), { signal });
           if (!verified) await verifier.result;
           blobs++;
