@@ -30,3 +30,6 @@ export { type JwtKey, signJwt, verifyJwt } from './auth/jwt.js';
 export { type GcOptions, type GcReport, collectGarbage } from './gc.js';
 export { PullThroughCache, type ProxyOptions } from './proxy.js';
 export { Metrics } from './metrics.js';
+export { serve, type ServeOptions, type RunningServer, type FetchHandler } from './node.js';
+export { parseConfig, loadConfig, parseAddr, type ServerConfig } from './config.js';
+export { S3Driver, type S3DriverOptions } from './storage/s3.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
 import { RegistryError } from '../errors.js';
-import { type Access, type AccessPolicy, type Action, AUTHENTICATED_FULL_ACCESS, allowedActions, covers, formatScope } from './access.js';
+import { type Access, type AccessPolicy, type Action, AUTHENTICATED_FULL_ACCESS, allowedActions, covers, formatScope, parseScopes } from './access.js';
 import { type JwtKey, signJwt, verifyJwt } from './jwt.js';
 
 /** Who a request is and what it may do. */
@@ -295,7 +295,6 @@ export function tokenAuth(options: TokenAuthOptions): Authenticator {
         }
         account = user;
       }
-      const { parseScopes } = await import('./access.js');
       const grant = policyGrant(policy, account);
       const access = parseScopes(scopes)
         .map((a) => ({ type: a.type, name: a.name, actions: a.actions.filter((act) => grant.can(a.type, a.name, act)) }))

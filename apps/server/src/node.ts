@@ -1,0 +1,157 @@
+import { createReadStream } from 'node:fs';
+import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { localFiles } from './registry.js';
+
+/** Anything with a fetch handler: a registry, a Hono app. */
+export interface FetchHandler {
+  fetch(request: Request): Promise<Response> | Response;
+}
+
+/** Options of {@link serve}. */
+export interface ServeOptions {
+  readonly registry: FetchHandler;
+  /** Port to listen on (0 = any free port; default 5000). */
+  readonly port?: number;
+  /** Address to bind (default 127.0.0.1). */
+  readonly hostname?: string;
+  /** How long close() waits for in-flight requests before cutting connections (default 30 s). */
+  readonly shutdownTimeoutMs?: number;
+}
+
+/** A running Node HTTP server. */
+export interface RunningServer {
+  /** `http://HOST:PORT` */
+  readonly url: string;
+  readonly port: number;
+  readonly hostname: string;
+  /** Stops accepting connections, lets in-flight requests finish (up to the timeout), then closes everything. */
+  close(): Promise<void>;
+}
+
+function toRequest(req: IncomingMessage, fallbackHost: string, signal: AbortSignal): Request {
+  const host = req.headers.host ?? fallbackHost;
+  const path = req.url?.startsWith('/') ? req.url : `/${req.url ?? ''}`;
+  const headers = new Headers();
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const k = req.rawHeaders[i]!;
+    if (k.startsWith(':')) continue;
+    headers.append(k, req.rawHeaders[i + 1]!);
+  }
+  const method = req.method ?? 'GET';
+  const hasBody = method !== 'GET' && method !== 'HEAD';
+  return new Request(`http://${host}${path}`, {
+    method,
+    headers,
+    signal,
+    ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: 'half' } : {}),
+  } as RequestInit);
+}
+
+async function writeBody(body: ReadableStream<Uint8Array>, res: ServerResponse): Promise<void> {
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!res.write(value)) {
+        await new Promise<void>((resolve, reject) => {
+          const onDrain = () => {
+            res.off('close', onClose);
+            resolve();
+          };
+          const onClose = () => {
+            res.off('drain', onDrain);
+            reject(new Error('client went away'));
+          };
+          res.once('drain', onDrain);
+          res.once('close', onClose);
+        });
+      }
+    }
+    res.end();
+  } catch (err) {
+    await reader.cancel(err).catch(() => {});
+    res.destroy();
+  }
+}
+
+/**
+ * Serves a fetch handler (a registry) over Node's HTTP server. Request bodies stream into the handler and response
+ * bodies stream out with backpressure; nothing is buffered. Blob files are sent natively when the storage is local.
+ */
+export async function serve(options: ServeOptions): Promise<RunningServer> {
+  const hostname = options.hostname ?? '127.0.0.1';
+  let inFlight = 0;
+  let idle: (() => void) | undefined;
+
+  const server = createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, (req, res) => {
+    inFlight++;
+    const controller = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort();
+      inFlight--;
+      if (inFlight === 0) idle?.();
+    });
+    void (async () => {
+      let response: Response;
+      try {
+        response = await options.registry.fetch(toRequest(req, `${hostname}:${port}`, controller.signal));
+      } catch (err) {
+        res.writeHead(500, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ code: 'UNKNOWN', message: String((err as Error)?.message ?? err), detail: null }] }));
+        return;
+      }
+      const head: Record<string, string | string[]> = {};
+      response.headers.forEach((v, k) => {
+        head[k] = v;
+      });
+      res.writeHead(response.status, head);
+      const local = localFiles.get(response);
+      if (req.method === 'HEAD' || !response.body) {
+        await response.body?.cancel().catch(() => {});
+        res.end();
+        return;
+      }
+      if (local) {
+        await response.body.cancel().catch(() => {});
+        if (local.end <= local.start) return void res.end();
+        const file = createReadStream(local.path, { start: local.start, end: local.end - 1, highWaterMark: 1024 * 1024 });
+        file.on('error', () => res.destroy());
+        file.pipe(res);
+        return;
+      }
+      await writeBody(response.body, res);
+    })();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 5000, hostname, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shownHost = hostname.includes(':') ? `[${hostname}]` : hostname;
+
+  return {
+    url: `http://${shownHost}:${port}`,
+    port,
+    hostname,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (inFlight > 0) {
+        const drained = new Promise<void>((resolve) => {
+          idle = resolve;
+        });
+        const timeout = new Promise<void>((resolve) => setTimeout(resolve, options.shutdownTimeoutMs ?? 30_000).unref());
+        await Promise.race([drained, timeout]);
+      }
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
