@@ -29,3 +29,4 @@ export {
   nativeZstdAvailable,
   defaultCompressionBackend,
 } from './compression.js';
+export { type ArchiveInput, type OpenArchiveOptions, type ArchiveImage, type Archive, openArchive, normalizeMemberPath } from './archive-read.js';

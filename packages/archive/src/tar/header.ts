@@ -44,6 +44,8 @@ export interface TarHeader {
   readonly format: TarFormat;
   /** Byte offset of the entry's first header block in the (uncompressed) archive. */
   readonly offset: number;
+  /** Byte offset of the entry's stored data (for reading a file range later; not meaningful for an expanded sparse file). */
+  readonly dataOffset: number;
 }
 
 /** The header fields a writer accepts; everything but `name` has a deterministic default (uid/gid 0, mtime 0, no user names). */

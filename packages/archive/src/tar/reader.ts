@@ -377,6 +377,7 @@ export class TarReader implements AsyncIterable<TarEntry> {
       devminor: raw.devminor,
       format: p.format,
       offset: p.entryOffset,
+      dataOffset: this.src.offset,
     };
     if (pax.atime !== undefined) header.atime = num('atime', parsePaxTime, 0);
     if (pax.ctime !== undefined) header.ctime = num('ctime', parsePaxTime, 0);
