@@ -62,6 +62,8 @@ export interface RegistryRequest {
   readonly scopes?: readonly string[];
   /** Statuses returned to the caller instead of thrown (2xx always are). */
   readonly allow?: readonly number[];
+  /** Send credentials and answer 401 challenges (default true); `false` sends the request anonymously, once. */
+  readonly authenticate?: boolean;
   /** Retry on network errors, 5xx and 429 (default true). */
   readonly retry?: boolean;
   /** Follow redirects (default true); `Authorization` is dropped when a redirect leaves the registry's origin. */
@@ -294,13 +296,13 @@ export class Registry {
     const basic = challenges.find((c) => c.scheme === 'basic');
     const creds = await this.credentials();
     if (bearer) {
-      const before = this.#auth;
       this.#auth = { kind: 'bearer', challenge: bearer };
       const key = [...new Set(scopes)].sort().join(' ');
       // A token the registry refused (expired early, revoked, key rotated) is dropped and fetched again once.
-      this.#tokens.delete(key);
+      const cached = this.#tokens.get(key);
+      if (cached && sent === `Bearer ${cached.token}`) this.#tokens.delete(key);
       if (creds?.registryToken && sent === `Bearer ${creds.registryToken}`) return false;
-      return before.kind !== 'bearer' || sent !== undefined;
+      return true;
     }
     if (basic) {
       const had = this.#auth.kind === 'basic';
@@ -328,7 +330,7 @@ export class Registry {
       let url = /^https?:\/\//.test(req.path) ? req.path : `${base}${req.path}`;
       let method = req.method;
       let body = req.body;
-      const authorization = await this.#authorization(scopes, req.signal);
+      const authorization = req.authenticate === false ? undefined : await this.#authorization(scopes, req.signal);
       let res: Response;
       let redirects = 0;
       try {
@@ -368,7 +370,7 @@ export class Registry {
         throw err;
       }
       res = res!;
-      if (res.status === 401 && !authRetried) {
+      if (res.status === 401 && !authRetried && req.authenticate !== false) {
         authRetried = true;
         if (await this.#onUnauthorized(res, scopes, authorization)) {
           await discard(res);
@@ -406,12 +408,18 @@ export class Registry {
       method: 'GET',
       path: '/v2/',
       allow: [401],
+      authenticate: false,
       subject: { kind: 'ping' },
       ...(options.signal ? { signal: options.signal } : {}),
     });
     await discard(res);
     const challenges = res.status === 401 ? parseChallenges(res.headers.get('www-authenticate') ?? '') : [];
-    if (res.status === 200 && this.#auth.kind === 'unknown') this.#auth = { kind: 'none' };
+    if (this.#auth.kind === 'unknown') {
+      const bearer = challenges.find((c) => c.scheme === 'bearer');
+      if (bearer) this.#auth = { kind: 'bearer', challenge: bearer };
+      else if (challenges.some((c) => c.scheme === 'basic')) this.#auth = { kind: 'basic' };
+      else if (res.status === 200) this.#auth = { kind: 'none' };
+    }
     return { status: res.status, challenges, apiVersion: res.headers.get('docker-distribution-api-version') ?? undefined, baseUrl };
   }
 
@@ -433,7 +441,13 @@ export class Registry {
     if (ping.status === 200) return {};
     const bearer = ping.challenges.find((c) => c.scheme === 'bearer');
     if (bearer) {
-      const t = await probe.#token(bearer, [], options.signal, true);
+      let t: BearerToken;
+      try {
+        t = await probe.#token(bearer, [], options.signal, true);
+      } catch (e) {
+        if (e instanceof UnauthorizedError) throw this.#loginFailed(ping.baseUrl, e);
+        throw e;
+      }
       probe.#auth = { kind: 'bearer', challenge: bearer };
       const res = await probe.request({
         method: 'GET',
@@ -453,9 +467,10 @@ export class Registry {
     return {};
   }
 
-  #loginFailed(baseUrl: string): UnauthorizedError {
+  #loginFailed(baseUrl: string, cause?: unknown): UnauthorizedError {
     return new UnauthorizedError('UNAUTHORIZED', `login to ${this.host} failed: the registry refused the username or password; check them and retry`, {
       status: 401,
+      ...(cause !== undefined ? { cause } : {}),
       host: this.host,
       url: `${baseUrl}/v2/`,
       errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }],
