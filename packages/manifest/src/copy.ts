@@ -308,7 +308,15 @@ export async function copy(source: ImageSource, sink: ImageSink, options: CopyOp
   };
 
   try {
-    const rootDesc = await source.resolve({ signal });
+    const resolved = await source.resolve({ signal });
+    // The source's own naming (e.g. an OCI layout's ref.name annotation) must not leak into the sink.
+    const rootDesc: Descriptor = {
+      mediaType: resolved.mediaType,
+      digest: resolved.digest,
+      size: resolved.size,
+      ...(resolved.platform ? { platform: resolved.platform } : {}),
+      ...(resolved.artifactType ? { artifactType: resolved.artifactType } : {}),
+    };
     const tree = await plan(rootDesc, true);
     await Promise.all(copyBlobsOf(tree));
     await writeManifests(tree, true);

@@ -2,6 +2,7 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Buffer } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { type Digest, digestHex } from '@lade/digest';
 import type { Descriptor, ImageSink, ImageSource } from '../src/index.js';
@@ -67,6 +68,32 @@ export function layoutSink(dir: string, tag: string): ImageSink {
         manifests: [{ mediaType: root.mediaType, digest: root.digest, size: root.size, annotations: { 'org.opencontainers.image.ref.name': tag } }],
       };
       await writeFile(join(dir, 'index.json'), JSON.stringify(index));
+    },
+  };
+}
+
+/**
+ * An ImageSink writing skopeo's `dir:` transport layout: `version`, `manifest.json` (the root), blobs by hex,
+ * and `<hex>.manifest.json` for the images of a list.
+ */
+export function dirSink(dir: string): ImageSink {
+  return {
+    name: `dir:${dir}`,
+    async hasBlob(d) {
+      return existsSync(join(dir, digestHex(d.digest)));
+    },
+    async writeBlob(d, content) {
+      await mkdir(dir, { recursive: true });
+      const chunks: Uint8Array[] = [];
+      for await (const c of content as unknown as AsyncIterable<Uint8Array>) chunks.push(c);
+      await writeFile(join(dir, digestHex(d.digest)), Buffer.concat(chunks));
+    },
+    async writeManifest(d, bytes, options) {
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, options?.root ? 'manifest.json' : `${digestHex(d.digest)}.manifest.json`), bytes);
+    },
+    async commit() {
+      await writeFile(join(dir, 'version'), 'Directory Transport Version: 1.1\n');
     },
   };
 }
