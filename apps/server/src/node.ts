@@ -49,6 +49,12 @@ function toRequest(req: IncomingMessage, fallbackHost: string, signal: AbortSign
   } as RequestInit);
 }
 
+/** True when a raw request path holds `.`/`..` segments, literal or percent-encoded (refused: never resolved). */
+export function hasDotSegment(rawUrl: string): boolean {
+  const path = rawUrl.split('?', 1)[0]!;
+  return path.split('/').some((seg) => /^(?:\.|%2e){1,2}$/i.test(seg) || /%2f|%5c/i.test(seg));
+}
+
 async function writeBody(body: ReadableStream<Uint8Array>, res: ServerResponse): Promise<void> {
   const reader = body.getReader();
   try {
@@ -95,6 +101,12 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       if (inFlight === 0) idle?.();
     });
     void (async () => {
+      if (hasDotSegment(req.url ?? '/')) {
+        res.writeHead(400, { 'Content-Type': 'application/json', 'Docker-Distribution-API-Version': 'registry/2.0' });
+        res.end(JSON.stringify({ errors: [{ code: 'NAME_INVALID', message: 'path segments "." and ".." (also percent-encoded) are not allowed', detail: null }] }));
+        req.resume();
+        return;
+      }
       let response: Response;
       try {
         response = await options.registry.fetch(toRequest(req, `${hostname}:${port}`, controller.signal));
