@@ -21,6 +21,8 @@ export interface FaultRule {
   readonly withHeader?: string;
   /** How many matching requests get the fault (default 1). */
   times?: number;
+  /** Matching requests let through untouched before the fault applies (default 0). */
+  skip?: number;
   readonly action: FaultAction;
 }
 
@@ -83,13 +85,17 @@ export async function startFaultProxy(upstreamHost: string): Promise<FaultProxy>
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
     const path = req.url ?? '/';
-    const rule = rules.find(
+    let rule = rules.find(
       (r) =>
         (r.times ?? 1) > 0 &&
         (!r.method || r.method === req.method) &&
         r.path.test(path) &&
         (!r.withHeader || req.headers[r.withHeader] !== undefined),
     );
+    if (rule && (rule.skip ?? 0) > 0) {
+      rule.skip = (rule.skip ?? 0) - 1;
+      rule = undefined;
+    }
     if (rule) rule.times = (rule.times ?? 1) - 1;
     const action = rule?.action;
     if (action?.kind === 'status') {
