@@ -30,3 +30,18 @@ export {
   defaultCompressionBackend,
 } from './compression.js';
 export { type ArchiveInput, type OpenArchiveOptions, type ArchiveImage, type Archive, openArchive, normalizeMemberPath } from './archive-read.js';
+export {
+  type ArchiveFormat,
+  type ArchiveWriterOptions,
+  type WrittenImage,
+  type SaveImage,
+  type SaveOptions,
+  type SaveResult,
+  type LoadResult,
+  type LoadOptions,
+  ArchiveWriter,
+  createArchiveWriter,
+  saveImages,
+  archiveFileSink,
+  loadArchive,
+} from './archive-write.js';

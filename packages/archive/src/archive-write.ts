@@ -1,0 +1,497 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Digest, createHasher, digestHex, verifyBytes, verifyingStream } from '@lade/digest';
+import {
+  type CopyEvent,
+  type CopyOptions,
+  type Descriptor,
+  type ImageSink,
+  type ImageSource,
+  type ParsedManifest,
+  type TransportOptions,
+  type WriteBlobOptions,
+  type WriteManifestOptions,
+  buildIndex,
+  canonicalJson,
+  copy,
+  parseImageConfig,
+  parseManifest,
+} from '@lade/manifest';
+import { familiarName, familiarString, normalizeReference } from '@lade/reference';
+import { openArchive } from './archive-read.js';
+import { type Compression, compressStream, decompressStream, sniffCompression } from './compression.js';
+import { ArchiveError, ArchiveUnsupportedError } from './errors.js';
+import { readFileStream, writeFileAtomic, writeStreamToFile } from './file-streams.js';
+import { createTarWriter } from './tar/writer.js';
+
+/**
+ * What an archive writer produces: `docker` (Docker 25+: an OCI layout plus manifest.json and repositories, readable by
+ * `docker load` old and new), `docker-legacy` (`<id>/layer.tar` with uncompressed layers, for pre-25 tools) or `oci`
+ * (an OCI image layout in a tar, as `oci-archive:`).
+ */
+export type ArchiveFormat = 'docker' | 'docker-legacy' | 'oci';
+
+/** Options of {@link createArchiveWriter}. */
+export interface ArchiveWriterOptions {
+  readonly format?: ArchiveFormat;
+  /** Where `docker-legacy` spools layers while it learns which blob is what (default: the OS temp dir). */
+  readonly tempDir?: string;
+}
+
+/** An image an archive writer holds once its sink committed. */
+export interface WrittenImage {
+  readonly names: readonly string[];
+  readonly descriptor: Descriptor;
+  readonly bytes: Uint8Array;
+}
+
+const MTIME = 0; // reproducible archives: the content decides the bytes, not the clock
+const encoder = new TextEncoder();
+
+interface SpooledBlob {
+  readonly path: string;
+  /** Uncompressed size and digest (layers are stored uncompressed in the legacy format). */
+  readonly size: number;
+  readonly diffId: Digest;
+}
+
+function blobName(d: Digest): string {
+  return `blobs/${d.slice(0, d.indexOf(':'))}/${digestHex(d)}`;
+}
+
+function tagOf(name: string): { full: string; familiar: string; repo: string; tag: string } | undefined {
+  try {
+    const ref = normalizeReference(name);
+    if (ref.tag === undefined) return undefined;
+    return { full: `${ref.domain}/${ref.path}:${ref.tag}`, familiar: familiarString(ref), repo: familiarName(ref), tag: ref.tag };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Writes images into one tar stream (`readable`), read by the caller while images are copied into `sink(names)`.
+ * In the `docker` and `oci` formats blobs go into the tar as they arrive (verified on the way; nothing is held);
+ * `finish()` adds index.json, manifest.json and repositories and ends the tar.
+ */
+export class ArchiveWriter {
+  readonly format: ArchiveFormat;
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly images: WrittenImage[] = [];
+  private readonly tar = createTarWriter({ format: 'pax' });
+  private readonly written = new Set<string>();
+  private readonly pending = new Map<string, Promise<void>>();
+  private readonly spooled = new Map<string, SpooledBlob>();
+  private readonly manifests = new Map<string, Uint8Array>();
+  private spoolDir: string | undefined;
+  private spoolCount = 0;
+  private started = false;
+  private failed: unknown;
+  private finished = false;
+
+  constructor(private readonly options: ArchiveWriterOptions = {}) {
+    this.format = options.format ?? 'docker';
+    this.readable = this.tar.readable;
+  }
+
+  private async ensureStarted(): Promise<void> {
+    if (this.started || this.format === 'docker-legacy') return;
+    this.started = true;
+    await this.tar.add({ header: { name: 'blobs/', type: 'directory', mtime: MTIME } });
+    await this.tar.add({ header: { name: 'blobs/sha256/', type: 'directory', mtime: MTIME } });
+  }
+
+  private check(): void {
+    if (this.failed) throw this.failed;
+    if (this.finished) throw new ArchiveError('the archive is already finished; start a new one');
+  }
+
+  has(digest: string): boolean {
+    return this.written.has(digest) || this.spooled.has(digest);
+  }
+
+  /** Adds a blob (verified against its descriptor); a second write of the same digest is skipped. */
+  async writeBlob(d: Descriptor, content: ReadableStream<Uint8Array>, options: WriteBlobOptions = {}): Promise<void> {
+    this.check();
+    const inflight = this.pending.get(d.digest);
+    if (this.has(d.digest) || inflight) {
+      await content.cancel();
+      return inflight;
+    }
+    const job = this.writeNewBlob(d, content, options);
+    this.pending.set(d.digest, job);
+    try {
+      await job;
+    } catch (e) {
+      this.failed ??= e;
+      throw e;
+    } finally {
+      this.pending.delete(d.digest);
+    }
+  }
+
+  private async writeNewBlob(d: Descriptor, content: ReadableStream<Uint8Array>, options: WriteBlobOptions): Promise<void> {
+    let seen = 0;
+    const progress = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, c) {
+        seen += chunk.length;
+        options.onProgress?.(seen);
+        c.enqueue(chunk);
+      },
+    });
+    const verified = content.pipeThrough(verifyingStream({ digest: d.digest, size: d.size, name: `blob ${d.digest}` })).pipeThrough(progress);
+    if (this.format !== 'docker-legacy') {
+      await this.ensureStarted();
+      await this.tar.add({ header: { name: blobName(d.digest), size: d.size, mtime: MTIME }, body: verified });
+      this.written.add(d.digest);
+      return;
+    }
+    // Legacy: layers must be uncompressed tars of known size, and which blob is a layer is known only from the manifest.
+    this.spoolDir ??= await mkdtemp(join(this.options.tempDir ?? tmpdir(), 'lade-save-'));
+    const path = join(this.spoolDir, String(this.spoolCount++));
+    const sniffed = await sniffCompression(verified);
+    const hasher = createHasher('sha256');
+    let size = 0;
+    const plain = decompressStream(sniffed.stream, sniffed.compression, { name: `layer ${d.digest}` }).pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, c) {
+          hasher.update(chunk);
+          size += chunk.length;
+          c.enqueue(chunk);
+        },
+      }),
+    );
+    await writeStreamToFile(plain, path);
+    this.spooled.set(d.digest, { path, size, diffId: hasher.digest() });
+  }
+
+  /** Adds a manifest or index; a root manifest becomes an image of the archive when its sink commits. */
+  async writeManifest(d: Descriptor, bytes: Uint8Array): Promise<void> {
+    this.check();
+    verifyBytes(bytes, { digest: d.digest, size: d.size, name: `manifest ${d.digest}` });
+    this.manifests.set(d.digest, bytes);
+    if (this.format !== 'docker-legacy' && !this.written.has(d.digest)) {
+      await this.ensureStarted();
+      await this.tar.add({ header: { name: blobName(d.digest), size: bytes.length, mtime: MTIME }, body: bytes });
+      this.written.add(d.digest);
+    }
+  }
+
+  addImage(image: WrittenImage): void {
+    this.check();
+    const parsed = parseManifest(image.bytes, image.descriptor.mediaType);
+    if (this.format !== 'oci' && parsed.kind !== 'manifest') {
+      throw new ArchiveUnsupportedError(`a docker archive holds single-platform images, but ${image.names[0] ?? image.descriptor.digest} is an index; choose a platform or write an oci archive`);
+    }
+    this.images.push(image);
+  }
+
+  /** An ImageSink for one image; `names` become its RepoTags (docker) or ref names (oci). */
+  sink(names: readonly string[] = []): ImageSink {
+    return new ArchiveImageSink(this, names);
+  }
+
+  /** Writes the index files and ends the tar; the readable ends after this. */
+  async finish(): Promise<void> {
+    this.check();
+    if (this.images.length === 0) throw new ArchiveError('no image was written to the archive; nothing to save');
+    this.finished = true;
+    try {
+      if (this.format === 'docker-legacy') await this.finishLegacy();
+      else await this.finishLayout();
+      await this.tar.close();
+    } finally {
+      await this.cleanup();
+    }
+  }
+
+  private async finishLayout(): Promise<void> {
+    await this.ensureStarted();
+    const manifests: Descriptor[] = [];
+    const dockerEntries: unknown[] = [];
+    const repositories: Record<string, Record<string, string>> = {};
+    for (const img of this.images) {
+      const base: Descriptor = { mediaType: img.descriptor.mediaType, digest: img.descriptor.digest, size: img.descriptor.size };
+      const tags = img.names.map((n) => ({ name: n, tag: tagOf(n) }));
+      if (tags.length === 0) manifests.push(base);
+      for (const t of tags) {
+        const annotations: Record<string, string> =
+          this.format === 'oci' ? { 'org.opencontainers.image.ref.name': t.name } : t.tag ? { 'io.containerd.image.name': t.tag.full, 'org.opencontainers.image.ref.name': t.tag.tag } : {};
+        manifests.push({ ...base, annotations });
+      }
+      if (this.format === 'docker') {
+        const parsed = parseManifest(img.bytes, img.descriptor.mediaType);
+        if (parsed.kind !== 'manifest') continue;
+        const layers = parsed.manifest.layers;
+        const repoTags = tags.flatMap((t) => (t.tag ? [t.tag.familiar] : []));
+        dockerEntries.push({ Config: blobName(parsed.manifest.config.digest), RepoTags: repoTags.length ? repoTags : null, Layers: layers.map((l) => blobName(l.digest)) });
+        const top = layers.at(-1);
+        for (const t of tags) if (t.tag && top) (repositories[t.tag.repo] ??= {})[t.tag.tag] = digestHex(top.digest);
+      }
+    }
+    await this.addJson('index.json', buildIndex({ manifests }).bytes);
+    if (this.format === 'docker') {
+      await this.addJson('manifest.json', canonicalJson(dockerEntries));
+    }
+    await this.addJson('oci-layout', canonicalJson({ imageLayoutVersion: '1.0.0' }));
+    if (this.format === 'docker' && Object.keys(repositories).length > 0) await this.addJson('repositories', canonicalJson(repositories));
+  }
+
+  private async finishLegacy(): Promise<void> {
+    const entries: unknown[] = [];
+    const repositories: Record<string, Record<string, string>> = {};
+    const done = new Set<string>();
+    for (const img of this.images) {
+      const parsed = parseManifest(img.bytes, img.descriptor.mediaType);
+      if (parsed.kind !== 'manifest') continue;
+      const cfg = this.spooled.get(parsed.manifest.config.digest);
+      if (!cfg) throw new ArchiveError(`config ${parsed.manifest.config.digest} was not written to the archive`);
+      const configBytes = new Uint8Array(await new Response(readFileStream(cfg.path)).arrayBuffer());
+      const config = parseImageConfig(configBytes);
+      const diffIds = config.config.rootfs.diff_ids;
+      const layerPaths: string[] = [];
+      let parent: string | undefined;
+      for (const [i, l] of parsed.manifest.layers.entries()) {
+        const s = this.spooled.get(l.digest);
+        if (!s) throw new ArchiveError(`layer ${l.digest} was not written to the archive (foreign layers cannot go into a legacy archive)`);
+        if (diffIds[i] !== s.diffId) throw new ArchiveError(`layer ${l.digest} uncompresses to ${s.diffId}, but the config's diff_id is ${diffIds[i]}; the image is corrupt`);
+        // The layer directory is named for the layer and its parents, as docker's v1 IDs are, so shared bases dedupe.
+        const id = digestHex(hashText(`${parent ?? ''}\n${s.diffId}`));
+        if (!done.has(id)) {
+          done.add(id);
+          const json = canonicalJson(parent ? { id, parent, created: '1970-01-01T00:00:00Z' } : { id, created: '1970-01-01T00:00:00Z' });
+          await this.tar.add({ header: { name: `${id}/`, type: 'directory', mtime: MTIME } });
+          await this.tar.add({ header: { name: `${id}/VERSION`, mtime: MTIME }, body: '1.0' });
+          await this.tar.add({ header: { name: `${id}/json`, mtime: MTIME }, body: json });
+          await this.tar.add({ header: { name: `${id}/layer.tar`, size: s.size, mtime: MTIME }, body: readFileStream(s.path) });
+        }
+        layerPaths.push(`${id}/layer.tar`);
+        parent = id;
+      }
+      const configName = `${digestHex(config.digest)}.json`;
+      if (!done.has(configName)) {
+        done.add(configName);
+        await this.tar.add({ header: { name: configName, mtime: MTIME }, body: configBytes });
+      }
+      const repoTags = img.names.flatMap((n) => {
+        const t = tagOf(n);
+        return t ? [t.familiar] : [];
+      });
+      entries.push({ Config: configName, RepoTags: repoTags.length ? repoTags : null, Layers: layerPaths });
+      for (const n of img.names) {
+        const t = tagOf(n);
+        if (t && parent) (repositories[t.repo] ??= {})[t.tag] = parent;
+      }
+    }
+    await this.addJson('manifest.json', canonicalJson(entries));
+    if (Object.keys(repositories).length > 0) await this.addJson('repositories', canonicalJson(repositories));
+  }
+
+  private async addJson(name: string, bytes: Uint8Array): Promise<void> {
+    await this.tar.add({ header: { name, mtime: MTIME }, body: bytes });
+  }
+
+  /** Ends the tar stream with an error and removes spooled files. */
+  async abort(reason?: unknown): Promise<void> {
+    this.failed ??= reason ?? new ArchiveError('the archive was aborted');
+    await this.tar.abort(reason).catch(() => {});
+    await this.cleanup();
+  }
+
+  private async cleanup(): Promise<void> {
+    if (this.spoolDir) await rm(this.spoolDir, { recursive: true, force: true });
+    this.spoolDir = undefined;
+  }
+}
+
+function hashText(s: string): Digest {
+  const h = createHasher('sha256');
+  h.update(encoder.encode(s));
+  return h.digest();
+}
+
+class ArchiveImageSink implements ImageSink {
+  readonly name: string;
+  private root: { descriptor: Descriptor; bytes: Uint8Array } | undefined;
+
+  constructor(
+    private readonly writer: ArchiveWriter,
+    private readonly names: readonly string[],
+  ) {
+    this.name = `${writer.format === 'oci' ? 'oci-archive' : 'docker-archive'}:${names[0] ?? '(untagged)'}`;
+  }
+
+  async hasBlob(d: Descriptor): Promise<boolean> {
+    return this.writer.has(d.digest);
+  }
+
+  async hasManifest(d: Descriptor): Promise<boolean> {
+    return this.writer.has(d.digest);
+  }
+
+  writeBlob(d: Descriptor, content: ReadableStream<Uint8Array>, options: WriteBlobOptions = {}): Promise<void> {
+    return this.writer.writeBlob(d, content, options);
+  }
+
+  async writeManifest(d: Descriptor, bytes: Uint8Array, options: WriteManifestOptions = {}): Promise<void> {
+    await this.writer.writeManifest(d, bytes);
+    if (options.root) this.root = { descriptor: d, bytes };
+  }
+
+  async commit(_options?: TransportOptions): Promise<void> {
+    if (!this.root) throw new ArchiveError(`${this.name}: commit without a root manifest; copy writes one first`);
+    this.writer.addImage({ names: this.names, descriptor: this.root.descriptor, bytes: this.root.bytes });
+  }
+}
+
+/** Creates an {@link ArchiveWriter}. */
+export function createArchiveWriter(options: ArchiveWriterOptions = {}): ArchiveWriter {
+  return new ArchiveWriter(options);
+}
+
+/** One image to save: where it comes from and the names it gets in the archive. */
+export interface SaveImage {
+  readonly source: ImageSource;
+  readonly names?: readonly string[];
+}
+
+/** Options of {@link saveImages}. */
+export interface SaveOptions extends ArchiveWriterOptions {
+  /** Compress the whole archive (`docker save | gzip`); default none. */
+  readonly compression?: Compression;
+  readonly level?: number;
+  /** Passed to `copy` (platform, all, concurrency, onProgress…). */
+  readonly copy?: Omit<CopyOptions, 'signal'>;
+  readonly signal?: AbortSignal;
+}
+
+/** What {@link saveImages} wrote. */
+export interface SaveResult {
+  readonly images: readonly { readonly names: readonly string[]; readonly descriptor: Descriptor; readonly id?: Digest }[];
+}
+
+/**
+ * Saves images into one archive, like `docker save`: to a file (written atomically: a temp name renamed at the end)
+ * or to a stream (stdout). Blobs shared by several images are written once.
+ *
+ * @example
+ * await saveImages([{ source: store.source('app:1'), names: ['app:1'] }], 'app.tar');
+ */
+export async function saveImages(images: readonly SaveImage[], output: string | WritableStream<Uint8Array>, options: SaveOptions = {}): Promise<SaveResult> {
+  if (images.length === 0) throw new ArchiveError('no images to save; name at least one');
+  const writer = createArchiveWriter(options);
+  const body = options.compression && options.compression !== 'none' ? compressStream(writer.readable, options.compression, options.level !== undefined ? { level: options.level } : {}) : writer.readable;
+  const done = typeof output === 'string' ? writeFileAtomic(body, output) : body.pipeTo(output);
+  done.catch(() => {});
+  try {
+    for (const img of images) {
+      await copy(img.source, writer.sink(img.names ?? []), { ...options.copy, ...(options.signal ? { signal: options.signal } : {}) });
+    }
+    await writer.finish();
+    await done;
+  } catch (e) {
+    await writer.abort(e);
+    await done.catch(() => {});
+    throw e;
+  }
+  return {
+    images: writer.images.map((img) => {
+      const parsed: ParsedManifest = parseManifest(img.bytes, img.descriptor.mediaType);
+      return { names: img.names, descriptor: img.descriptor, ...(parsed.kind === 'manifest' ? { id: parsed.manifest.config.digest } : {}) };
+    }),
+  };
+}
+
+/**
+ * A single-image ImageSink that writes an archive file (for `lade copy … docker-archive:FILE[:NAME]`):
+ * the file appears, complete, when `commit()` resolves; `close()` before that discards it.
+ */
+export function archiveFileSink(path: string, options: ArchiveWriterOptions & { readonly names?: readonly string[] } = {}): ImageSink {
+  const writer = createArchiveWriter(options);
+  const inner = writer.sink(options.names ?? []);
+  const done = writeFileAtomic(writer.readable, path);
+  done.catch(() => {});
+  let committed = false;
+  return {
+    name: `${writer.format === 'oci' ? 'oci-archive' : 'docker-archive'}:${path}`,
+    hasBlob: (d) => inner.hasBlob(d),
+    hasManifest: (d) => inner.hasManifest!(d),
+    writeBlob: (d, c, o) => inner.writeBlob(d, c, o),
+    writeManifest: (d, b, o) => inner.writeManifest(d, b, o),
+    async commit() {
+      await inner.commit!();
+      await writer.finish();
+      await done;
+      committed = true;
+    },
+    async close() {
+      if (committed) return;
+      await writer.abort(new ArchiveError(`writing ${path} was abandoned`));
+      await done.catch(() => {});
+    },
+  };
+}
+
+/** What {@link loadArchive} loaded, with the lines `docker load` prints. */
+export interface LoadResult {
+  readonly images: readonly { readonly names: readonly string[]; readonly id?: Digest; readonly descriptor: Descriptor }[];
+  /** `Loaded image: NAME:TAG` per name, `Loaded image ID: sha256:…` for an untagged image. */
+  readonly lines: readonly string[];
+  /** Layers the destination already had (docker reports them as existing). */
+  readonly existingLayers: readonly Digest[];
+}
+
+/** Options of {@link loadArchive}. */
+export interface LoadOptions {
+  readonly tempDir?: string;
+  readonly maxUncompressedBytes?: number;
+  readonly onProgress?: (event: CopyEvent) => void;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Loads every image of a docker-archive or oci-archive (file or stream; gzip/zstd sniffed) into sinks, like `docker load`.
+ * `sinkFor(name)` gives the sink that names the image (`undefined` for an untagged image).
+ *
+ * @example
+ * const { lines } = await loadArchive(process.stdin, (name) => store.sink(name ?? ''));
+ */
+export async function loadArchive(
+  input: string | ReadableStream<Uint8Array>,
+  sinkFor: (name: string | undefined, image: { readonly id?: Digest; readonly descriptor: Descriptor }) => ImageSink | Promise<ImageSink>,
+  options: LoadOptions = {},
+): Promise<LoadResult> {
+  const archive = await openArchive(input, {
+    ...(options.tempDir ? { tempDir: options.tempDir } : {}),
+    ...(options.maxUncompressedBytes !== undefined ? { maxUncompressedBytes: options.maxUncompressedBytes } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const existing = new Set<Digest>();
+  const lines: string[] = [];
+  try {
+    for (const img of archive.images) {
+      const targets = img.names.length > 0 ? img.names : [undefined];
+      for (const name of targets) {
+        const sink = await sinkFor(name, img);
+        try {
+          await copy(img.source(), sink, {
+            all: true,
+            ...(options.signal ? { signal: options.signal } : {}),
+            onProgress: (e) => {
+              if (e.type === 'exists' && e.role === 'layer') existing.add(e.descriptor.digest);
+              options.onProgress?.(e);
+            },
+          });
+        } finally {
+          await sink.close?.();
+        }
+        lines.push(name !== undefined ? `Loaded image: ${name}` : `Loaded image ID: ${img.id ?? img.descriptor.digest}`);
+      }
+    }
+  } finally {
+    await archive.close();
+  }
+  return { images: archive.images.map((i) => ({ names: i.names, descriptor: i.descriptor, ...(i.id ? { id: i.id } : {}) })), lines, existingLayers: [...existing] };
+}
+

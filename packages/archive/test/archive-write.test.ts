@@ -1,0 +1,180 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MemoryImageStore, copy, parseManifest } from '@lade/manifest';
+import { fixturesDir, runOk, tempDir } from '@lade/test-support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ArchiveFormat, archiveFileSink, createArchiveWriter, loadArchive, openArchive, readTar, saveImages } from '../src/index.js';
+import { collect, fileStream, streamOf } from './helpers.js';
+
+const ggcr = (f: string) => join(fixturesDir, 'ggcr', f);
+let tmp: { path: string; cleanup: () => Promise<void> };
+beforeAll(async () => {
+  tmp = await tempDir('lade-archive-write-');
+});
+afterAll(() => tmp.cleanup());
+
+async function storeFrom(file: string): Promise<MemoryImageStore> {
+  const store = new MemoryImageStore();
+  await loadArchive(file, (name) => store.sink(name ?? 'untagged'));
+  return store;
+}
+
+async function listNames(file: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of readTar(fileStream(file))) names.push(e.header.name);
+  return names;
+}
+
+describe('saveImages', () => {
+  it('saves hello-world-v25 back with identical manifest, config and layer digests (Docker 25+ layout)', async () => {
+    const original = await openArchive(ggcr('hello-world-v25.tar'));
+    const out = join(tmp.path, 'hello-saved.tar');
+    const result = await saveImages([{ source: original.source(), names: ['hello-world:latest'] }], out);
+    await original.close();
+    expect(result.images[0]).toMatchObject({ id: 'sha256:ee301c921b8aadc002973b2e0c3da17d701dcd994b606769a7e6eaa100b81d44', names: ['hello-world:latest'] });
+    const again = await openArchive(out);
+    expect(again.layout).toBe('docker');
+    expect(again.images[0]).toMatchObject({ id: original.images[0]!.id, descriptor: { digest: original.images[0]!.descriptor.digest }, names: ['hello-world:latest'] });
+    const manifestJson = JSON.parse(await runOk('tar', ['-xOf', out, 'manifest.json']));
+    expect(manifestJson).toEqual([
+      {
+        Config: 'blobs/sha256/ee301c921b8aadc002973b2e0c3da17d701dcd994b606769a7e6eaa100b81d44',
+        Layers: ['blobs/sha256/12660636fe55438cc3ae7424da7ac56e845cdb52493ff9cf949c47a7f57f8b43'],
+        RepoTags: ['hello-world:latest'],
+      },
+    ]);
+    const index = JSON.parse(await runOk('tar', ['-xOf', out, 'index.json']));
+    expect(index.manifests[0].annotations).toEqual({ 'io.containerd.image.name': 'docker.io/library/hello-world:latest', 'org.opencontainers.image.ref.name': 'latest' });
+    expect(JSON.parse(await runOk('tar', ['-xOf', out, 'repositories']))).toEqual({ 'hello-world': { latest: '12660636fe55438cc3ae7424da7ac56e845cdb52493ff9cf949c47a7f57f8b43' } });
+    await again.close();
+  });
+
+  it('writes byte-identical archives for the same images', async () => {
+    const a = join(tmp.path, 'det-a.tar');
+    const b = join(tmp.path, 'det-b.tar');
+    for (const out of [a, b]) {
+      const src = await openArchive(ggcr('test_bundle.tar'));
+      await saveImages(src.images.map((i) => ({ source: i.source(), names: i.names })), out);
+      await src.close();
+    }
+    expect((await readFile(a)).equals(await readFile(b))).toBe(true);
+  });
+
+  for (const format of ['docker', 'docker-legacy', 'oci'] as ArchiveFormat[]) {
+    it(`round-trips several images through the ${format} format with the same image IDs and diff_ids`, async () => {
+      const src = await openArchive(ggcr('test_bundle.tar'));
+      const out = join(tmp.path, `bundle-${format}.tar`);
+      await saveImages(src.images.map((i) => ({ source: i.source(), names: format === 'oci' ? [i.names[0]!.split(':')[0]!] : i.names })), out, { format });
+      const back = await openArchive(out);
+      expect(back.layout).toBe(format);
+      expect(back.images.map((i) => i.names)).toEqual(format === 'oci' ? [['test_image_2'], ['test_image_1']] : src.images.map((i) => i.names));
+      const store = await storeFrom(out);
+      for (const img of src.images) {
+        const configBlob = store.blobs.get(img.id!);
+        expect(configBlob, `config ${img.id}`).toBeDefined();
+      }
+      if (format !== 'oci') expect(back.images.map((i) => i.id)).toEqual(src.images.map((i) => i.id));
+      else expect(back.images.map((i) => i.descriptor.digest)).toEqual(src.images.map((i) => i.descriptor.digest));
+      await back.close();
+      await src.close();
+    });
+  }
+
+  it('writes the legacy layout docker load < 25 expects', async () => {
+    const src = await openArchive(ggcr('test_image_1.tar'));
+    const out = join(tmp.path, 'legacy.tar');
+    await saveImages([{ source: src.source(), names: ['app:1'] }], out, { format: 'docker-legacy' });
+    const names = await listNames(out);
+    expect(names.filter((n) => n.endsWith('/layer.tar'))).toHaveLength(1);
+    expect(names).toContain('6e0b05049ed9c17d02e1a55e80d6599dbfcce7f4f4b022e3c673e685789c470e.json');
+    expect(names.slice(-2)).toEqual(['manifest.json', 'repositories']);
+    await src.close();
+  });
+
+  it('decompresses gzip layers into the legacy layout so layer digests equal diff_ids', async () => {
+    const store = new MemoryImageStore();
+    const tar = await collect(new Response(await readFile(join(fixturesDir, 'ggcr/test_image_1.tar'))).body!);
+    const { gzipSync } = await import('node:zlib');
+    const layer = gzipSync(tar);
+    store.putImage({ layers: [tar], tag: 'plain:1' });
+    const plain = store.tags.get('plain:1')!;
+    const pm = parseManifest(store.manifests.get(plain.digest)!.bytes);
+    if (pm.kind !== 'manifest') throw new Error('manifest expected');
+    // Build the same image with a gzip layer.
+    const gzDesc = store.putBlob(layer, 'application/vnd.oci.image.layer.v1.tar+gzip');
+    const { buildManifest } = await import('@lade/manifest');
+    const m = buildManifest({ config: pm.manifest.config, layers: [gzDesc] });
+    store.putManifest(m.bytes, 'gz:1');
+    const out = join(tmp.path, 'gz-legacy.tar');
+    await saveImages([{ source: store.source('gz:1'), names: ['gz:1'] }], out, { format: 'docker-legacy' });
+    const back = await openArchive(out);
+    expect(back.images[0]!.id).toBe(pm.manifest.config.digest);
+    await back.close();
+  });
+
+  it('writes a gzip-compressed archive that loads like the plain one', async () => {
+    const src = await openArchive(ggcr('test_bundle.tar'));
+    const out = join(tmp.path, 'bundle.tar.gz');
+    await saveImages(src.images.map((i) => ({ source: i.source(), names: i.names })), out, { compression: 'gzip' });
+    const back = await openArchive(out);
+    expect(back.compression).toBe('gzip');
+    expect(back.images.map((i) => i.id)).toEqual(src.images.map((i) => i.id));
+    await back.close();
+    await src.close();
+  });
+
+  it('leaves no file behind when the save fails', async () => {
+    const store = new MemoryImageStore();
+    const { manifest } = store.putImage({ layers: [new Uint8Array(2048)], tag: 'broken:1' });
+    const parsed = parseManifest(store.manifests.get(manifest.digest)!.bytes);
+    if (parsed.kind !== 'manifest') throw new Error('manifest expected');
+    store.putBlobUnchecked(parsed.manifest.layers[0]!.digest, new Uint8Array(2048).fill(1));
+    const out = join(tmp.path, 'never.tar');
+    await expect(saveImages([{ source: store.source('broken:1'), names: ['broken:1'] }], out)).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
+    await expect(stat(out)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('refuses to save nothing', async () => {
+    await expect(saveImages([], join(tmp.path, 'empty.tar'))).rejects.toMatchObject({ code: 'ARCHIVE_INVALID' });
+  });
+
+  it('archiveFileSink writes one image for copy and discards an abandoned file', async () => {
+    const src = await openArchive(ggcr('test_image_1.tar'));
+    const out = join(tmp.path, 'copied.tar');
+    const sink = archiveFileSink(out, { names: ['copied:1'] });
+    await copy(src.source(), sink);
+    await sink.close!();
+    expect((await openArchive(out)).images[0]!.names).toEqual(['copied:1']);
+    const abandoned = join(tmp.path, 'abandoned.tar');
+    const s2 = archiveFileSink(abandoned);
+    await s2.close!();
+    await expect(stat(abandoned)).rejects.toMatchObject({ code: 'ENOENT' });
+    await src.close();
+  });
+
+  it('createArchiveWriter streams to any consumer', async () => {
+    const src = await openArchive(ggcr('test_image_1.tar'));
+    const w = createArchiveWriter({ format: 'oci' });
+    const bytes = collect(w.readable);
+    await copy(src.source(), w.sink(['one']));
+    await w.finish();
+    const back = await openArchive(streamOf(await bytes));
+    expect(back.format).toBe('oci');
+    expect(back.images[0]!.names).toEqual(['one']);
+    await back.close();
+    await src.close();
+  });
+});
+
+describe('loadArchive', () => {
+  it('reports docker load lines: names, untagged IDs, and layers that already existed', async () => {
+    const store = new MemoryImageStore();
+    const first = await loadArchive(ggcr('test_bundle.tar'), (name) => store.sink(name ?? 'x'));
+    expect(first.lines).toEqual(['Loaded image: test_image_2:latest', 'Loaded image: test_image_1:latest']);
+    expect(first.existingLayers).toEqual([]);
+    const second = await loadArchive(ggcr('test_image_1.tar'), (name) => store.sink(name ?? 'x'));
+    expect(second.existingLayers).toEqual(['sha256:8897395fd26dc44ad0e2a834335b33198cb41ac4d98dfddf58eced3853fa7b17']);
+    const untagged = await loadArchive(ggcr('hello-world-v25.tar'), () => store.sink('hello:untagged'));
+    expect(untagged.lines).toEqual(['Loaded image ID: sha256:ee301c921b8aadc002973b2e0c3da17d701dcd994b606769a7e6eaa100b81d44']);
+  });
+});
