@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { type Descriptor, MediaType, MemoryImageStore, buildConfig, buildIndex, buildManifest, type HistoryEntry, type Platform } from '@lade/manifest';
 import { repoRoot } from '@lade/test-support';
 
@@ -97,5 +98,13 @@ export async function snapshotDir(dir: string): Promise<Record<string, string>> 
   return out;
 }
 
-/** argv prefix that runs a TypeScript file with the workspace's sources (the lade-source condition). */
-export const tsNode: readonly string[] = [join(repoRoot, 'node_modules', '.bin', 'tsx'), '--conditions=lade-source'];
+/**
+ * argv prefix that runs a TypeScript file with the workspace's sources (the lade-source condition). Node itself with
+ * tsx as a loader (not the tsx CLI, which runs node as a grandchild), so killing the process kills the code under test.
+ */
+export const tsNode: readonly string[] = [
+  process.execPath,
+  '--conditions=lade-source',
+  '--import',
+  pathToFileURL(join(repoRoot, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href,
+];
