@@ -153,10 +153,13 @@ export async function copy(source: ImageSource, sink: ImageSink, options: CopyOp
     return p;
   };
 
-  const fetchParsed = async (d: Descriptor): Promise<ParsedManifest> => {
-    const bytes = await source.fetchManifest(d, { signal });
-    return parseManifest(bytes, { contentType: d.mediaType, preferBody: true, expected: { digest: d.digest, size: d.size } });
-  };
+  // Manifest fetches of a wide index are bounded like blobs (they never nest, so a separate limiter cannot deadlock).
+  const runFetch = limiter(concurrency, signal);
+  const fetchParsed = (d: Descriptor): Promise<ParsedManifest> =>
+    runFetch(async () => {
+      const bytes = await source.fetchManifest(d, { signal });
+      return parseManifest(bytes, { contentType: d.mediaType, preferBody: true, expected: { digest: d.digest, size: d.size } });
+    });
 
   // Entries without a platform (OCI layouts often omit it) are identified by their config, as containerd does.
   const selectChild = async (index: ImageIndex): Promise<Descriptor> => {

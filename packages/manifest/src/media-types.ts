@@ -68,7 +68,7 @@ export function isManifestMediaType(mediaType: string): boolean {
 /** Docker schema 1 (signed or not), which lade recognises only to reject. */
 export function isSchema1MediaType(mediaType: string): boolean {
   const m = baseMediaType(mediaType);
-  return m === MediaType.DOCKER_SCHEMA1_MANIFEST || m === MediaType.DOCKER_SCHEMA1_SIGNED || m === 'application/json+jws';
+  return m === MediaType.DOCKER_SCHEMA1_MANIFEST || m === MediaType.DOCKER_SCHEMA1_SIGNED;
 }
 
 const layerTypes: ReadonlySet<string> = new Set([

@@ -187,6 +187,20 @@ describe('copy: single images', () => {
     expect(r.skippedBlobs).toBe(1);
   });
 
+  it('copies foreign layers the source holds when foreignLayers is copy', async () => {
+    const src = new MemoryImageStore();
+    const cfg = src.putBlob(enc.encode(JSON.stringify({ architecture: 'amd64', os: 'windows', rootfs: { type: 'layers', diff_ids: [hash('x')] } })), MediaType.OCI_CONFIG);
+    const nondist = src.putBlob(bytes('nondist'), MediaType.OCI_LAYER_NONDIST_GZIP);
+    const m = buildManifest({ config: cfg, layers: [nondist] });
+    src.putManifest(m.bytes, 'w');
+    const dst = new MemoryImageStore();
+    const r = await copy(src.source('w'), dst.sink('w'), { foreignLayers: 'copy' });
+    expect(dst.getBlob(nondist.digest)).toEqual(bytes('nondist'));
+    expect(r.skippedBlobs).toBe(0);
+    const skipped = await copy(src.source('w'), new MemoryImageStore().sink('w'));
+    expect(skipped.skippedBlobs).toBe(1);
+  });
+
   it('copies every blob of the same digest once', async () => {
     const src = new MemoryImageStore();
     const img = src.putImage({ layers: [bytes('same'), bytes('same')], tag: 't' });
