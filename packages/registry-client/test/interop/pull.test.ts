@@ -191,3 +191,38 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry', 'htpasswd'))('pull fr
     await r.close();
   });
 });
+
+describe.runIf(peersAvailable('skopeo', 'docker-registry'))('Docker Hub mirrors', () => {
+  let empty: PeerRegistry;
+  let full: PeerRegistry;
+
+  beforeAll(async () => {
+    const layout = await peerFixtures({ big: 8 });
+    empty = await startRegistry();
+    full = await startRegistry();
+    await pushPeerFixtures(layout, full.host, ['amd64']);
+  });
+  afterAll(async () => {
+    await empty?.stop();
+    await full?.stop();
+  });
+
+  it('pulls a docker.io image from the first mirror that has it, falling through one that does not', async () => {
+    const src = registrySource('fixtures/amd64:latest', { credentials: null, mirrors: [`http://${empty.host}`, `http://${full.host}`] });
+    const result = await copy(src, new MemoryImageStore().sink('m'));
+    expect(src.registry.host).toBe(full.host);
+    expect(src.name).toBe('docker://docker.io/fixtures/amd64:latest');
+    await src.close?.();
+    expect(result.root.digest).toBe(await skopeoDigest(`${full.host}/fixtures/amd64:latest`));
+  });
+
+  it('does not use mirrors for other registries', async () => {
+    const src = registrySource(`${empty.host}/fixtures/amd64:latest`, { credentials: null, mirrors: [`http://${full.host}`] });
+    await expect(src.resolve()).rejects.toMatchObject({ code: 'MANIFEST_UNKNOWN' });
+    await src.close?.();
+  });
+
+  it('refuses an http mirror that is neither loopback nor marked insecure', () => {
+    expect(() => registrySource('alpine', { mirrors: ['http://mirror.example.com'] })).toThrow(/refusing the http mirror/);
+  });
+});
