@@ -1,11 +1,11 @@
 import { copy, type Descriptor } from '@lade/manifest';
 import { familiarName, familiarString, formatReference, normalizeReference, withTag, type NormalizedReference } from '@lade/reference';
 import { registrySink, registrySource } from '@lade/registry-client';
-import type { ImageStore, RemoveEvent } from '@lade/store';
-import { addCommand, addGroup, type LadeCommand, type Runtime } from '../command.js';
+import type { ImageFilters, ImageRow, ImageStore, RemoveEvent } from '@lade/store';
+import { addCommand, addGroup, type LadeCommand, parseBool, type Runtime } from '../command.js';
 import type { CliContext } from '../context.js';
 import { CancelledError, CommandError } from '../errors.js';
-import { humanSize } from '../format/human.js';
+import { createdSince, displaySize, ellipsis, goTimeString, humanSize, renderFormat, truncateId } from '../output.js';
 import { readLine } from '../io.js';
 import { ProgressWriter } from '../progress.js';
 import { dockerError, registryClient } from '../registry.js';
@@ -196,6 +196,167 @@ async function prune(ctx: CliContext, _args: string[], flags: { all?: boolean; f
   await ctx.out(`Total reclaimed space: ${humanSize(result.reclaimedBytes)}`);
 }
 
+// ---- images ----
+
+interface ImagesFlags {
+  all?: boolean;
+  quiet?: boolean;
+  digests?: boolean;
+  trunc?: boolean;
+  filter?: string[];
+  format?: string;
+  json?: boolean;
+}
+
+/** docker's `--filter key=value` list → the store's filters; unknown keys are refused as docker does. */
+function imageFilters(values: readonly string[], extraReference: string | undefined): ImageFilters {
+  const references: string[] = extraReference !== undefined ? [extraReference] : [];
+  const labels: string[] = [];
+  let dangling: boolean | undefined;
+  let before: string | undefined;
+  let since: string | undefined;
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    if (eq <= 0) throw new CommandError('FILTER_INVALID', `bad format of filter (expected name=value)`);
+    const key = v.slice(0, eq).toLowerCase();
+    const value = v.slice(eq + 1);
+    switch (key) {
+      case 'dangling':
+        if (!['true', 'false', '1', '0'].includes(value.toLowerCase())) {
+          throw new CommandError('FILTER_INVALID', `invalid filter 'dangling=${value}'`);
+        }
+        dangling = value.toLowerCase() === 'true' || value === '1';
+        break;
+      case 'before':
+        before = value;
+        break;
+      case 'since':
+        since = value;
+        break;
+      case 'reference':
+        references.push(value);
+        break;
+      case 'label':
+        labels.push(value);
+        break;
+      default:
+        throw new CommandError('FILTER_INVALID', `invalid filter '${key}'`);
+    }
+  }
+  return {
+    ...(dangling !== undefined ? { dangling } : {}),
+    ...(before !== undefined ? { before } : {}),
+    ...(since !== undefined ? { since } : {}),
+    ...(references.length > 0 ? { reference: references } : {}),
+    ...(labels.length > 0 ? { label: labels } : {}),
+  };
+}
+
+const imageHeaders = {
+  Repository: 'REPOSITORY',
+  Tag: 'TAG',
+  ID: 'IMAGE ID',
+  Digest: 'DIGEST',
+  CreatedSince: 'CREATED',
+  CreatedAt: 'CREATED AT',
+  Size: 'SIZE',
+  Containers: 'CONTAINERS',
+  SharedSize: 'SHARED SIZE',
+  UniqueSize: 'UNIQUE SIZE',
+  VirtualSize: 'VIRTUAL SIZE',
+};
+
+/** One `docker images` row as its formatter context sees it (every field a string, as docker renders them). */
+function imageContext(row: ImageRow, trunc: boolean, now: number): Record<string, string> {
+  return {
+    Containers: 'N/A',
+    CreatedAt: row.created ? goTimeString(row.created) : '',
+    CreatedSince: row.created ? createdSince(row.created, now) : 'N/A',
+    Digest: row.digest ?? '<none>',
+    ID: trunc ? truncateId(row.imageId) : row.imageId,
+    Repository: row.repository,
+    SharedSize: 'N/A',
+    Size: displaySize(row.size),
+    Tag: row.tag,
+    UniqueSize: 'N/A',
+    VirtualSize: displaySize(row.size),
+  };
+}
+
+async function images(ctx: CliContext, args: string[], flags: ImagesFlags): Promise<void> {
+  const store = await openStore(ctx);
+  const rows = await store.listImages({ all: flags.all === true, filters: imageFilters(flags.filter ?? [], args[0]) });
+  if (flags.json) {
+    await ctx.out(JSON.stringify(rows, null, 2));
+    return;
+  }
+  const trunc = flags.trunc !== false;
+  let format = flags.format ?? '';
+  if (flags.quiet) format = '{{.ID}}';
+  const defaultFormat = flags.digests
+    ? 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}'
+    : 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
+  const now = Date.now();
+  let contexts = rows.map((r) => imageContext(r, trunc, now));
+  if (flags.quiet) contexts = contexts.filter((c, i) => contexts.findIndex((o) => o.ID === c.ID) === i);
+  await ctx.io.stdout.write(renderFormat(format, contexts, { headers: imageHeaders, defaultFormat }));
+}
+
+// ---- history ----
+
+interface HistoryFlags {
+  trunc?: boolean;
+  quiet?: boolean;
+  format?: string;
+  human?: boolean;
+}
+
+async function history(ctx: CliContext, args: string[], flags: HistoryFlags): Promise<void> {
+  const store = await openStore(ctx);
+  const rows = await store.history(args[0] ?? '');
+  const trunc = flags.trunc !== false;
+  const human = flags.human !== false;
+  const now = Date.now();
+  const contexts = rows.map((r) => {
+    const createdBy = r.createdBy.replace(/\t/g, ' ');
+    return {
+      ID: r.id === '<missing>' ? r.id : trunc ? truncateId(r.id) : r.id,
+      CreatedSince: r.created ? (human ? createdSince(r.created, now) : r.created) : 'N/A',
+      CreatedAt: r.created ? (human ? goTimeString(r.created) : r.created) : 'N/A',
+      CreatedBy: trunc ? ellipsis(createdBy, 45) : createdBy,
+      Size: human ? displaySize(r.size) : String(r.size),
+      Comment: r.comment,
+    };
+  });
+  const format = flags.quiet ? '{{.ID}}' : (flags.format ?? '');
+  const headers = { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' };
+  await ctx.io.stdout.write(
+    renderFormat(format, contexts, { headers, defaultFormat: 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}' }),
+  );
+}
+
+// ---- inspect ----
+
+async function inspect(ctx: CliContext, args: string[], flags: { format?: string }): Promise<void> {
+  const store = await openStore(ctx);
+  const found: unknown[] = [];
+  const errors: string[] = [];
+  for (const name of args) {
+    try {
+      found.push(await store.inspect(name));
+    } catch (error) {
+      if (!(error instanceof Error && 'code' in error && (error.code === 'IMAGE_UNKNOWN' || error.code === 'NAME_INVALID'))) throw error;
+      errors.push(error.code === 'IMAGE_UNKNOWN' ? error.message : `No such image: ${name}`);
+    }
+  }
+  if (flags.format !== undefined) {
+    await ctx.io.stdout.write(renderFormat(flags.format, found, { missingFields: 'no-value' }));
+  } else {
+    await ctx.out(JSON.stringify(found, null, 4));
+  }
+  if (errors.length > 0) throw new CommandError('IMAGE_UNKNOWN', errors.join('\n'));
+}
+
 // ---- registration ----
 
 function pullSpec() {
@@ -233,6 +394,45 @@ const rmiSpec = {
   run: rmi,
 } as const;
 
+const inspectSpec = {
+  usage: 'IMAGE [IMAGE...]',
+  description: 'Display detailed information on one or more images',
+  args: { min: 1 },
+  flags: (c: import('commander').Command) => c.option('-f, --format <string>', 'Format output using a custom template'),
+  run: inspect,
+} as const;
+
+function imagesSpec() {
+  return {
+    usage: '[REPOSITORY[:TAG]]',
+    description: 'List images',
+    args: { min: 0, max: 1 },
+    flags: (c: import('commander').Command) =>
+      c
+        .option('-a, --all', 'Show all images (default hides intermediate images)')
+        .option('--digests', 'Show digests')
+        .option('-f, --filter <filter>', 'Filter output based on conditions provided', (v: string, p: string[] | undefined) => [...(p ?? []), v])
+        .option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'")
+        .option('--no-trunc', "Don't truncate output")
+        .option('-q, --quiet', 'Only show image IDs')
+        .option('--json', 'Print the rows as a JSON array (lade)'),
+    run: images,
+  } as const;
+}
+
+const historySpec = {
+  usage: 'IMAGE',
+  description: 'Show the history of an image',
+  args: { exact: 1 },
+  flags: (c: import('commander').Command) =>
+    c
+      .option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'")
+      .option('-H, --human [bool]', 'Print sizes and dates in human readable format', parseBool('human'), true)
+      .option('--no-trunc', "Don't truncate output")
+      .option('-q, --quiet', 'Only show image IDs'),
+  run: history,
+} as const;
+
 /** The image commands: top-level (`pull`, `images`, `rmi`, …) and under `lade image`. */
 export function registerImageCommands(program: LadeCommand, runtime: Runtime): LadeCommand {
   const image = addGroup(program, 'image', 'Manage images');
@@ -243,6 +443,12 @@ export function registerImageCommands(program: LadeCommand, runtime: Runtime): L
   addCommand(program, 'tag', tagSpec, runtime);
   addCommand(image, 'tag', tagSpec, runtime);
   addCommand(program, 'rmi', rmiSpec, runtime);
+  addCommand(program, 'inspect', inspectSpec, runtime);
+  addCommand(program, 'images', imagesSpec(), runtime);
+  addCommand(image, 'ls', imagesSpec(), runtime, ['list']);
+  addCommand(program, 'history', historySpec, runtime);
+  addCommand(image, 'history', historySpec, runtime);
+  addCommand(image, 'inspect', inspectSpec, runtime);
   addCommand(image, 'rm', rmiSpec, runtime, ['remove']);
   addCommand(
     image,
