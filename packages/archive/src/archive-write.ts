@@ -86,7 +86,6 @@ export class ArchiveWriter {
   private readonly manifests = new Map<string, Uint8Array>();
   private spoolDir: string | undefined;
   private spoolCount = 0;
-  private started = false;
   private failed: unknown;
   private finished = false;
 
@@ -95,11 +94,16 @@ export class ArchiveWriter {
     this.readable = this.tar.readable;
   }
 
-  private async ensureStarted(): Promise<void> {
-    if (this.started || this.format === 'docker-legacy') return;
-    this.started = true;
-    await this.tar.add({ header: { name: 'blobs/', type: 'directory', mtime: MTIME } });
-    await this.tar.add({ header: { name: 'blobs/sha256/', type: 'directory', mtime: MTIME } });
+  private started: Promise<void> | undefined;
+
+  /** The directory entries come first, queued before any blob even when blobs arrive concurrently. */
+  private ensureStarted(): Promise<void> {
+    if (this.format === 'docker-legacy') return Promise.resolve();
+    this.started ??= Promise.all([
+      this.tar.add({ header: { name: 'blobs/', type: 'directory', mtime: MTIME } }),
+      this.tar.add({ header: { name: 'blobs/sha256/', type: 'directory', mtime: MTIME } }),
+    ]).then(() => undefined);
+    return this.started;
   }
 
   private check(): void {
