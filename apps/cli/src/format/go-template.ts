@@ -1011,7 +1011,7 @@ class Executor {
     else if (value === undefined || value === null) entries = [];
     else if (typeof value === 'number' && Number.isInteger(value))
       entries = Array.from({ length: Math.max(0, value) }, (_, i) => [i, i]);
-    else return this.fail(node.pipe.pos, node.pipe.text, `range can't iterate over ${printValue(value)}`);
+    else this.fail(node.pipe.pos, node.pipe.text, `range can't iterate over ${printValue(value)}`);
     if (entries.length === 0) {
       this.vars.length = mark;
       if (node.elseList) this.walk(node.elseList, dot);
