@@ -1,5 +1,5 @@
 // copy: the one walk behind pull, push, save, load and `lade copy` — from any ImageSource to any ImageSink.
-import { type Digest, verifyingStream } from '@lade/digest';
+import { type Digest, LadeError, verifyingStream } from '@lade/digest';
 import { type ImageFormat, convertConfigMediaType, convertLayerMediaType, toDockerManifest, toDockerManifestList, toOciIndex, toOciManifest } from './convert.js';
 import { ManifestInvalidError, NoMatchingManifestError } from './errors.js';
 import { isConfigMediaType, isForeignLayer } from './media-types.js';
@@ -272,7 +272,10 @@ export async function copy(source: ImageSource, sink: ImageSink, options: CopyOp
             () => {},
           );
           await sink.writeBlob(to, content.pipeThrough(counter, { signal }).pipeThrough(verifier, { signal }), { signal });
-          if (!verified) await verifier.result;
+          // A sink that returns before reading to the end has not let the digest be checked: never count that as copied.
+          if (!verified) {
+            throw new LadeError('BLOB_UPLOAD_INVALID', `${sink.name} finished writing ${role} ${from.digest} before reading all of it; the sink is broken`);
+          }
           blobs++;
           bytes += transferred;
           emit({ type: 'complete', descriptor: to, role });

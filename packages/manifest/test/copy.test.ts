@@ -408,6 +408,23 @@ describe('copy: failures', () => {
     expect(slow.opened).toBeLessThan(7);
   });
 
+  it('refuses to count a blob the sink stopped reading before its end (so its digest was never checked)', async () => {
+    const src = new MemoryImageStore();
+    src.putImage({ layers: [bytes('x', 1000)], tag: 't' });
+    const dst = new MemoryImageStore();
+    const inner = dst.sink('t');
+    const lazy: ImageSink = {
+      ...inner,
+      async writeBlob(_d, c) {
+        const reader = c.getReader();
+        await reader.read();
+        reader.releaseLock();
+      },
+    };
+    await expect(copy(src.source('t'), lazy)).rejects.toMatchObject({ code: 'BLOB_UPLOAD_INVALID' });
+    expect(dst.manifests.size).toBe(0);
+  });
+
   it('stops on abort: rejects with the reason, closes every stream, commits nothing', async () => {
     const src = new MemoryImageStore();
     src.putImage({ layers: Array.from({ length: 4 }, (_, i) => bytes(`L${i}`, 200_000)), tag: 't' });
