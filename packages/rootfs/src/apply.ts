@@ -1,0 +1,372 @@
+import { spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+  chmodSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Compression, TarEntry, TarHeader } from '@lade/archive';
+import type { Digest } from '@lade/digest';
+import { LayerInvalidError } from './errors.js';
+import { openLayer } from './layer-stream.js';
+import { SecureRoot, cleanEntryPath } from './paths.js';
+
+/** Something lade could not reproduce faithfully and skipped (a device node without privileges, xattrs the system refuses). */
+export interface RootfsWarning {
+  /** `DEVICE_SKIPPED`, `XATTR_SKIPPED`, `ENTRY_SKIPPED`. */
+  readonly code: string;
+  /** The entry's path inside the root filesystem. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Options of {@link applyLayer}. */
+export interface ApplyLayerOptions {
+  /** How the layer stream is compressed; `auto` (default) sniffs gzip/zstd/none from its first bytes. */
+  readonly compression?: Compression | 'auto';
+  /** The layer's diff_id: the uncompressed stream is hashed while it is applied and must match. */
+  readonly expectedDiffId?: Digest;
+  /** The compressed blob's digest and size (a manifest's layer descriptor): verified in the same pass. */
+  readonly expectedBlob?: { readonly digest: Digest; readonly size?: number };
+  /** Do not change ownership (files belong to the current user) and skip device nodes, as umoci's `--rootless`. */
+  readonly rootless?: boolean;
+  /** Called for each thing skipped. Default: ignored. */
+  readonly onWarning?: (warning: RootfsWarning) => void;
+  /** Largest size of one file (default 1 TiB); bigger declared sizes are refused before anything is written. */
+  readonly maxEntrySize?: number;
+  /** Named in error messages, e.g. `layer sha256:…`. */
+  readonly name?: string;
+  readonly signal?: AbortSignal;
+}
+
+/** What applying a layer found. */
+export interface ApplyLayerResult {
+  /** sha256 of the uncompressed layer: its diff_id. */
+  readonly diffId: Digest;
+  /** Uncompressed size in bytes. */
+  readonly size: number;
+  readonly compression: Compression;
+  /** Entries in the layer (whiteouts included). */
+  readonly entries: number;
+}
+
+interface DirFixup {
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+}
+
+const WHITEOUT = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+const DEFAULT_MAX_ENTRY = 2 ** 40;
+const OPEN_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+let setfattrPath: string | null | undefined;
+function findSetfattr(): string | null {
+  if (setfattrPath === undefined) {
+    const r = spawnSync('sh', ['-c', 'command -v setfattr'], { encoding: 'utf8' });
+    setfattrPath = r.status === 0 ? r.stdout.trim() : null;
+  }
+  return setfattrPath;
+}
+
+/**
+ * Writes layers into one root directory. Every path is resolved inside the root (see {@link SecureRoot});
+ * directory modes and times are fixed up in {@link LayerApplier.finish}, after their contents are written,
+ * so a read-only directory still takes its files.
+ * @internal
+ */
+export class LayerApplier {
+  readonly root: SecureRoot;
+  readonly privileged: boolean;
+  readonly #warn: (w: RootfsWarning) => void;
+  readonly #fixups = new Map<string, DirFixup>();
+  readonly #xattrs: { path: string; xattrs: Readonly<Record<string, Uint8Array>> }[] = [];
+  /** Root-relative real paths written by the current layer (opaque whiteouts keep these). */
+  #layerPaths = new Set<string>();
+
+  constructor(rootDir: string, options: { rootless?: boolean; onWarning?: (w: RootfsWarning) => void } = {}) {
+    this.root = new SecureRoot(realpathSync(rootDir));
+    this.root.onImplicitDir = (rel) => this.#layerPaths.add(rel);
+    this.privileged = options.rootless !== true && typeof process.getuid === 'function' && process.getuid() === 0;
+    this.#warn = options.onWarning ?? (() => {});
+  }
+
+  /** Applies one layer's tar stream (compressed or not), verifying its digests in the same pass. */
+  async apply(layer: ReadableStream<Uint8Array>, options: ApplyLayerOptions = {}): Promise<ApplyLayerResult> {
+    const maxEntry = options.maxEntrySize ?? DEFAULT_MAX_ENTRY;
+    const opened = await openLayer(layer, options);
+    this.#layerPaths = new Set();
+    let entries = 0;
+    let digests: { diffId: Digest; size: number };
+    try {
+      for (;;) {
+        const entry = await opened.tar.next();
+        if (entry === null) break;
+        entries++;
+        await this.#entry(entry, maxEntry);
+      }
+      digests = await opened.finish();
+    } catch (e) {
+      await opened.cancel(e);
+      throw e;
+    }
+    return { ...digests, compression: opened.compression, entries };
+  }
+
+  async #entry(entry: TarEntry, maxEntry: number): Promise<void> {
+    const h = entry.header;
+    const parts = cleanEntryPath(h.name);
+    if (parts === undefined) throw new LayerInvalidError(`layer entry "${h.name}" points outside the root filesystem; the layer is corrupt or hostile`);
+    if (h.size > maxEntry || h.size < 0 || !Number.isSafeInteger(h.size)) {
+      throw new LayerInvalidError(`layer entry "${h.name}" declares ${h.size} bytes, beyond the ${maxEntry}-byte limit; the layer is corrupt or hostile`);
+    }
+    const base = parts.pop();
+    if (base === undefined) {
+      // The root itself (`./`): only its metadata can change.
+      if (h.type === 'directory') this.#fixups.set(this.root.root, this.#meta(h));
+      return;
+    }
+    if (base.startsWith(WHITEOUT)) {
+      if (base === OPAQUE) this.#opaque(parts, h.name);
+      else if (!base.startsWith('.wh..wh.')) this.#whiteout(parts, base.slice(WHITEOUT.length), h.name);
+      return;
+    }
+    const parent = this.root.resolveDir(parts, true, h.name) as string;
+    const target = `${parent}/${base}`;
+    const rel = this.root.rel(target);
+    switch (h.type) {
+      case 'directory':
+        this.#directory(target, h);
+        break;
+      case 'file':
+        await this.#file(target, h, entry.body);
+        break;
+      case 'symlink':
+        this.#remove(target);
+        symlinkSync(h.linkname, target);
+        if (this.privileged) lchownSync(target, h.uid, h.gid);
+        lutimesSync(target, h.mtime, h.mtime);
+        break;
+      case 'hardlink':
+        this.#hardlink(target, h);
+        break;
+      case 'char-device':
+      case 'block-device':
+      case 'fifo':
+        if (!this.#device(target, h)) return;
+        break;
+      default:
+        this.#warn({ code: 'ENTRY_SKIPPED', path: rel, message: `skipped "${h.name}": tar type ${JSON.stringify(h.typeflag)} is not a file system object` });
+        return;
+    }
+    this.#layerPaths.add(rel);
+    if (h.xattrs && Object.keys(h.xattrs).length > 0) this.#xattrs.push({ path: target, xattrs: h.xattrs });
+  }
+
+  #meta(h: TarHeader): DirFixup {
+    return { mode: h.mode & 0o7777, uid: h.uid, gid: h.gid, mtime: h.mtime };
+  }
+
+  /** Removes whatever is at `abs` (a directory with its contents), never following a symlink. */
+  #remove(abs: string): void {
+    const st = lstatSync(abs, { throwIfNoEntry: false });
+    if (st === undefined) return;
+    if (st.isDirectory()) {
+      rmSync(abs, { recursive: true, force: true });
+      this.root.invalidate();
+      const prefix = `${abs}/`;
+      for (const k of this.#fixups.keys()) if (k === abs || k.startsWith(prefix)) this.#fixups.delete(k);
+    } else {
+      unlinkSync(abs);
+      if (st.isSymbolicLink()) this.root.invalidate();
+    }
+  }
+
+  #directory(target: string, h: TarHeader): void {
+    const st = lstatSync(target, { throwIfNoEntry: false });
+    if (st !== undefined && !st.isDirectory()) this.#remove(target);
+    if (st === undefined || !st.isDirectory()) mkdirSync(target, 0o755);
+    if (this.privileged) lchownSync(target, h.uid, h.gid);
+    this.#fixups.set(target, this.#meta(h));
+  }
+
+  async #file(target: string, h: TarHeader, body: ReadableStream<Uint8Array>): Promise<void> {
+    this.#remove(target);
+    const fd = openSync(target, OPEN_FLAGS, 0o600);
+    try {
+      const reader = body.getReader();
+      for (;;) {
+        const r = await reader.read();
+        if (r.done) break;
+        let off = 0;
+        const chunk = r.value;
+        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+      }
+      if (this.privileged) fchownSync(fd, h.uid, h.gid);
+      fchmodSync(fd, h.mode & 0o7777);
+      futimesSync(fd, h.atime ?? h.mtime, h.mtime);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  #hardlink(target: string, h: TarHeader): void {
+    const parts = cleanEntryPath(h.linkname);
+    const base = parts?.pop();
+    if (parts === undefined || base === undefined) {
+      throw new LayerInvalidError(`layer entry "${h.name}" is a hardlink to "${h.linkname}", outside the root filesystem; the layer is corrupt or hostile`);
+    }
+    const parent = this.root.resolveDir(parts, false, h.name);
+    const source = parent === undefined ? undefined : `${parent}/${base}`;
+    const st = source === undefined ? undefined : lstatSync(source, { throwIfNoEntry: false });
+    if (source === undefined || st === undefined) {
+      throw new LayerInvalidError(`layer entry "${h.name}" is a hardlink to "${h.linkname}", which does not exist in the root filesystem; the layer is corrupt`);
+    }
+    if (st.isDirectory()) throw new LayerInvalidError(`layer entry "${h.name}" is a hardlink to the directory "${h.linkname}"; the layer is corrupt or hostile`);
+    if (source === target) return;
+    this.#remove(target);
+    linkSync(source, target);
+  }
+
+  /** Creates a device node or fifo (root only, with mknod(1) since Node has no mknod); false when skipped. */
+  #device(target: string, h: TarHeader): boolean {
+    const rel = this.root.rel(target);
+    if (!this.privileged) {
+      this.#warn({ code: 'DEVICE_SKIPPED', path: rel, message: `skipped ${h.type} "${h.name}": creating device nodes and fifos needs root (running rootless)` });
+      return false;
+    }
+    this.#remove(target);
+    const kind = h.type === 'fifo' ? ['p'] : [h.type === 'char-device' ? 'c' : 'b', String(h.devmajor), String(h.devminor)];
+    const r = spawnSync('mknod', [target, ...kind], { encoding: 'utf8' });
+    if (r.status !== 0) {
+      this.#warn({ code: 'DEVICE_SKIPPED', path: rel, message: `skipped ${h.type} "${h.name}": mknod failed (${(r.stderr || String(r.error)).trim()})` });
+      return false;
+    }
+    lchownSync(target, h.uid, h.gid);
+    chmodSync(target, h.mode & 0o7777);
+    utimesSync(target, h.mtime, h.mtime);
+    return true;
+  }
+
+  #whiteout(parts: string[], name: string, entryName: string): void {
+    if (name === '' || name === '.' || name === '..') {
+      throw new LayerInvalidError(`layer entry "${entryName}" whites out "${name}", which is not a name in its directory; the layer is corrupt or hostile`);
+    }
+    const parent = this.root.resolveDir(parts, false, entryName);
+    if (parent === undefined) return;
+    const target = `${parent}/${name}`;
+    // Whiteouts hide what the layers below put there, not this layer's own entries.
+    if (this.#layerPaths.has(this.root.rel(target))) return;
+    this.#remove(target);
+  }
+
+  #opaque(parts: string[], entryName: string): void {
+    const dir = this.root.resolveDir(parts, true, entryName) as string;
+    this.#layerPaths.add(this.root.rel(dir));
+    this.#clearLower(dir);
+  }
+
+  /** Removes everything under `dir` that the current layer did not write. */
+  #clearLower(dir: string): void {
+    for (const child of readdirSync(dir, { withFileTypes: true })) {
+      const abs = `${dir}/${child.name}`;
+      if (!this.#layerPaths.has(this.root.rel(abs))) this.#remove(abs);
+      else if (child.isDirectory()) this.#clearLower(abs);
+    }
+  }
+
+  /** Applies directory modes, owners and times (after their contents), then extended attributes. */
+  finish(): void {
+    const dirs = [...this.#fixups.keys()].sort().reverse();
+    for (const dir of dirs) {
+      const f = this.#fixups.get(dir) as DirFixup;
+      const st = lstatSync(dir, { throwIfNoEntry: false });
+      if (!st?.isDirectory()) continue;
+      if (this.privileged) lchownSync(dir, f.uid, f.gid);
+      chmodSync(dir, f.mode);
+      utimesSync(dir, f.mtime, f.mtime);
+    }
+    this.#fixups.clear();
+    this.#applyXattrs();
+  }
+
+  #applyXattrs(): void {
+    const todo = this.#xattrs.splice(0).filter((x) => lstatSync(x.path, { throwIfNoEntry: false }) !== undefined);
+    if (todo.length === 0) return;
+    const setfattr = findSetfattr();
+    const skipAll = (why: string) => {
+      for (const x of todo) {
+        this.#warn({ code: 'XATTR_SKIPPED', path: this.root.rel(x.path), message: `extended attributes of "${this.root.rel(x.path)}" not applied: ${why}` });
+      }
+    };
+    if (setfattr === null) return skipAll('this runtime has no setxattr and setfattr(1) is not installed (install the attr package)');
+    // One setfattr run per layer, in getfattr's dump format; -h never follows a symlink.
+    const lines: string[] = [];
+    for (const x of todo) {
+      lines.push(`# file: ${x.path}`);
+      for (const [k, v] of Object.entries(x.xattrs)) lines.push(`${k}=0s${Buffer.from(v).toString('base64')}`);
+      lines.push('');
+    }
+    const dump = join(tmpdir(), `lade-xattrs-${process.pid}-${Date.now()}`);
+    writeFileSync(dump, `${lines.join('\n')}\n`, { mode: 0o600 });
+    try {
+      const r = spawnSync(setfattr, ['-h', `--restore=${dump}`], { encoding: 'utf8' });
+      if (r.status !== 0) skipAll(`the file system refused them (${(r.stderr || String(r.error)).trim().split('\n')[0]})`);
+    } finally {
+      rmSync(dump, { force: true });
+    }
+  }
+}
+
+/**
+ * Applies one layer (a tar stream, gzip/zstd/plain) onto the root filesystem in `dir`: regular files, directories,
+ * symlinks, hardlinks inside the root, device nodes and fifos when root, modes with setuid/setgid/sticky, ownership
+ * when root, mtimes, and whiteouts (`.wh.NAME`, opaque `.wh..wh..opq`). No write ever lands outside `dir`.
+ *
+ * The layer is applied in place: when it fails (a hostile entry, a digest mismatch) `dir` is left partly updated.
+ * Use {@link unpackImage}, which unpacks into a temporary sibling, when a failure must leave nothing behind.
+ *
+ * @throws LayerInvalidError (`LAYER_INVALID`) for an entry escaping the root or not fitting the layers below.
+ * @throws LayerDigestError (`DIGEST_INVALID`) when the content does not match `expectedDiffId`/`expectedBlob`.
+ * @example
+ * const { diffId } = await applyLayer('/tmp/rootfs', blobStream, { expectedDiffId: config.rootfs.diff_ids[0] });
+ */
+export async function applyLayer(dir: string, layer: ReadableStream<Uint8Array>, options: ApplyLayerOptions = {}): Promise<ApplyLayerResult> {
+  const applier = new LayerApplier(dir, {
+    ...(options.rootless !== undefined ? { rootless: options.rootless } : {}),
+    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+  });
+  let result: ApplyLayerResult;
+  try {
+    result = await applier.apply(layer, options);
+  } catch (e) {
+    try {
+      applier.finish();
+    } catch {
+      // the layer's own error is the one to report
+    }
+    throw e;
+  }
+  applier.finish();
+  return result;
+}

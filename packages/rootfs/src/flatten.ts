@@ -1,0 +1,215 @@
+import { type TarEntryInit, type TarHeader, createTarWriter } from '@lade/archive';
+import { type Digest, createHasher } from '@lade/digest';
+import type { ImageSource } from '@lade/manifest';
+import type { RootfsWarning } from './apply.js';
+import { LayerInvalidError } from './errors.js';
+import { type LoadImageOptions, type LoadedImage, loadImage } from './image.js';
+import { openLayer } from './layer-stream.js';
+import { cleanEntryPath } from './paths.js';
+import type { TreeEntry, TreeEntryType } from './record.js';
+
+const WHITEOUT = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+
+/** Options of {@link flattenImage}. */
+export interface FlattenOptions extends LoadImageOptions {
+  readonly onWarning?: (warning: RootfsWarning) => void;
+  /** An image already loaded with {@link loadImage} (skips resolving again). */
+  readonly image?: LoadedImage;
+}
+
+interface Visible {
+  readonly layer: number;
+  readonly dir: boolean;
+}
+
+/** Tracks what upper layers hide while an image's layers are read top to bottom. */
+class Shadows {
+  readonly emitted = new Map<string, Visible>();
+  readonly whiteouts = new Set<string>();
+  readonly opaques = new Set<string>();
+  readonly pendingWhiteouts: string[] = [];
+  readonly pendingOpaques: string[] = [];
+
+  /** True when `path` of layer `layer` shows in the final tree. */
+  visible(path: string, layer: number): boolean {
+    const seen = this.emitted.get(path);
+    if (seen !== undefined && seen.layer !== layer) return false;
+    if (this.whiteouts.has(path)) return false;
+    for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) {
+      const a = path.slice(0, i);
+      if (this.whiteouts.has(a) || this.opaques.has(a)) return false;
+      const e = this.emitted.get(a);
+      if (e !== undefined && !e.dir && e.layer !== layer) return false;
+    }
+    return true;
+  }
+
+  /** Whiteouts of a layer hide only the layers below it. */
+  endLayer(): void {
+    for (const w of this.pendingWhiteouts.splice(0)) this.whiteouts.add(w);
+    for (const o of this.pendingOpaques.splice(0)) this.opaques.add(o);
+  }
+}
+
+function initOf(h: TarHeader, name: string, linkname?: string): TarEntryInit {
+  const type = h.type as Exclude<TarHeader['type'], 'other'>;
+  return {
+    name: type === 'directory' ? `${name}/` : name,
+    type,
+    size: type === 'file' ? h.size : 0,
+    mode: h.mode & 0o7777,
+    uid: h.uid,
+    gid: h.gid,
+    uname: h.uname,
+    gname: h.gname,
+    mtime: h.mtime,
+    ...(linkname !== undefined ? { linkname } : h.type === 'symlink' ? { linkname: h.linkname } : {}),
+    ...(type === 'char-device' || type === 'block-device' ? { devmajor: h.devmajor, devminor: h.devminor } : {}),
+    ...(h.xattrs && Object.keys(h.xattrs).length > 0 ? { xattrs: h.xattrs } : {}),
+  };
+}
+
+/**
+ * Merges an image's layers into one tar of its final file system (what `lade export` writes): layers are read
+ * top to bottom and an entry is kept unless an upper layer replaced it, whited it out or made a parent opaque.
+ * Nothing is unpacked; bodies stream from the layer blobs (each verified against its digest and diff_id).
+ * Hardlinks come last, after every file they can point at.
+ * @example
+ * const tar = flattenImage(store.source('alpine:3.19'));
+ */
+export function flattenImage(source: ImageSource, options: FlattenOptions = {}): ReadableStream<Uint8Array> {
+  const writer = createTarWriter({ format: 'pax' });
+  const warn = options.onWarning ?? (() => {});
+  const run = async () => {
+    const image = options.image ?? (await loadImage(source, options));
+    const shadows = new Shadows();
+    const hardlinks: { init: TarEntryInit; target: string }[] = [];
+    const diffIds = image.config.config.rootfs.diff_ids;
+    for (let i = image.layers.length - 1; i >= 0; i--) {
+      const layer = image.layers[i]!;
+      const opened = await openLayer(await source.openBlob(layer, options.signal ? { signal: options.signal } : {}), {
+        expectedBlob: { digest: layer.digest, size: layer.size },
+        expectedDiffId: diffIds[i] as Digest,
+        name: `layer ${layer.digest}`,
+      });
+      try {
+        for (;;) {
+          const entry = await opened.tar.next();
+          if (entry === null) break;
+          const h = entry.header;
+          const parts = cleanEntryPath(h.name);
+          if (parts === undefined) throw new LayerInvalidError(`layer entry "${h.name}" points outside the root filesystem; the layer is corrupt or hostile`);
+          const base = parts[parts.length - 1];
+          if (base === undefined || h.type === 'other') continue;
+          const dir = parts.slice(0, -1).join('/');
+          if (base.startsWith(WHITEOUT)) {
+            if (base === OPAQUE) shadows.pendingOpaques.push(dir);
+            else if (!base.startsWith('.wh..wh.')) shadows.pendingWhiteouts.push(dir === '' ? base.slice(4) : `${dir}/${base.slice(4)}`);
+            continue;
+          }
+          const path = parts.join('/');
+          if (!shadows.visible(path, i)) continue;
+          shadows.emitted.set(path, { layer: i, dir: h.type === 'directory' });
+          if (h.type === 'hardlink') {
+            const target = cleanEntryPath(h.linkname);
+            if (target === undefined || target.length === 0) throw new LayerInvalidError(`layer entry "${h.name}" is a hardlink to "${h.linkname}", outside the root filesystem`);
+            hardlinks.push({ init: initOf(h, path, target.join('/')), target: target.join('/') });
+            continue;
+          }
+          await writer.add({ header: initOf(h, path), ...(h.type === 'file' ? { body: entry.body } : {}) });
+        }
+        await opened.finish();
+      } catch (e) {
+        await opened.cancel(e);
+        throw e;
+      }
+      shadows.endLayer();
+    }
+    for (const l of hardlinks) {
+      if (!shadows.emitted.has(l.target)) {
+        warn({ code: 'ENTRY_SKIPPED', path: l.init.name, message: `skipped hardlink "${l.init.name}": its target "${l.target}" is not in the final file system` });
+        continue;
+      }
+      await writer.add({ header: l.init });
+    }
+    await writer.close();
+  };
+  run().catch((e) => writer.abort(e));
+  return writer.readable;
+}
+
+/**
+ * The final file system of an image as tree entries (with each file's sha256), without unpacking it:
+ * a base for {@link diffDirectory} when a directory has no unpack record. Paths are taken literally.
+ */
+export async function treeFromImage(source: ImageSource, options: FlattenOptions = {}): Promise<TreeEntry[]> {
+  const image = options.image ?? (await loadImage(source, options));
+  const tree = new Map<string, TreeEntry>();
+  const removeUnder = (path: string, self: boolean) => {
+    const prefix = path === '' ? '' : `${path}/`;
+    for (const k of [...tree.keys()]) if ((self && k === path) || k.startsWith(prefix)) tree.delete(k);
+  };
+  const diffIds = image.config.config.rootfs.diff_ids;
+  for (const [i, layer] of image.layers.entries()) {
+    const opened = await openLayer(await source.openBlob(layer), { expectedBlob: { digest: layer.digest, size: layer.size }, expectedDiffId: diffIds[i] as Digest, name: `layer ${layer.digest}` });
+    const written = new Set<string>();
+    try {
+      for (;;) {
+        const entry = await opened.tar.next();
+        if (entry === null) break;
+        const h = entry.header;
+        const parts = cleanEntryPath(h.name);
+        if (parts === undefined) throw new LayerInvalidError(`layer entry "${h.name}" points outside the root filesystem; the layer is corrupt or hostile`);
+        const base = parts[parts.length - 1];
+        if (base === undefined || h.type === 'other') continue;
+        const dir = parts.slice(0, -1).join('/');
+        if (base === OPAQUE) {
+          for (const k of [...tree.keys()]) if (k.startsWith(dir === '' ? '' : `${dir}/`) && !written.has(k)) tree.delete(k);
+          continue;
+        }
+        if (base.startsWith(WHITEOUT)) {
+          if (!base.startsWith('.wh..wh.')) removeUnder(dir === '' ? base.slice(4) : `${dir}/${base.slice(4)}`, true);
+          continue;
+        }
+        const path = parts.join('/');
+        const existing = tree.get(path);
+        if (existing && (existing.type !== 'directory' || h.type !== 'directory')) removeUnder(path, true);
+        written.add(path);
+        if (h.type === 'hardlink') {
+          const t = cleanEntryPath(h.linkname)?.join('/');
+          const target = t === undefined ? undefined : tree.get(t);
+          if (target) tree.set(path, { ...target, path });
+          continue;
+        }
+        let sha256: Digest | undefined;
+        if (h.type === 'file') {
+          const hasher = createHasher('sha256');
+          const reader = entry.body.getReader();
+          for (;;) {
+            const r = await reader.read();
+            if (r.done) break;
+            hasher.update(r.value);
+          }
+          sha256 = hasher.digest();
+        }
+        tree.set(path, {
+          path,
+          type: h.type as TreeEntryType,
+          mode: h.mode & 0o7777,
+          uid: h.uid,
+          gid: h.gid,
+          size: h.type === 'file' ? h.size : 0,
+          mtime: (BigInt(Math.floor(h.mtime)) * 1_000_000_000n).toString(),
+          ...(h.type === 'symlink' ? { link: h.linkname } : {}),
+          ...(sha256 ? { sha256 } : {}),
+        });
+      }
+      await opened.finish();
+    } catch (e) {
+      await opened.cancel(e);
+      throw e;
+    }
+  }
+  return [...tree.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
