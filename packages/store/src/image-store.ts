@@ -39,6 +39,8 @@ export const ID_ANNOTATION = 'io.lade.image.id';
 export const SIZE_ANNOTATION = 'io.lade.image.size';
 /** Cached creation time (from the config) of the entry. */
 export const CREATED_ANNOTATION = 'io.lade.image.created';
+/** Cached config labels of the entry, as a JSON object (absent when there are none). */
+export const LABELS_ANNOTATION = 'io.lade.image.labels';
 
 const NONE = '<none>';
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -218,6 +220,7 @@ interface Summary {
   readonly imageId: Digest;
   readonly size: number;
   readonly created?: string;
+  readonly labels: Readonly<Record<string, string>>;
 }
 
 interface ImageDetails extends Summary {
@@ -261,11 +264,27 @@ function summaryFromAnnotations(d: Descriptor): Summary | undefined {
   const size = a?.[SIZE_ANNOTATION];
   if (!id || !isDigest(id) || size === undefined || !/^\d+$/.test(size)) return undefined;
   const created = a?.[CREATED_ANNOTATION];
-  return { imageId: id, size: Number(size), ...(created ? { created } : {}) };
+  let labels: Record<string, string> = {};
+  const rawLabels = a?.[LABELS_ANNOTATION];
+  if (rawLabels !== undefined) {
+    try {
+      const parsed = JSON.parse(rawLabels) as unknown;
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+      labels = parsed as Record<string, string>;
+    } catch {
+      return undefined;
+    }
+  }
+  return { imageId: id, size: Number(size), ...(created ? { created } : {}), labels };
 }
 
 function summaryAnnotations(s: Summary): Record<string, string> {
-  return { [ID_ANNOTATION]: s.imageId, [SIZE_ANNOTATION]: String(s.size), ...(s.created ? { [CREATED_ANNOTATION]: s.created } : {}) };
+  return {
+    [ID_ANNOTATION]: s.imageId,
+    [SIZE_ANNOTATION]: String(s.size),
+    ...(s.created ? { [CREATED_ANNOTATION]: s.created } : {}),
+    ...(Object.keys(s.labels).length > 0 ? { [LABELS_ANNOTATION]: JSON.stringify(s.labels) } : {}),
+  };
 }
 
 /** docker's path.Match over familiar names: `*` and `?` stop at `/`, `[...]` classes, `\` escapes. */
@@ -390,7 +409,8 @@ export class ImageStore {
     const config = await this.layout.readConfig(manifest.manifest.config);
     const size = manifest.manifest.config.size + manifest.manifest.layers.reduce((n, l) => n + l.size, 0);
     const created = config.config.created;
-    return { root: parsedRoot, manifest, config, imageId: config.digest, size, ...(created ? { created } : {}) };
+    const labels = { ...(config.config.config?.Labels ?? {}) };
+    return { root: parsedRoot, manifest, config, imageId: config.digest, size, ...(created ? { created } : {}), labels };
   }
 
   async #summary(d: Descriptor): Promise<Summary> {
@@ -529,25 +549,16 @@ export class ImageStore {
       const eq = l.indexOf('=');
       return eq === -1 ? { key: l } : { key: l.slice(0, eq), value: l.slice(eq + 1) };
     });
-    const labelsOf = async (g: ImageGroup): Promise<Record<string, string>> => {
-      try {
-        const d = await this.#loadDetails(g.entries[0]!.descriptor);
-        return { ...(d.config.config.config?.Labels ?? {}) };
-      } catch {
-        return {};
-      }
-    };
-    const labels = await mapLimit(groups, 32, labelsOf);
     const rows: ImageRow[] = [];
-    groups.forEach((g, gi) => {
-      if (before && !(created(g) < created(before))) return;
-      if (since && !(created(g) > created(since))) return;
-      const lbl = labels[gi]!;
-      if (!labelFilters.every((l) => (l.value === undefined ? l.key in lbl : lbl[l.key] === l.value))) return;
+    for (const g of groups) {
+      if (before && !(created(g) < created(before))) continue;
+      if (since && !(created(g) > created(since))) continue;
+      const lbl = g.summary.labels;
+      if (!labelFilters.every((l) => (l.value === undefined ? l.key in lbl : lbl[l.key] === l.value))) continue;
       const tags = this.#tagsOf(g);
       const digests = this.#digestsOf(g);
       const dangling = tags.length === 0;
-      if (f.dangling !== undefined && f.dangling !== dangling) return;
+      if (f.dangling !== undefined && f.dangling !== dangling) continue;
       const base = {
         imageId: g.imageId,
         manifestDigest: g.entries[0]!.descriptor.digest,
@@ -580,7 +591,7 @@ export class ImageStore {
       } else if (refGlobs.length === 0) {
         rows.push({ ...base, repository: NONE, tag: NONE });
       }
-    });
+    }
     rows.sort((a, b) => timeMs(b.created) - timeMs(a.created) || a.repository.localeCompare(b.repository) || a.tag.localeCompare(b.tag));
     return rows;
   }
@@ -794,7 +805,7 @@ export class ImageStore {
   #danglingEntry(e: Entry): Descriptor {
     const a = e.descriptor.annotations ?? {};
     const keep: Record<string, string> = {};
-    for (const k of [REPO_DIGESTS_ANNOTATION, ID_ANNOTATION, SIZE_ANNOTATION, CREATED_ANNOTATION, PULLED_ANNOTATION]) {
+    for (const k of [REPO_DIGESTS_ANNOTATION, ID_ANNOTATION, SIZE_ANNOTATION, CREATED_ANNOTATION, LABELS_ANNOTATION, PULLED_ANNOTATION]) {
       if (a[k] !== undefined) keep[k] = a[k];
     }
     return { ...plainDescriptor(e.descriptor), ...(Object.keys(keep).length > 0 ? { annotations: keep } : {}) };

@@ -34,6 +34,7 @@ export {
   ID_ANNOTATION,
   SIZE_ANNOTATION,
   CREATED_ANNOTATION,
+  LABELS_ANNOTATION,
   type ImageRow,
   type ImageFilters,
   type ListImagesOptions,
