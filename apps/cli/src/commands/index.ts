@@ -1,9 +1,11 @@
 import type { LadeCommand, Runtime } from '../command.js';
+import { registerArchiveCommands } from './archive.js';
 import { registerImageCommands } from './image.js';
 import { registerRegistryCommands } from './registry.js';
 
 /** Adds every command group to the program. */
 export function registerCommands(program: LadeCommand, runtime: Runtime): void {
-  registerImageCommands(program, runtime);
+  const image = registerImageCommands(program, runtime);
+  registerArchiveCommands(program, image, runtime);
   registerRegistryCommands(program, runtime);
 }
