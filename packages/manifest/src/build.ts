@@ -1,9 +1,9 @@
 import { type Digest, hash } from '@lade/digest';
 import { ManifestInvalidError } from './errors.js';
-import { MediaType, isIndexMediaType, isManifestMediaType } from './media-types.js';
+import { isIndexMediaType, isManifestMediaType, MediaType } from './media-types.js';
 import { parseImageConfig, parseManifest } from './parse.js';
-import type { Annotations, ImageConfig, ImageIndex, ImageManifest } from './types.js';
 import type { Descriptor } from './transport.js';
+import type { Annotations, ImageConfig, ImageIndex, ImageManifest } from './types.js';
 
 const encoder = new TextEncoder();
 
@@ -28,7 +28,8 @@ export function canonicalJsonString(value: unknown): string {
       case 'boolean':
         return v ? 'true' : 'false';
       case 'number':
-        if (!Number.isFinite(v)) throw new TypeError(`canonicalJson: ${path || 'value'} is ${v}, which JSON cannot hold`);
+        if (!Number.isFinite(v))
+          throw new TypeError(`canonicalJson: ${path || 'value'} is ${v}, which JSON cannot hold`);
         return JSON.stringify(v);
       case 'undefined':
         return undefined;
@@ -66,7 +67,11 @@ export interface Built<T> {
 }
 
 /** A descriptor for bytes. */
-export function describeBytes(mediaType: string, bytes: Uint8Array, extra: Omit<Partial<Descriptor>, 'mediaType' | 'digest' | 'size'> = {}): Descriptor {
+export function describeBytes(
+  mediaType: string,
+  bytes: Uint8Array,
+  extra: Omit<Partial<Descriptor>, 'mediaType' | 'digest' | 'size'> = {},
+): Descriptor {
   return Object.freeze({ mediaType, digest: hash(bytes) as Digest, size: bytes.byteLength, ...extra });
 }
 
@@ -107,9 +112,14 @@ export interface BuildManifestInput {
  */
 export function buildManifest(input: BuildManifestInput): Built<ImageManifest> {
   const mediaType = input.mediaType ?? MediaType.OCI_MANIFEST;
-  if (!isManifestMediaType(mediaType)) throw new ManifestInvalidError(`cannot build a manifest of media type "${mediaType}": use an OCI or Docker v2.2 manifest type`);
+  if (!isManifestMediaType(mediaType))
+    throw new ManifestInvalidError(
+      `cannot build a manifest of media type "${mediaType}": use an OCI or Docker v2.2 manifest type`,
+    );
   if (mediaType === MediaType.DOCKER_MANIFEST && (input.artifactType || input.subject || input.annotations)) {
-    throw new ManifestInvalidError('a Docker v2.2 manifest has no artifactType, subject or annotations; build an OCI manifest instead');
+    throw new ManifestInvalidError(
+      'a Docker v2.2 manifest has no artifactType, subject or annotations; build an OCI manifest instead',
+    );
   }
   const value: Record<string, unknown> = { schemaVersion: 2, mediaType };
   if (input.artifactType !== undefined) value.artifactType = input.artifactType;
@@ -136,9 +146,14 @@ export interface BuildIndexInput {
 /** Builds an image index (or a Docker manifest list) with canonical JSON. */
 export function buildIndex(input: BuildIndexInput): Built<ImageIndex> {
   const mediaType = input.mediaType ?? MediaType.OCI_INDEX;
-  if (!isIndexMediaType(mediaType)) throw new ManifestInvalidError(`cannot build an index of media type "${mediaType}": use an OCI index or a Docker manifest list type`);
+  if (!isIndexMediaType(mediaType))
+    throw new ManifestInvalidError(
+      `cannot build an index of media type "${mediaType}": use an OCI index or a Docker manifest list type`,
+    );
   if (mediaType === MediaType.DOCKER_MANIFEST_LIST && (input.artifactType || input.subject || input.annotations)) {
-    throw new ManifestInvalidError('a Docker manifest list has no artifactType, subject or annotations; build an OCI index instead');
+    throw new ManifestInvalidError(
+      'a Docker manifest list has no artifactType, subject or annotations; build an OCI index instead',
+    );
   }
   const value: Record<string, unknown> = { schemaVersion: 2, mediaType };
   if (input.artifactType !== undefined) value.artifactType = input.artifactType;

@@ -2,9 +2,9 @@
 import type { Digest } from '@lade/digest';
 import { type Built, buildIndex, buildManifest, describeBytes } from './build.js';
 import { ManifestInvalidError, UnsupportedError } from './errors.js';
-import { MediaType, baseMediaType, isIndexMediaType, isManifestMediaType } from './media-types.js';
-import type { ImageIndex, ImageManifest, ParsedImageIndex, ParsedImageManifest } from './types.js';
+import { baseMediaType, isIndexMediaType, isManifestMediaType, MediaType } from './media-types.js';
 import type { Descriptor } from './transport.js';
+import type { ImageIndex, ImageManifest, ParsedImageIndex, ParsedImageManifest } from './types.js';
 
 /** The two manifest formats: OCI image spec, or Docker image manifest v2 schema 2 (`v2s2`, skopeo's name). */
 export type ImageFormat = 'oci' | 'v2s2';
@@ -36,10 +36,14 @@ export function convertLayerMediaType(mediaType: string, to: ImageFormat): strin
     if (layerToDocker[m]) return layerToDocker[m]!;
     if (layerToOci[m]) return m;
     if (m === MediaType.OCI_LAYER_ZSTD || m === MediaType.OCI_LAYER_NONDIST_ZSTD) {
-      throw new UnsupportedError(`a zstd layer (${m}) cannot be stored in a Docker v2.2 manifest, which has no zstd layer type; keep the OCI format`);
+      throw new UnsupportedError(
+        `a zstd layer (${m}) cannot be stored in a Docker v2.2 manifest, which has no zstd layer type; keep the OCI format`,
+      );
     }
   }
-  throw new UnsupportedError(`"${mediaType}" is not an image layer media type; only image layers convert between OCI and Docker v2.2`);
+  throw new UnsupportedError(
+    `"${mediaType}" is not an image layer media type; only image layers convert between OCI and Docker v2.2`,
+  );
 }
 
 /**
@@ -48,9 +52,12 @@ export function convertLayerMediaType(mediaType: string, to: ImageFormat): strin
  */
 export function convertConfigMediaType(mediaType: string, to: ImageFormat): string {
   const m = baseMediaType(mediaType);
-  if (m === MediaType.OCI_CONFIG || m === MediaType.DOCKER_CONFIG) return to === 'oci' ? MediaType.OCI_CONFIG : MediaType.DOCKER_CONFIG;
+  if (m === MediaType.OCI_CONFIG || m === MediaType.DOCKER_CONFIG)
+    return to === 'oci' ? MediaType.OCI_CONFIG : MediaType.DOCKER_CONFIG;
   if (to === 'oci') return m;
-  throw new UnsupportedError(`config media type "${mediaType}" is an artifact's, which a Docker v2.2 manifest cannot carry; keep the OCI format`);
+  throw new UnsupportedError(
+    `config media type "${mediaType}" is an artifact's, which a Docker v2.2 manifest cannot carry; keep the OCI format`,
+  );
 }
 
 /** A manifest in a target format: new bytes and descriptor when it changed, the original ones when it was already there. */
@@ -70,7 +77,11 @@ function indexOf(input: IndexInput): { index: ImageIndex; parsed?: ParsedImageIn
   return 'kind' in input ? { index: input.index, parsed: input } : { index: input };
 }
 
-function unchanged<T>(parsed: { bytes: Uint8Array; mediaType: string; digest: Digest; size: number }, value: T, artifactType?: string): ConvertedManifest<T> {
+function unchanged<T>(
+  parsed: { bytes: Uint8Array; mediaType: string; digest: Digest; size: number },
+  value: T,
+  artifactType?: string,
+): ConvertedManifest<T> {
   return {
     bytes: parsed.bytes,
     descriptor: describeBytes(parsed.mediaType, parsed.bytes, artifactType !== undefined ? { artifactType } : {}),
@@ -87,7 +98,8 @@ function withMediaType(d: Descriptor, mediaType: string): Descriptor {
 export function toOciManifest(input: ManifestInput): ConvertedManifest<ImageManifest> {
   const { manifest, parsed } = manifestOf(input);
   const mediaType = manifest.mediaType ?? parsed?.mediaType ?? MediaType.OCI_MANIFEST;
-  if (!isManifestMediaType(mediaType)) throw new ManifestInvalidError(`cannot convert "${mediaType}" as an image manifest`);
+  if (!isManifestMediaType(mediaType))
+    throw new ManifestInvalidError(`cannot convert "${mediaType}" as an image manifest`);
   if (mediaType === MediaType.OCI_MANIFEST && parsed) return unchanged(parsed, manifest, manifest.artifactType);
   const built = buildManifest({
     mediaType: MediaType.OCI_MANIFEST,
@@ -107,13 +119,18 @@ export function toOciManifest(input: ManifestInput): ConvertedManifest<ImageMani
 export function toDockerManifest(input: ManifestInput): ConvertedManifest<ImageManifest> {
   const { manifest, parsed } = manifestOf(input);
   const mediaType = manifest.mediaType ?? parsed?.mediaType ?? MediaType.OCI_MANIFEST;
-  if (!isManifestMediaType(mediaType)) throw new ManifestInvalidError(`cannot convert "${mediaType}" as an image manifest`);
+  if (!isManifestMediaType(mediaType))
+    throw new ManifestInvalidError(`cannot convert "${mediaType}" as an image manifest`);
   if (mediaType === MediaType.DOCKER_MANIFEST && parsed) return unchanged(parsed, manifest);
   if (manifest.artifactType !== undefined) {
-    throw new UnsupportedError(`an artifact manifest (artifactType ${manifest.artifactType}) cannot be a Docker v2.2 manifest; keep the OCI format`);
+    throw new UnsupportedError(
+      `an artifact manifest (artifactType ${manifest.artifactType}) cannot be a Docker v2.2 manifest; keep the OCI format`,
+    );
   }
   if (manifest.subject !== undefined) {
-    throw new UnsupportedError(`a manifest that refers to ${manifest.subject.digest} (subject) cannot be a Docker v2.2 manifest; keep the OCI format`);
+    throw new UnsupportedError(
+      `a manifest that refers to ${manifest.subject.digest} (subject) cannot be a Docker v2.2 manifest; keep the OCI format`,
+    );
   }
   const built = buildManifest({
     mediaType: MediaType.DOCKER_MANIFEST,
@@ -165,11 +182,15 @@ export function toDockerManifestList(input: IndexInput, children?: ChildDescript
   const same = manifests.every((d, i) => d === index.manifests[i]);
   if (mediaType === MediaType.DOCKER_MANIFEST_LIST && parsed && same) return unchanged(parsed, index);
   if (index.artifactType !== undefined || index.subject !== undefined) {
-    throw new UnsupportedError('an index with artifactType or subject cannot be a Docker manifest list; keep the OCI format');
+    throw new UnsupportedError(
+      'an index with artifactType or subject cannot be a Docker manifest list; keep the OCI format',
+    );
   }
   for (const d of manifests) {
     if (!isManifestMediaType(d.mediaType)) {
-      throw new UnsupportedError(`a Docker manifest list cannot hold ${d.mediaType} (${d.digest}); keep the OCI format`);
+      throw new UnsupportedError(
+        `a Docker manifest list cannot hold ${d.mediaType} (${d.digest}); keep the OCI format`,
+      );
     }
   }
   const built = buildIndex({ mediaType: MediaType.DOCKER_MANIFEST_LIST, manifests });

@@ -1,12 +1,20 @@
 // copy: the one walk behind pull, push, save, load and `lade copy` — from any ImageSource to any ImageSink.
 import { type Digest, LadeError, verifyingStream } from '@lade/digest';
-import { type ImageFormat, convertConfigMediaType, convertLayerMediaType, toDockerManifest, toDockerManifestList, toOciIndex, toOciManifest } from './convert.js';
+import {
+  convertConfigMediaType,
+  convertLayerMediaType,
+  type ImageFormat,
+  toDockerManifest,
+  toDockerManifestList,
+  toOciIndex,
+  toOciManifest,
+} from './convert.js';
 import { ManifestInvalidError, NoMatchingManifestError } from './errors.js';
 import { isConfigMediaType, isForeignLayer } from './media-types.js';
 import { parseImageConfig, parseManifest } from './parse.js';
 import { hostPlatform, normalizePlatform, parsePlatform, selectManifest } from './platform.js';
-import type { ImageIndex, ParsedImageIndex, ParsedImageManifest, ParsedManifest } from './types.js';
 import type { Descriptor, ImageSink, ImageSource, Platform } from './transport.js';
+import type { ImageIndex, ParsedImageIndex, ParsedImageManifest, ParsedManifest } from './types.js';
 
 /** What a blob is to the image: its config or one of its layers. */
 export type BlobRole = 'config' | 'layer';
@@ -19,7 +27,13 @@ export type BlobRole = 'config' | 'layer';
  */
 export type CopyEvent =
   | { readonly type: 'waiting'; readonly descriptor: Descriptor; readonly role: BlobRole }
-  | { readonly type: 'downloading'; readonly descriptor: Descriptor; readonly role: BlobRole; readonly transferred: number; readonly total: number }
+  | {
+      readonly type: 'downloading';
+      readonly descriptor: Descriptor;
+      readonly role: BlobRole;
+      readonly transferred: number;
+      readonly total: number;
+    }
   | { readonly type: 'verifying'; readonly descriptor: Descriptor; readonly role: BlobRole }
   | { readonly type: 'complete'; readonly descriptor: Descriptor; readonly role: BlobRole }
   | { readonly type: 'exists'; readonly descriptor: Descriptor; readonly role: BlobRole }
@@ -146,7 +160,11 @@ export async function copy(source: ImageSource, sink: ImageSink, options: CopyOp
   };
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? 3));
   const platform: Platform =
-    options.platform === undefined ? hostPlatform() : typeof options.platform === 'string' ? parsePlatform(options.platform) : normalizePlatform(options.platform);
+    options.platform === undefined
+      ? hostPlatform()
+      : typeof options.platform === 'string'
+        ? parsePlatform(options.platform)
+        : normalizePlatform(options.platform);
   const inFlight: Promise<unknown>[] = [];
   const track = <T>(p: Promise<T>): Promise<T> => {
     inFlight.push(p.catch(() => {}));
@@ -158,7 +176,11 @@ export async function copy(source: ImageSource, sink: ImageSink, options: CopyOp
   const fetchParsed = (d: Descriptor): Promise<ParsedManifest> =>
     runFetch(async () => {
       const bytes = await source.fetchManifest(d, { signal });
-      return parseManifest(bytes, { contentType: d.mediaType, preferBody: true, expected: { digest: d.digest, size: d.size } });
+      return parseManifest(bytes, {
+        contentType: d.mediaType,
+        preferBody: true,
+        expected: { digest: d.digest, size: d.size },
+      });
     });
 
   // Entries without a platform (OCI layouts often omit it) are identified by their config, as containerd does.
@@ -184,7 +206,9 @@ export async function copy(source: ImageSource, sink: ImageSink, options: CopyOp
         const cfg = child.manifest.config;
         if (!isConfigMediaType(cfg.mediaType)) continue;
         const stream = await source.openBlob(cfg, { signal });
-        const config = parseImageConfig(await readAll(stream.pipeThrough(verifyingStream({ digest: cfg.digest, size: cfg.size })), cfg.size));
+        const config = parseImageConfig(
+          await readAll(stream.pipeThrough(verifyingStream({ digest: cfg.digest, size: cfg.size })), cfg.size),
+        );
         const { architecture, os, variant } = config.config;
         labelled.push({ ...d, platform: { architecture, os, ...(variant ? { variant } : {}) } });
       }
@@ -201,20 +225,29 @@ export async function copy(source: ImageSource, sink: ImageSink, options: CopyOp
     const parsed = await fetchParsed(d);
     if (parsed.kind === 'index') {
       if (!options.all) return plan(await selectChild(parsed.index), root);
-      const children = await Promise.all(
-        parsed.index.manifests.map((c) => plan(c, false)),
-      );
+      const children = await Promise.all(parsed.index.manifests.map((c) => plan(c, false)));
       const map = new Map<string, Descriptor>();
-      for (const c of children) if (c.out.descriptor.digest !== c.source.digest || c.out.descriptor.mediaType !== c.source.mediaType) map.set(c.source.digest, c.out.descriptor);
+      for (const c of children)
+        if (c.out.descriptor.digest !== c.source.digest || c.out.descriptor.mediaType !== c.source.mediaType)
+          map.set(c.source.digest, c.out.descriptor);
       const converted =
-        options.format === 'oci' ? toOciIndex(parsed, map) : options.format === 'v2s2' ? toDockerManifestList(parsed, map) : undefined;
+        options.format === 'oci'
+          ? toOciIndex(parsed, map)
+          : options.format === 'v2s2'
+            ? toDockerManifestList(parsed, map)
+            : undefined;
       const out = converted?.changed
         ? { bytes: converted.bytes, descriptor: retarget(d, converted.descriptor) }
         : { bytes: parsed.bytes, descriptor: { ...d, mediaType: parsed.mediaType } };
       const exists = !root && (await sink.hasManifest?.(out.descriptor, { signal })) === true;
       return { kind: 'index', source: d, parsed, children, out, exists };
     }
-    const converted = options.format === 'oci' ? toOciManifest(parsed) : options.format === 'v2s2' ? toDockerManifest(parsed) : undefined;
+    const converted =
+      options.format === 'oci'
+        ? toOciManifest(parsed)
+        : options.format === 'v2s2'
+          ? toDockerManifest(parsed)
+          : undefined;
     const out = converted?.changed
       ? { bytes: converted.bytes, descriptor: retarget(d, converted.descriptor) }
       : { bytes: parsed.bytes, descriptor: { ...d, mediaType: parsed.mediaType } };
@@ -271,10 +304,15 @@ export async function copy(source: ImageSource, sink: ImageSink, options: CopyOp
             },
             () => {},
           );
-          await sink.writeBlob(to, content.pipeThrough(counter, { signal }).pipeThrough(verifier, { signal }), { signal });
+          await sink.writeBlob(to, content.pipeThrough(counter, { signal }).pipeThrough(verifier, { signal }), {
+            signal,
+          });
           // A sink that returns before reading to the end has not let the digest be checked: never count that as copied.
           if (!verified) {
-            throw new LadeError('BLOB_UPLOAD_INVALID', `${sink.name} finished writing ${role} ${from.digest} before reading all of it; the sink is broken`);
+            throw new LadeError(
+              'BLOB_UPLOAD_INVALID',
+              `${sink.name} finished writing ${role} ${from.digest} before reading all of it; the sink is broken`,
+            );
           }
           blobs++;
           bytes += transferred;

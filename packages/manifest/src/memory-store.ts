@@ -1,10 +1,18 @@
 // An in-memory image store that is both an ImageSource and an ImageSink, for tests and small tools.
-import { type Digest, LadeError, isDigest, verifyBytes, verifyingStream } from '@lade/digest';
+import { type Digest, isDigest, LadeError, verifyBytes, verifyingStream } from '@lade/digest';
 import { buildConfig, buildIndex, buildManifest, describeBytes } from './build.js';
 import { MediaType } from './media-types.js';
-import type { Platform } from './transport.js';
 import { MAX_MANIFEST_SIZE, parseManifest } from './parse.js';
-import type { Descriptor, ImageSink, ImageSource, OpenBlobOptions, TransportOptions, WriteBlobOptions, WriteManifestOptions } from './transport.js';
+import type {
+  Descriptor,
+  ImageSink,
+  ImageSource,
+  OpenBlobOptions,
+  Platform,
+  TransportOptions,
+  WriteBlobOptions,
+  WriteManifestOptions,
+} from './transport.js';
 
 /** What {@link MemoryImageStore.putImage} takes. */
 export interface PutImageInput {
@@ -105,16 +113,28 @@ export class MemoryImageStore {
       { mediaType: docker ? MediaType.DOCKER_CONFIG : MediaType.OCI_CONFIG },
     );
     this.blobs.set(config.descriptor.digest, config.bytes);
-    const manifest = buildManifest({ mediaType: docker ? MediaType.DOCKER_MANIFEST : MediaType.OCI_MANIFEST, config: config.descriptor, layers });
+    const manifest = buildManifest({
+      mediaType: docker ? MediaType.DOCKER_MANIFEST : MediaType.OCI_MANIFEST,
+      config: config.descriptor,
+      layers,
+    });
     const descriptor = this.putManifest(manifest.bytes, input.tag);
     return { manifest: descriptor, manifestBytes: manifest.bytes, config: config.descriptor, layers };
   }
 
   /** Builds and stores an index over stored manifests, each with its platform, and tags it. */
-  putIndex(entries: readonly { readonly descriptor: Descriptor; readonly platform?: Platform }[], options: { tag?: string; format?: 'oci' | 'v2s2' } = {}): Descriptor {
+  putIndex(
+    entries: readonly { readonly descriptor: Descriptor; readonly platform?: Platform }[],
+    options: { tag?: string; format?: 'oci' | 'v2s2' } = {},
+  ): Descriptor {
     const index = buildIndex({
       mediaType: options.format === 'v2s2' ? MediaType.DOCKER_MANIFEST_LIST : MediaType.OCI_INDEX,
-      manifests: entries.map((e) => ({ mediaType: e.descriptor.mediaType, digest: e.descriptor.digest, size: e.descriptor.size, ...(e.platform ? { platform: e.platform } : {}) })),
+      manifests: entries.map((e) => ({
+        mediaType: e.descriptor.mediaType,
+        digest: e.descriptor.digest,
+        size: e.descriptor.size,
+        ...(e.platform ? { platform: e.platform } : {}),
+      })),
     });
     return this.putManifest(index.bytes, options.tag);
   }
@@ -154,7 +174,11 @@ export class MemoryImageStore {
         options.signal?.throwIfAborted();
         const m = store.manifests.get(descriptor.digest);
         if (!m) throw unknownError('MANIFEST_UNKNOWN', `manifest ${descriptor.digest}`, name);
-        verifyBytes(m.bytes, { digest: descriptor.digest, size: descriptor.size, name: `manifest ${descriptor.digest}` });
+        verifyBytes(m.bytes, {
+          digest: descriptor.digest,
+          size: descriptor.size,
+          name: `manifest ${descriptor.digest}`,
+        });
         return m.bytes;
       },
       async openBlob(descriptor: Descriptor, options: OpenBlobOptions = {}) {
@@ -181,7 +205,10 @@ export class MemoryImageStore {
         store.stats.writeBlob++;
         const parts: Uint8Array[] = [];
         let total = 0;
-        const verified = content.pipeThrough(verifyingStream({ digest: descriptor.digest, size: descriptor.size }), options.signal ? { signal: options.signal } : {});
+        const verified = content.pipeThrough(
+          verifyingStream({ digest: descriptor.digest, size: descriptor.size }),
+          options.signal ? { signal: options.signal } : {},
+        );
         const reader = verified.getReader();
         for (;;) {
           const { done, value } = await reader.read();
@@ -200,13 +227,18 @@ export class MemoryImageStore {
       async writeManifest(descriptor: Descriptor, bytes: Uint8Array, options: WriteManifestOptions = {}) {
         options.signal?.throwIfAborted();
         store.stats.writeManifest++;
-        if (bytes.byteLength > MAX_MANIFEST_SIZE) throw new LadeError('MANIFEST_INVALID', `manifest ${descriptor.digest} is over the 4 MiB limit`);
+        if (bytes.byteLength > MAX_MANIFEST_SIZE)
+          throw new LadeError('MANIFEST_INVALID', `manifest ${descriptor.digest} is over the 4 MiB limit`);
         verifyBytes(bytes, { digest: descriptor.digest, size: descriptor.size, name: `manifest ${descriptor.digest}` });
         const parsed = parseManifest(bytes, descriptor.mediaType);
         store.manifests.set(descriptor.digest, { mediaType: parsed.mediaType, bytes });
         if (options.root) {
           if (isDigest(ref)) {
-            if (ref !== descriptor.digest) throw new LadeError('DIGEST_INVALID', `root manifest ${descriptor.digest} is not the ${ref} this sink was opened for`);
+            if (ref !== descriptor.digest)
+              throw new LadeError(
+                'DIGEST_INVALID',
+                `root manifest ${descriptor.digest} is not the ${ref} this sink was opened for`,
+              );
           } else {
             store.tags.set(ref, { mediaType: parsed.mediaType, digest: descriptor.digest, size: descriptor.size });
           }

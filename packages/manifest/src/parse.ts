@@ -1,6 +1,6 @@
 import { type Digest, type DigestAlgorithm, hash, verifyBytes } from '@lade/digest';
 import { ManifestInvalidError, Schema1UnsupportedError } from './errors.js';
-import { MediaType, baseMediaType, isIndexMediaType, isManifestMediaType, isSchema1MediaType } from './media-types.js';
+import { baseMediaType, isIndexMediaType, isManifestMediaType, isSchema1MediaType, MediaType } from './media-types.js';
 import type { ParsedImageConfig, ParsedImageIndex, ParsedImageManifest, ParsedManifest } from './types.js';
 import { Checker } from './validate.js';
 
@@ -35,16 +35,29 @@ const genericContentTypes: ReadonlySet<string> = new Set([
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-function identify(bytes: Uint8Array, options: ParseManifestOptions, limit: number, thing: string): { digest: Digest; size: number } {
+function identify(
+  bytes: Uint8Array,
+  options: ParseManifestOptions,
+  limit: number,
+  thing: string,
+): { digest: Digest; size: number } {
   if (!(bytes instanceof Uint8Array)) throw new ManifestInvalidError(`invalid ${thing}: expected bytes (a Uint8Array)`);
   if (bytes.byteLength > limit) {
-    throw new ManifestInvalidError(`${thing} is ${bytes.byteLength} bytes, over the ${limit / 1024 / 1024} MiB limit; lade does not read ${thing}s this large`, {
-      detail: { size: bytes.byteLength, limit },
-    });
+    throw new ManifestInvalidError(
+      `${thing} is ${bytes.byteLength} bytes, over the ${limit / 1024 / 1024} MiB limit; lade does not read ${thing}s this large`,
+      {
+        detail: { size: bytes.byteLength, limit },
+      },
+    );
   }
-  const algorithm: DigestAlgorithm = options.algorithm ?? (options.expected?.digest.startsWith('sha512:') ? 'sha512' : 'sha256');
+  const algorithm: DigestAlgorithm =
+    options.algorithm ?? (options.expected?.digest.startsWith('sha512:') ? 'sha512' : 'sha256');
   if (options.expected) {
-    verifyBytes(bytes, { digest: options.expected.digest, ...(options.expected.size !== undefined ? { size: options.expected.size } : {}), name: thing });
+    verifyBytes(bytes, {
+      digest: options.expected.digest,
+      ...(options.expected.size !== undefined ? { size: options.expected.size } : {}),
+      name: thing,
+    });
   }
   return { digest: hash(bytes, { algorithm }), size: bytes.byteLength };
 }
@@ -75,32 +88,50 @@ function decideMediaType(body: Record<string, unknown>, options: ParseManifestOp
   if (given !== undefined && isSchema1MediaType(given)) throw new Schema1UnsupportedError();
   const bodyHasType = typeof body.mediaType === 'string';
   // A parent descriptor may carry a vague type (`application/vnd.oci.descriptor.v1+json`); the verified body decides then.
-  if (given !== undefined && options.preferBody && bodyHasType && !isManifestMediaType(given) && !isIndexMediaType(given)) given = undefined;
+  if (
+    given !== undefined &&
+    options.preferBody &&
+    bodyHasType &&
+    !isManifestMediaType(given) &&
+    !isIndexMediaType(given)
+  )
+    given = undefined;
   const bodyType = typeof body.mediaType === 'string' ? body.mediaType : undefined;
   if (bodyType !== undefined && isSchema1MediaType(bodyType)) throw new Schema1UnsupportedError();
   if (body.schemaVersion === 1 || 'fsLayers' in body || 'signatures' in body) throw new Schema1UnsupportedError();
   if (given !== undefined && !isManifestMediaType(given) && !isIndexMediaType(given)) {
-    throw new ManifestInvalidError(`unsupported manifest media type "${given}": expected an OCI or Docker v2.2 manifest or index`, {
-      detail: { mediaType: given },
-    });
+    throw new ManifestInvalidError(
+      `unsupported manifest media type "${given}": expected an OCI or Docker v2.2 manifest or index`,
+      {
+        detail: { mediaType: given },
+      },
+    );
   }
   if (bodyType !== undefined) {
     if (!isManifestMediaType(bodyType) && !isIndexMediaType(bodyType)) {
-      throw new ManifestInvalidError(`unsupported manifest media type "${bodyType}": expected an OCI or Docker v2.2 manifest or index`, {
-        detail: { mediaType: bodyType },
-      });
+      throw new ManifestInvalidError(
+        `unsupported manifest media type "${bodyType}": expected an OCI or Docker v2.2 manifest or index`,
+        {
+          detail: { mediaType: bodyType },
+        },
+      );
     }
     if (given !== undefined && given !== bodyType && !options.preferBody) {
-      throw new ManifestInvalidError(`invalid ${thing}: served as ${given} but its mediaType is ${bodyType}; the registry or the pushing client is broken`, {
-        detail: { contentType: given, mediaType: bodyType },
-      });
+      throw new ManifestInvalidError(
+        `invalid ${thing}: served as ${given} but its mediaType is ${bodyType}; the registry or the pushing client is broken`,
+        {
+          detail: { contentType: given, mediaType: bodyType },
+        },
+      );
     }
     return bodyType;
   }
   if (given !== undefined) return given;
   if (Array.isArray(body.manifests)) return MediaType.OCI_INDEX;
   if (body.config !== undefined || Array.isArray(body.layers)) return MediaType.OCI_MANIFEST;
-  throw new ManifestInvalidError(`invalid ${thing}: no mediaType, and it is neither a manifest (config, layers) nor an index (manifests)`);
+  throw new ManifestInvalidError(
+    `invalid ${thing}: no mediaType, and it is neither a manifest (config, layers) nor an index (manifests)`,
+  );
 }
 
 /**
@@ -128,12 +159,18 @@ export function parseManifest(bytes: Uint8Array, contentType?: string | ParseMan
 }
 
 /** Parses an image manifest (OCI or Docker v2.2); an index is an error. */
-export function parseImageManifest(bytes: Uint8Array, contentType?: string | ParseManifestOptions): ParsedImageManifest {
+export function parseImageManifest(
+  bytes: Uint8Array,
+  contentType?: string | ParseManifestOptions,
+): ParsedImageManifest {
   const parsed = parseManifest(bytes, contentType);
   if (parsed.kind !== 'manifest') {
-    throw new ManifestInvalidError(`manifest ${parsed.digest} is an index (${parsed.mediaType}), not an image manifest; pick a platform first`, {
-      detail: { mediaType: parsed.mediaType },
-    });
+    throw new ManifestInvalidError(
+      `manifest ${parsed.digest} is an index (${parsed.mediaType}), not an image manifest; pick a platform first`,
+      {
+        detail: { mediaType: parsed.mediaType },
+      },
+    );
   }
   return parsed;
 }
@@ -142,9 +179,12 @@ export function parseImageManifest(bytes: Uint8Array, contentType?: string | Par
 export function parseImageIndex(bytes: Uint8Array, contentType?: string | ParseManifestOptions): ParsedImageIndex {
   const parsed = parseManifest(bytes, contentType);
   if (parsed.kind !== 'index') {
-    throw new ManifestInvalidError(`manifest ${parsed.digest} is an image manifest (${parsed.mediaType}), not an index`, {
-      detail: { mediaType: parsed.mediaType },
-    });
+    throw new ManifestInvalidError(
+      `manifest ${parsed.digest} is an image manifest (${parsed.mediaType}), not an index`,
+      {
+        detail: { mediaType: parsed.mediaType },
+      },
+    );
   }
   return parsed;
 }
@@ -153,7 +193,10 @@ export function parseImageIndex(bytes: Uint8Array, contentType?: string | ParseM
  * Parses and validates an image config from its exact bytes; `digest` is the image ID.
  * @throws ManifestInvalidError (MANIFEST_INVALID) when it is not a valid config.
  */
-export function parseImageConfig(bytes: Uint8Array, options: Omit<ParseManifestOptions, 'contentType' | 'preferBody'> = {}): ParsedImageConfig {
+export function parseImageConfig(
+  bytes: Uint8Array,
+  options: Omit<ParseManifestOptions, 'contentType' | 'preferBody'> = {},
+): ParsedImageConfig {
   const { digest, size } = identify(bytes, options, MAX_CONFIG_SIZE, 'image config');
   const thing = `image config ${digest}`;
   const config = new Checker(thing).config(decodeJson(bytes, thing));

@@ -1,18 +1,56 @@
 // Platforms as containerd's `platforms` package treats them: specifiers, normalization, compatible matching.
 import { NoMatchingManifestError, PlatformInvalidError } from './errors.js';
-import type { ImageIndex } from './types.js';
 import type { Descriptor, Platform } from './transport.js';
+import type { ImageIndex } from './types.js';
 
 type MutablePlatform = { -readonly [K in keyof Platform]: Platform[K] };
 
 const knownOS: ReadonlySet<string> = new Set([
-  'aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'nacl', 'netbsd', 'openbsd',
-  'plan9', 'solaris', 'wasip1', 'windows', 'zos',
+  'aix',
+  'android',
+  'darwin',
+  'dragonfly',
+  'freebsd',
+  'hurd',
+  'illumos',
+  'ios',
+  'js',
+  'linux',
+  'nacl',
+  'netbsd',
+  'openbsd',
+  'plan9',
+  'solaris',
+  'wasip1',
+  'windows',
+  'zos',
 ]);
 
 const knownArch: ReadonlySet<string> = new Set([
-  '386', 'amd64', 'amd64p32', 'arm', 'armbe', 'arm64', 'arm64be', 'ppc64', 'ppc64le', 'loong64', 'mips', 'mipsle', 'mips64',
-  'mips64le', 'mips64p32', 'mips64p32le', 'ppc', 'riscv', 'riscv64', 's390', 's390x', 'sparc', 'sparc64', 'wasm',
+  '386',
+  'amd64',
+  'amd64p32',
+  'arm',
+  'armbe',
+  'arm64',
+  'arm64be',
+  'ppc64',
+  'ppc64le',
+  'loong64',
+  'mips',
+  'mipsle',
+  'mips64',
+  'mips64le',
+  'mips64p32',
+  'mips64p32le',
+  'ppc',
+  'riscv',
+  'riscv64',
+  's390',
+  's390x',
+  'sparc',
+  'sparc64',
+  'wasm',
 ]);
 
 function normalizeOS(os: string): string {
@@ -94,7 +132,9 @@ function decodePercent(s: string, specifier: string): string {
  */
 export function parsePlatform(specifier: string): Platform {
   const bad = (why: string): never => {
-    throw new PlatformInvalidError(`invalid platform "${specifier}": ${why}; expected os/arch[/variant], e.g. linux/arm64/v8`);
+    throw new PlatformInvalidError(
+      `invalid platform "${specifier}": ${why}; expected os/arch[/variant], e.g. linux/arm64/v8`,
+    );
   };
   if (typeof specifier !== 'string' || specifier === '') bad('empty');
   if (specifier.includes('*')) bad('wildcards are not supported');
@@ -113,7 +153,11 @@ export function parsePlatform(specifier: string): Platform {
   if (parts.length === 1) {
     if (knownOS.has(out.os) || m![2] !== undefined) {
       const host = hostPlatform();
-      return normalizePlatform({ ...out, architecture: host.architecture, ...(host.variant ? { variant: host.variant } : {}) });
+      return normalizePlatform({
+        ...out,
+        architecture: host.architecture,
+        ...(host.variant ? { variant: host.variant } : {}),
+      });
     }
     const { architecture, variant } = normalizeArch(parts[0]!, '');
     if (!knownArch.has(architecture)) bad('unknown operating system or architecture');
@@ -144,7 +188,10 @@ export function formatPlatform(platform: Platform, options: FormatPlatformOption
   if (options.osVersion) {
     const features = (platform['os.features'] ?? []).filter((f) => f !== '');
     if (platform['os.version'] || features.length > 0) {
-      os += `(${encodeOsPart(platform['os.version'] ?? '')}${[...features].sort().map((f) => `+${encodeOsPart(f)}`).join('')})`;
+      os += `(${encodeOsPart(platform['os.version'] ?? '')}${[...features]
+        .sort()
+        .map((f) => `+${encodeOsPart(f)}`)
+        .join('')})`;
     }
   }
   return [os, platform.architecture, platform.variant].filter((p) => p !== undefined && p !== '').join('/');
@@ -170,7 +217,11 @@ const arm64Minors: Readonly<Record<string, readonly [major: number, minor: numbe
   const table: Record<string, [number, number][]> = {};
   for (let minor = 0; minor <= 9; minor++) table[minor === 0 ? 'v8' : `v8.${minor}`] = [[8, minor]];
   // arm64 v9.x also runs v8.(x+5) code, as containerd's table says.
-  for (let minor = 0; minor <= 7; minor++) table[minor === 0 ? 'v9' : `v9.${minor}`] = [[9, minor], [8, Math.min(minor + 5, 9)]];
+  for (let minor = 0; minor <= 7; minor++)
+    table[minor === 0 ? 'v9' : `v9.${minor}`] = [
+      [9, minor],
+      [8, Math.min(minor + 5, 9)],
+    ];
   return table;
 })();
 
@@ -186,7 +237,8 @@ export function compatiblePlatforms(platform: Platform): Platform[] {
   switch (p.architecture) {
     case 'amd64':
       if (Number.isInteger(version) && version > 1) {
-        for (let v = version - 1; v >= 1; v--) out.push(normalizePlatform({ ...base, architecture: 'amd64', variant: `v${v}` }));
+        for (let v = version - 1; v >= 1; v--)
+          out.push(normalizePlatform({ ...base, architecture: 'amd64', variant: `v${v}` }));
       }
       out.push({ ...base, architecture: '386' });
       break;
@@ -201,10 +253,12 @@ export function compatiblePlatforms(platform: Platform): Platform[] {
       if (versions) {
         out.length = 0;
         for (const [major, minor] of versions) {
-          for (let m = minor; m >= 0; m--) out.push({ ...base, architecture: 'arm64', variant: m === 0 ? `v${major}` : `v${major}.${m}` });
+          for (let m = minor; m >= 0; m--)
+            out.push({ ...base, architecture: 'arm64', variant: m === 0 ? `v${major}` : `v${major}.${m}` });
         }
       }
-      if (variant.startsWith('v8') || variant.startsWith('v9')) out.push(...compatiblePlatforms({ ...base, architecture: 'arm', variant: 'v8' }));
+      if (variant.startsWith('v8') || variant.startsWith('v9'))
+        out.push(...compatiblePlatforms({ ...base, architecture: 'arm', variant: 'v8' }));
       break;
     }
   }
@@ -232,13 +286,19 @@ export interface SelectManifestOptions {
  * @throws NoMatchingManifestError (MANIFEST_UNKNOWN), with docker's message
  *   `no matching manifest for linux/arm64/v8 in the manifest list entries`.
  */
-export function selectManifest(index: Pick<ImageIndex, 'manifests'>, platform: Platform, options: SelectManifestOptions = {}): Descriptor {
+export function selectManifest(
+  index: Pick<ImageIndex, 'manifests'>,
+  platform: Platform,
+  options: SelectManifestOptions = {},
+): Descriptor {
   const candidates = options.strict ? [normalizePlatform(platform)] : compatiblePlatforms(platform);
   for (const want of candidates) {
     const found = index.manifests.find((d) => d.platform !== undefined && platformMatches(want, d.platform));
     if (found) return found;
   }
-  const available = index.manifests.filter((d) => d.platform).map((d) => formatPlatform(normalizePlatform(d.platform!)));
+  const available = index.manifests
+    .filter((d) => d.platform)
+    .map((d) => formatPlatform(normalizePlatform(d.platform!)));
   throw new NoMatchingManifestError(formatPlatform(normalizePlatform(platform)), available);
 }
 
@@ -263,7 +323,11 @@ export function hostPlatform(): Platform {
       return normalizePlatform({ os, architecture: 'arm64' });
     case 'arm': {
       const v = proc.config?.variables?.arm_version;
-      return normalizePlatform({ os, architecture: 'arm', variant: typeof v === 'string' || typeof v === 'number' ? `v${v}` : 'v7' });
+      return normalizePlatform({
+        os,
+        architecture: 'arm',
+        variant: typeof v === 'string' || typeof v === 'number' ? `v${v}` : 'v7',
+      });
     }
     case 'ia32':
       return normalizePlatform({ os, architecture: '386' });

@@ -2,8 +2,8 @@
 import { type Digest, hash, isDigest, parseDigest } from '@lade/digest';
 import { ManifestInvalidError } from './errors.js';
 import { isValidMediaType } from './media-types.js';
-import type { Annotations, ContainerConfig, HistoryEntry, ImageConfig, ImageIndex, ImageManifest } from './types.js';
 import type { Descriptor, Platform } from './transport.js';
+import type { Annotations, ContainerConfig, HistoryEntry, ImageConfig, ImageIndex, ImageManifest } from './types.js';
 
 /** Where in the document a check failed, for messages like `layers[2].digest`. */
 export class Checker {
@@ -15,7 +15,8 @@ export class Checker {
   }
 
   object(value: unknown, path: string): Record<string, unknown> {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) this.fail(path, `expected a JSON object, got ${describe(value)}`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      this.fail(path, `expected a JSON object, got ${describe(value)}`);
     return value as Record<string, unknown>;
   }
 
@@ -30,7 +31,7 @@ export class Checker {
 
   stringArray(value: unknown, path: string): string[] {
     if (!Array.isArray(value)) this.fail(path, `expected an array of strings, got ${describe(value)}`);
-    value.forEach((v, i) => this.string(v, `${path}[${i}]`));
+    for (const [i, v] of value.entries()) this.string(v, `${path}[${i}]`);
     return value as string[];
   }
 
@@ -114,7 +115,10 @@ export class Checker {
   private embeddedData(data: string, digest: Digest, size: number, path: string): void {
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data) || data.length % 4 !== 0) this.fail(path, 'is not valid base64');
     const bytes = base64Decode(data);
-    if (bytes.byteLength !== size || hash(bytes, { algorithm: digest.startsWith('sha512:') ? 'sha512' : 'sha256' }) !== digest) {
+    if (
+      bytes.byteLength !== size ||
+      hash(bytes, { algorithm: digest.startsWith('sha512:') ? 'sha512' : 'sha256' }) !== digest
+    ) {
       this.fail(path, 'does not match the descriptor digest and size');
     }
   }
@@ -133,7 +137,7 @@ export class Checker {
     this.descriptor(o.config, 'config');
     if (o.layers === undefined) this.fail('layers', 'missing');
     if (!Array.isArray(o.layers)) this.fail('layers', `expected an array, got ${describe(o.layers)}`);
-    o.layers.forEach((l, i) => this.descriptor(l, `layers[${i}]`));
+    for (const [i, l] of o.layers.entries()) this.descriptor(l, `layers[${i}]`);
     if (o.subject !== undefined) this.descriptor(o.subject, 'subject');
     this.annotations(o.annotations, 'annotations');
     return o as unknown as ImageManifest;
@@ -146,7 +150,7 @@ export class Checker {
     if (o.artifactType !== undefined) this.mediaType(o.artifactType, 'artifactType');
     if (o.manifests === undefined) this.fail('manifests', 'missing');
     if (!Array.isArray(o.manifests)) this.fail('manifests', `expected an array, got ${describe(o.manifests)}`);
-    o.manifests.forEach((m, i) => this.descriptor(m, `manifests[${i}]`));
+    for (const [i, m] of o.manifests.entries()) this.descriptor(m, `manifests[${i}]`);
     if (o.subject !== undefined) this.descriptor(o.subject, 'subject');
     this.annotations(o.annotations, 'annotations');
     return o as unknown as ImageIndex;
@@ -168,11 +172,12 @@ export class Checker {
     const rootfs = this.object(o.rootfs, 'rootfs');
     if (rootfs.type !== 'layers') this.fail('rootfs.type', `expected "layers", got ${describe(rootfs.type)}`);
     if (rootfs.diff_ids === undefined) this.fail('rootfs.diff_ids', 'missing');
-    if (!Array.isArray(rootfs.diff_ids)) this.fail('rootfs.diff_ids', `expected an array, got ${describe(rootfs.diff_ids)}`);
-    rootfs.diff_ids.forEach((d, i) => this.digest(d, `rootfs.diff_ids[${i}]`));
+    if (!Array.isArray(rootfs.diff_ids))
+      this.fail('rootfs.diff_ids', `expected an array, got ${describe(rootfs.diff_ids)}`);
+    for (const [i, d] of rootfs.diff_ids.entries()) this.digest(d, `rootfs.diff_ids[${i}]`);
     if (o.history !== undefined && o.history !== null) {
       if (!Array.isArray(o.history)) this.fail('history', `expected an array, got ${describe(o.history)}`);
-      o.history.forEach((h, i) => this.history(h, `history[${i}]`));
+      for (const [i, h] of o.history.entries()) this.history(h, `history[${i}]`);
     }
     return o as unknown as ImageConfig;
   }
@@ -190,14 +195,16 @@ export class Checker {
     if (c.Labels !== undefined && c.Labels !== null) this.stringMap(c.Labels, `${path}.Labels`);
     this.setMap(c.ExposedPorts, `${path}.ExposedPorts`);
     this.setMap(c.Volumes, `${path}.Volumes`);
-    if (c.ArgsEscaped !== undefined && typeof c.ArgsEscaped !== 'boolean') this.fail(`${path}.ArgsEscaped`, `expected a boolean, got ${describe(c.ArgsEscaped)}`);
+    if (c.ArgsEscaped !== undefined && typeof c.ArgsEscaped !== 'boolean')
+      this.fail(`${path}.ArgsEscaped`, `expected a boolean, got ${describe(c.ArgsEscaped)}`);
     return c as ContainerConfig;
   }
 
   private history(value: unknown, path: string): HistoryEntry {
     const h = this.object(value, path);
     for (const k of ['created', 'created_by', 'author', 'comment'] as const) this.optionalString(h[k], `${path}.${k}`);
-    if (h.empty_layer !== undefined && typeof h.empty_layer !== 'boolean') this.fail(`${path}.empty_layer`, `expected a boolean, got ${describe(h.empty_layer)}`);
+    if (h.empty_layer !== undefined && typeof h.empty_layer !== 'boolean')
+      this.fail(`${path}.empty_layer`, `expected a boolean, got ${describe(h.empty_layer)}`);
     return h as HistoryEntry;
   }
 }

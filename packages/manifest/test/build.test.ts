@@ -2,15 +2,13 @@ import { hash } from '@lade/digest';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  type Descriptor,
-  EMPTY_JSON,
-  MANIFEST_ACCEPT,
-  MediaType,
   buildConfig,
   buildIndex,
   buildManifest,
   canonicalJson,
   canonicalJsonString,
+  type Descriptor,
+  EMPTY_JSON,
   emptyConfig,
   isConfigMediaType,
   isForeignLayer,
@@ -18,12 +16,18 @@ import {
   isLayerMediaType,
   isManifestMediaType,
   layerCompression,
+  MANIFEST_ACCEPT,
+  MediaType,
   parseImageConfig,
   parseManifest,
 } from '../src/index.js';
 
 const dec = new TextDecoder();
-const layer = (s: string, mediaType: string = MediaType.OCI_LAYER_GZIP): Descriptor => ({ mediaType, digest: hash(s), size: s.length });
+const layer = (s: string, mediaType: string = MediaType.OCI_LAYER_GZIP): Descriptor => ({
+  mediaType,
+  digest: hash(s),
+  size: s.length,
+});
 
 describe('media type predicates', () => {
   it('tells manifests, indexes, configs and layers apart', () => {
@@ -37,7 +41,14 @@ describe('media type predicates', () => {
     expect(isConfigMediaType(MediaType.DOCKER_CONFIG)).toBe(true);
     expect(isConfigMediaType(MediaType.HELM_CONFIG)).toBe(false);
     expect(isConfigMediaType(MediaType.OCI_EMPTY)).toBe(false);
-    for (const t of [MediaType.OCI_LAYER, MediaType.OCI_LAYER_GZIP, MediaType.OCI_LAYER_ZSTD, MediaType.OCI_LAYER_NONDIST_ZSTD, MediaType.DOCKER_LAYER_GZIP, MediaType.DOCKER_LAYER_FOREIGN_GZIP]) {
+    for (const t of [
+      MediaType.OCI_LAYER,
+      MediaType.OCI_LAYER_GZIP,
+      MediaType.OCI_LAYER_ZSTD,
+      MediaType.OCI_LAYER_NONDIST_ZSTD,
+      MediaType.DOCKER_LAYER_GZIP,
+      MediaType.DOCKER_LAYER_FOREIGN_GZIP,
+    ]) {
       expect(isLayerMediaType(t), t).toBe(true);
     }
     expect(isLayerMediaType(MediaType.HELM_CHART)).toBe(false);
@@ -64,7 +75,9 @@ describe('media type predicates', () => {
   });
 
   it('accepts OCI and Docker manifests and indexes, and no schema 1', () => {
-    expect([...MANIFEST_ACCEPT].sort()).toEqual([MediaType.DOCKER_MANIFEST, MediaType.DOCKER_MANIFEST_LIST, MediaType.OCI_INDEX, MediaType.OCI_MANIFEST].sort());
+    expect([...MANIFEST_ACCEPT].sort()).toEqual(
+      [MediaType.DOCKER_MANIFEST, MediaType.DOCKER_MANIFEST_LIST, MediaType.OCI_INDEX, MediaType.OCI_MANIFEST].sort(),
+    );
     expect(Object.isFrozen(MediaType)).toBe(true);
     expect(MediaType.OCI_EMPTY).toBe('application/vnd.oci.empty.v1+json');
   });
@@ -72,7 +85,9 @@ describe('media type predicates', () => {
 
 describe('canonicalJson', () => {
   it('keeps the construction order of keys and drops whitespace and undefined members', () => {
-    expect(canonicalJsonString({ b: 1, a: [1, 'x', null, true], c: undefined, d: { z: 1, y: 2 } })).toBe('{"b":1,"a":[1,"x",null,true],"d":{"z":1,"y":2}}');
+    expect(canonicalJsonString({ b: 1, a: [1, 'x', null, true], c: undefined, d: { z: 1, y: 2 } })).toBe(
+      '{"b":1,"a":[1,"x",null,true],"d":{"z":1,"y":2}}',
+    );
     expect(canonicalJsonString([undefined])).toBe('[null]');
     expect(canonicalJsonString('<&>')).toBe('"<&>"');
   });
@@ -111,17 +126,32 @@ describe('canonicalJson', () => {
 });
 
 describe('buildManifest / buildIndex / buildConfig', () => {
-  const config = buildConfig({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: [hash('a')] } });
+  const config = buildConfig({
+    architecture: 'amd64',
+    os: 'linux',
+    config: { Cmd: ['/bin/sh'] },
+    rootfs: { type: 'layers', diff_ids: [hash('a')] },
+  });
 
   it('builds a config whose descriptor digest is the image ID of the bytes', () => {
-    expect(config.descriptor).toEqual({ mediaType: MediaType.OCI_CONFIG, digest: hash(config.bytes), size: config.bytes.byteLength });
-    expect(dec.decode(config.bytes)).toBe(`{"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sh"]},"rootfs":{"type":"layers","diff_ids":["${hash('a')}"]}}`);
+    expect(config.descriptor).toEqual({
+      mediaType: MediaType.OCI_CONFIG,
+      digest: hash(config.bytes),
+      size: config.bytes.byteLength,
+    });
+    expect(dec.decode(config.bytes)).toBe(
+      `{"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sh"]},"rootfs":{"type":"layers","diff_ids":["${hash('a')}"]}}`,
+    );
     expect(parseImageConfig(config.bytes).digest).toBe(config.descriptor.digest);
-    expect(buildConfig(config.value, { mediaType: MediaType.DOCKER_CONFIG }).descriptor.mediaType).toBe(MediaType.DOCKER_CONFIG);
+    expect(buildConfig(config.value, { mediaType: MediaType.DOCKER_CONFIG }).descriptor.mediaType).toBe(
+      MediaType.DOCKER_CONFIG,
+    );
   });
 
   it('refuses to build an invalid config', () => {
-    expect(() => buildConfig({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: ['sha256:x' as never] } })).toThrow(/rootfs.diff_ids\[0\]/);
+    expect(() =>
+      buildConfig({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: ['sha256:x' as never] } }),
+    ).toThrow(/rootfs.diff_ids\[0\]/);
   });
 
   it('builds an OCI manifest in the spec field order, parseable, with the descriptor of its bytes', () => {
@@ -129,14 +159,23 @@ describe('buildManifest / buildIndex / buildConfig', () => {
     expect(dec.decode(m.bytes)).toBe(
       `{"schemaVersion":2,"mediaType":"${MediaType.OCI_MANIFEST}","config":{"mediaType":"${MediaType.OCI_CONFIG}","digest":"${config.descriptor.digest}","size":${config.descriptor.size}},"layers":[{"mediaType":"${MediaType.OCI_LAYER_GZIP}","digest":"${hash('a')}","size":1}],"annotations":{"k":"v"}}`,
     );
-    expect(m.descriptor).toEqual({ mediaType: MediaType.OCI_MANIFEST, digest: hash(m.bytes), size: m.bytes.byteLength });
+    expect(m.descriptor).toEqual({
+      mediaType: MediaType.OCI_MANIFEST,
+      digest: hash(m.bytes),
+      size: m.bytes.byteLength,
+    });
     const p = parseManifest(m.bytes);
     expect(p.digest).toBe(m.descriptor.digest);
   });
 
   it('builds artifacts with the empty config, artifactType and subject', () => {
     const subject = { mediaType: MediaType.OCI_MANIFEST, digest: hash('s'), size: 3 };
-    const m = buildManifest({ config: emptyConfig, layers: [layer('sbom', 'application/spdx+json')], artifactType: 'application/spdx+json', subject });
+    const m = buildManifest({
+      config: emptyConfig,
+      layers: [layer('sbom', 'application/spdx+json')],
+      artifactType: 'application/spdx+json',
+      subject,
+    });
     expect(m.descriptor.artifactType).toBe('application/spdx+json');
     expect(m.value.subject).toEqual(subject);
     expect(emptyConfig.digest).toBe('sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a');
@@ -146,14 +185,31 @@ describe('buildManifest / buildIndex / buildConfig', () => {
   it('drops unknown descriptor fields and keeps the OCI ones', () => {
     const extra = { ...layer('a'), urls: ['https://u'], annotations: { x: 'y' }, bogus: 1 } as unknown as Descriptor;
     const m = buildManifest({ config: config.descriptor, layers: [extra] });
-    expect(m.value.layers[0]).toEqual({ mediaType: MediaType.OCI_LAYER_GZIP, digest: hash('a'), size: 1, urls: ['https://u'], annotations: { x: 'y' } });
+    expect(m.value.layers[0]).toEqual({
+      mediaType: MediaType.OCI_LAYER_GZIP,
+      digest: hash('a'),
+      size: 1,
+      urls: ['https://u'],
+      annotations: { x: 'y' },
+    });
   });
 
   it('refuses Docker manifests with OCI-only fields, and non-manifest media types', () => {
-    expect(() => buildManifest({ config: config.descriptor, layers: [], mediaType: MediaType.DOCKER_MANIFEST, annotations: { a: 'b' } })).toThrow(/Docker v2.2 manifest has no/);
-    expect(() => buildManifest({ config: config.descriptor, layers: [], mediaType: MediaType.OCI_INDEX })).toThrow(/cannot build a manifest/);
+    expect(() =>
+      buildManifest({
+        config: config.descriptor,
+        layers: [],
+        mediaType: MediaType.DOCKER_MANIFEST,
+        annotations: { a: 'b' },
+      }),
+    ).toThrow(/Docker v2.2 manifest has no/);
+    expect(() => buildManifest({ config: config.descriptor, layers: [], mediaType: MediaType.OCI_INDEX })).toThrow(
+      /cannot build a manifest/,
+    );
     expect(() => buildIndex({ manifests: [], mediaType: MediaType.OCI_MANIFEST })).toThrow(/cannot build an index/);
-    expect(() => buildIndex({ manifests: [], mediaType: MediaType.DOCKER_MANIFEST_LIST, subject: layer('x') })).toThrow(/manifest list has no/);
+    expect(() => buildIndex({ manifests: [], mediaType: MediaType.DOCKER_MANIFEST_LIST, subject: layer('x') })).toThrow(
+      /manifest list has no/,
+    );
   });
 
   it('refuses invalid descriptors with MANIFEST_INVALID', () => {
@@ -167,7 +223,9 @@ describe('buildManifest / buildIndex / buildConfig', () => {
 
   it('builds an index and a Docker manifest list with platforms', () => {
     const m = buildManifest({ config: config.descriptor, layers: [layer('a')] });
-    const i = buildIndex({ manifests: [{ ...m.descriptor, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } }] });
+    const i = buildIndex({
+      manifests: [{ ...m.descriptor, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } }],
+    });
     expect(dec.decode(i.bytes)).toContain('"platform":{"architecture":"arm64","os":"linux","variant":"v8"}');
     expect(parseManifest(i.bytes).kind).toBe('index');
     const l = buildIndex({ manifests: [m.descriptor], mediaType: MediaType.DOCKER_MANIFEST_LIST });
@@ -177,7 +235,12 @@ describe('buildManifest / buildIndex / buildConfig', () => {
   it('round-trips arbitrary manifests through build and parse (fast-check)', () => {
     const hex = fc.stringMatching(/^[a-f0-9]{64}$/);
     const desc = fc.record({
-      mediaType: fc.constantFrom(MediaType.OCI_LAYER, MediaType.OCI_LAYER_GZIP, MediaType.OCI_LAYER_ZSTD, 'application/vnd.example.thing+json'),
+      mediaType: fc.constantFrom(
+        MediaType.OCI_LAYER,
+        MediaType.OCI_LAYER_GZIP,
+        MediaType.OCI_LAYER_ZSTD,
+        'application/vnd.example.thing+json',
+      ),
       digest: hex.map((h) => `sha256:${h}`),
       size: fc.nat(),
     });
@@ -196,7 +259,11 @@ describe('buildManifest / buildIndex / buildConfig', () => {
           expect(parsed.manifest.layers).toEqual(layers);
           expect(parsed.manifest.annotations).toEqual(ann);
         }
-        const again = buildManifest({ config: built.value.config, layers: built.value.layers, ...(ann !== undefined ? { annotations: ann } : {}) });
+        const again = buildManifest({
+          config: built.value.config,
+          layers: built.value.layers,
+          ...(ann !== undefined ? { annotations: ann } : {}),
+        });
         expect(again.bytes).toEqual(built.bytes);
       }),
       { numRuns: 200 },

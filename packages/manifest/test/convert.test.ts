@@ -1,13 +1,13 @@
 import { hash } from '@lade/digest';
 import { describe, expect, it } from 'vitest';
 import {
-  type Descriptor,
-  MediaType,
   buildIndex,
   buildManifest,
   convertConfigMediaType,
   convertLayerMediaType,
+  type Descriptor,
   emptyConfig,
+  MediaType,
   parseImageIndex,
   parseImageManifest,
   toDockerManifest,
@@ -49,13 +49,25 @@ describe('media type conversion', () => {
 
   it('keeps zstd for OCI and refuses it for Docker with UNSUPPORTED', () => {
     expect(convertLayerMediaType(MediaType.OCI_LAYER_ZSTD, 'oci')).toBe(MediaType.OCI_LAYER_ZSTD);
-    expectCode(() => convertLayerMediaType(MediaType.OCI_LAYER_ZSTD, 'v2s2'), 'UNSUPPORTED', 'Docker v2.2 manifest, which has no zstd layer type');
+    expectCode(
+      () => convertLayerMediaType(MediaType.OCI_LAYER_ZSTD, 'v2s2'),
+      'UNSUPPORTED',
+      'Docker v2.2 manifest, which has no zstd layer type',
+    );
     expectCode(() => convertLayerMediaType(MediaType.OCI_LAYER_NONDIST_ZSTD, 'v2s2'), 'UNSUPPORTED', 'zstd');
   });
 
   it('refuses non-layer media types', () => {
-    expectCode(() => convertLayerMediaType(MediaType.HELM_CHART, 'v2s2'), 'UNSUPPORTED', 'not an image layer media type');
-    expectCode(() => convertLayerMediaType('application/x.unknown', 'oci'), 'UNSUPPORTED', 'not an image layer media type');
+    expectCode(
+      () => convertLayerMediaType(MediaType.HELM_CHART, 'v2s2'),
+      'UNSUPPORTED',
+      'not an image layer media type',
+    );
+    expectCode(
+      () => convertLayerMediaType('application/x.unknown', 'oci'),
+      'UNSUPPORTED',
+      'not an image layer media type',
+    );
   });
 
   it('converts image config types and refuses artifact configs for Docker', () => {
@@ -70,7 +82,11 @@ describe('manifest conversion', () => {
   const docker = buildManifest({
     mediaType: MediaType.DOCKER_MANIFEST,
     config: d('cfg', MediaType.DOCKER_CONFIG),
-    layers: [d('l1', MediaType.DOCKER_LAYER_GZIP), { ...d('l2', MediaType.DOCKER_LAYER_FOREIGN_GZIP), urls: ['https://example.com/l2'] }, d('l3', MediaType.DOCKER_LAYER)],
+    layers: [
+      d('l1', MediaType.DOCKER_LAYER_GZIP),
+      { ...d('l2', MediaType.DOCKER_LAYER_FOREIGN_GZIP), urls: ['https://example.com/l2'] },
+      d('l3', MediaType.DOCKER_LAYER),
+    ],
   });
   const dockerParsed = parseImageManifest(docker.bytes);
 
@@ -81,7 +97,11 @@ describe('manifest conversion', () => {
     expect(oci.descriptor.digest).toBe(hash(oci.bytes));
     expect(oci.descriptor.digest).not.toBe(docker.descriptor.digest);
     expect(oci.value.config).toEqual({ ...dockerParsed.manifest.config, mediaType: MediaType.OCI_CONFIG });
-    expect(oci.value.layers.map((l) => l.mediaType)).toEqual([MediaType.OCI_LAYER_GZIP, MediaType.OCI_LAYER_NONDIST_GZIP, MediaType.OCI_LAYER]);
+    expect(oci.value.layers.map((l) => l.mediaType)).toEqual([
+      MediaType.OCI_LAYER_GZIP,
+      MediaType.OCI_LAYER_NONDIST_GZIP,
+      MediaType.OCI_LAYER,
+    ]);
     expect(oci.value.layers.map((l) => l.digest)).toEqual(dockerParsed.manifest.layers.map((l) => l.digest));
     expect(oci.value.layers[1]?.urls).toEqual(['https://example.com/l2']);
   });
@@ -94,7 +114,10 @@ describe('manifest conversion', () => {
   });
 
   it('round-trips OCI → Docker → OCI to the same bytes for lade-built manifests', () => {
-    const oci = buildManifest({ config: d('c', MediaType.OCI_CONFIG), layers: [d('a', MediaType.OCI_LAYER_GZIP), d('b', MediaType.OCI_LAYER)] });
+    const oci = buildManifest({
+      config: d('c', MediaType.OCI_CONFIG),
+      layers: [d('a', MediaType.OCI_LAYER_GZIP), d('b', MediaType.OCI_LAYER)],
+    });
     const there = toDockerManifest(parseImageManifest(oci.bytes));
     const back = toOciManifest(parseImageManifest(there.bytes));
     expect(back.descriptor.digest).toBe(oci.descriptor.digest);
@@ -119,7 +142,11 @@ describe('manifest conversion', () => {
     expectCode(() => toDockerManifest(parseImageManifest(artifact.bytes)), 'UNSUPPORTED', 'artifact manifest');
     const helm = buildManifest({ config: d('h', MediaType.HELM_CONFIG), layers: [d('c', MediaType.HELM_CHART)] });
     expectCode(() => toDockerManifest(parseImageManifest(helm.bytes)), 'UNSUPPORTED', "artifact's");
-    const referrer = buildManifest({ config: d('c', MediaType.OCI_CONFIG), layers: [], subject: d('s', MediaType.OCI_MANIFEST) });
+    const referrer = buildManifest({
+      config: d('c', MediaType.OCI_CONFIG),
+      layers: [],
+      subject: d('s', MediaType.OCI_MANIFEST),
+    });
     expectCode(() => toDockerManifest(parseImageManifest(referrer.bytes)), 'UNSUPPORTED', 'subject');
   });
 

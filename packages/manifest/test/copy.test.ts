@@ -1,15 +1,15 @@
 import { hash } from '@lade/digest';
 import { describe, expect, it } from 'vitest';
 import {
+  buildManifest,
   type CopyEvent,
+  copy,
   type Descriptor,
   type ImageSink,
   type ImageSource,
   MediaType,
   MemoryImageStore,
   NoMatchingManifestError,
-  buildManifest,
-  copy,
   parseImageIndex,
   parseImageManifest,
 } from '../src/index.js';
@@ -17,11 +17,22 @@ import {
 const enc = new TextEncoder();
 const bytes = (s: string, n = 1) => enc.encode(s.repeat(n));
 
-function twoPlatformStore(): { store: MemoryImageStore; amd: ReturnType<MemoryImageStore['putImage']>; arm: ReturnType<MemoryImageStore['putImage']>; index: Descriptor } {
+function twoPlatformStore(): {
+  store: MemoryImageStore;
+  amd: ReturnType<MemoryImageStore['putImage']>;
+  arm: ReturnType<MemoryImageStore['putImage']>;
+  index: Descriptor;
+} {
   const store = new MemoryImageStore('src');
   const shared = bytes('shared-base-layer', 1000);
-  const amd = store.putImage({ layers: [shared, bytes('amd64-top', 500)], platform: { os: 'linux', architecture: 'amd64' } });
-  const arm = store.putImage({ layers: [shared, bytes('arm64-top', 500)], platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
+  const amd = store.putImage({
+    layers: [shared, bytes('amd64-top', 500)],
+    platform: { os: 'linux', architecture: 'amd64' },
+  });
+  const arm = store.putImage({
+    layers: [shared, bytes('arm64-top', 500)],
+    platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
+  });
   const index = store.putIndex(
     [
       { descriptor: amd.manifest, platform: { os: 'linux', architecture: 'amd64' } },
@@ -124,14 +135,23 @@ describe('copy: single images', () => {
     const img = src.putImage({ layers: [big], tag: 't' });
     const events: CopyEvent[] = [];
     await copy(src.source('t'), new MemoryImageStore().sink('t'), { onProgress: (e) => events.push(e) });
-    const layerEvents = events.filter((e) => 'descriptor' in e && e.descriptor.digest === img.layers[0]!.digest).map((e) => e.type);
+    const layerEvents = events
+      .filter((e) => 'descriptor' in e && e.descriptor.digest === img.layers[0]!.digest)
+      .map((e) => e.type);
     expect(layerEvents[0]).toBe('waiting');
     expect(layerEvents.slice(-2)).toEqual(['verifying', 'complete']);
-    const downloads = events.filter((e): e is Extract<CopyEvent, { type: 'downloading' }> => e.type === 'downloading' && e.descriptor.digest === img.layers[0]!.digest);
+    const downloads = events.filter(
+      (e): e is Extract<CopyEvent, { type: 'downloading' }> =>
+        e.type === 'downloading' && e.descriptor.digest === img.layers[0]!.digest,
+    );
     expect(downloads.length).toBeGreaterThan(1);
     expect(downloads.at(-1)).toMatchObject({ transferred: big.byteLength, total: big.byteLength, role: 'layer' });
     expect(downloads.map((d) => d.transferred)).toEqual([...downloads.map((d) => d.transferred)].sort((a, b) => a - b));
-    expect(events.at(-1)).toEqual({ type: 'manifest-written', descriptor: expect.objectContaining({ digest: img.manifest.digest }), root: true });
+    expect(events.at(-1)).toEqual({
+      type: 'manifest-written',
+      descriptor: expect.objectContaining({ digest: img.manifest.digest }),
+      root: true,
+    });
     expect(events.find((e) => e.type === 'waiting' && e.role === 'config')).toBeDefined();
   });
 
@@ -142,7 +162,9 @@ describe('copy: single images', () => {
     dst.putBlob(src.getBlob(img.layers[0]!.digest)!);
     const events: CopyEvent[] = [];
     const r = await copy(src.source('t'), dst.sink('t'), { onProgress: (e) => events.push(e) });
-    expect(events.filter((e) => e.type === 'exists').map((e) => ('descriptor' in e ? e.descriptor.digest : ''))).toEqual([img.layers[0]!.digest]);
+    expect(
+      events.filter((e) => e.type === 'exists').map((e) => ('descriptor' in e ? e.descriptor.digest : '')),
+    ).toEqual([img.layers[0]!.digest]);
     expect(dst.stats.writeBlob).toBe(2);
     expect(r.blobs).toBe(2);
     expect(r.skippedBlobs).toBe(1);
@@ -173,9 +195,23 @@ describe('copy: single images', () => {
 
   it('skips foreign layers like skopeo (event skipped), writing the manifest that lists them', async () => {
     const src = new MemoryImageStore();
-    const cfg = src.putBlob(enc.encode(JSON.stringify({ architecture: 'amd64', os: 'windows', rootfs: { type: 'layers', diff_ids: [hash('x'), hash('y')] } })), MediaType.DOCKER_CONFIG);
+    const cfg = src.putBlob(
+      enc.encode(
+        JSON.stringify({
+          architecture: 'amd64',
+          os: 'windows',
+          rootfs: { type: 'layers', diff_ids: [hash('x'), hash('y')] },
+        }),
+      ),
+      MediaType.DOCKER_CONFIG,
+    );
     const local = src.putBlob(bytes('local'), MediaType.DOCKER_LAYER_GZIP);
-    const foreign = { mediaType: MediaType.DOCKER_LAYER_FOREIGN_GZIP, digest: hash('not here'), size: 8, urls: ['https://mcr.example/base'] };
+    const foreign = {
+      mediaType: MediaType.DOCKER_LAYER_FOREIGN_GZIP,
+      digest: hash('not here'),
+      size: 8,
+      urls: ['https://mcr.example/base'],
+    };
     const m = buildManifest({ mediaType: MediaType.DOCKER_MANIFEST, config: cfg, layers: [foreign, local] });
     src.putManifest(m.bytes, 'win');
     const dst = new MemoryImageStore();
@@ -189,7 +225,12 @@ describe('copy: single images', () => {
 
   it('copies foreign layers the source holds when foreignLayers is copy', async () => {
     const src = new MemoryImageStore();
-    const cfg = src.putBlob(enc.encode(JSON.stringify({ architecture: 'amd64', os: 'windows', rootfs: { type: 'layers', diff_ids: [hash('x')] } })), MediaType.OCI_CONFIG);
+    const cfg = src.putBlob(
+      enc.encode(
+        JSON.stringify({ architecture: 'amd64', os: 'windows', rootfs: { type: 'layers', diff_ids: [hash('x')] } }),
+      ),
+      MediaType.OCI_CONFIG,
+    );
     const nondist = src.putBlob(bytes('nondist'), MediaType.OCI_LAYER_NONDIST_GZIP);
     const m = buildManifest({ config: cfg, layers: [nondist] });
     src.putManifest(m.bytes, 'w');
@@ -228,7 +269,9 @@ describe('copy: indexes', () => {
 
   it('accepts un-normalized platform objects (aarch64)', async () => {
     const { store, arm } = twoPlatformStore();
-    const r = await copy(store.source('multi'), new MemoryImageStore().sink('x'), { platform: { os: 'linux', architecture: 'aarch64' } });
+    const r = await copy(store.source('multi'), new MemoryImageStore().sink('x'), {
+      platform: { os: 'linux', architecture: 'aarch64' },
+    });
     expect(r.root.digest).toBe(arm.manifest.digest);
   });
 
@@ -251,7 +294,11 @@ describe('copy: indexes', () => {
     expect(r.root.digest).toBe(index.digest);
     expect(r.manifests.map((m) => m.digest)).toEqual([amd.manifest.digest, arm.manifest.digest, index.digest]);
     const manifestCalls = calls.filter((c) => c.startsWith('manifest'));
-    expect(manifestCalls).toEqual([`manifest ${amd.manifest.digest}`, `manifest ${arm.manifest.digest}`, `manifest ${index.digest} root`]);
+    expect(manifestCalls).toEqual([
+      `manifest ${amd.manifest.digest}`,
+      `manifest ${arm.manifest.digest}`,
+      `manifest ${index.digest} root`,
+    ]);
     expect(calls.indexOf(manifestCalls[0]!)).toBeGreaterThan(calls.findLastIndex((c) => c.startsWith('blob')));
     expect(calls.at(-1)).toBe('commit');
     // 2 configs + 1 shared + 2 top layers
@@ -266,7 +313,9 @@ describe('copy: indexes', () => {
     await copy(store.source('multi'), dst.sink('one'), { platform: 'linux/amd64' });
     const events: CopyEvent[] = [];
     const r = await copy(store.source('multi'), dst.sink('multi'), { all: true, onProgress: (e) => events.push(e) });
-    expect(events.filter((e) => e.type === 'manifest-exists').map((e) => ('descriptor' in e ? e.descriptor.digest : ''))).toEqual([amd.manifest.digest]);
+    expect(
+      events.filter((e) => e.type === 'manifest-exists').map((e) => ('descriptor' in e ? e.descriptor.digest : '')),
+    ).toEqual([amd.manifest.digest]);
     expect(r.manifests.map((m) => m.digest)).not.toContain(amd.manifest.digest);
     expect(dst.getBlob(arm.layers[1]!.digest)).toBeDefined();
   });
@@ -278,7 +327,9 @@ describe('copy: indexes', () => {
     store.putIndex([{ descriptor: amd.manifest }, { descriptor: arm.manifest }], { tag: 'bare' });
     const r = await copy(store.source('bare'), new MemoryImageStore().sink('x'), { platform: 'linux/arm64/v8' });
     expect(r.root.digest).toBe(arm.manifest.digest);
-    const e = await copy(store.source('bare'), new MemoryImageStore().sink('x'), { platform: 'linux/ppc64le' }).catch((x) => x);
+    const e = await copy(store.source('bare'), new MemoryImageStore().sink('x'), { platform: 'linux/ppc64le' }).catch(
+      (x) => x,
+    );
     expect(e).toBeInstanceOf(NoMatchingManifestError);
   });
 
@@ -377,7 +428,10 @@ describe('copy: failures', () => {
     const src = new MemoryImageStore();
     const img = src.putImage({ layers: [bytes('x')], tag: 't' });
     const source = src.source('t');
-    const lying: ImageSource = { ...source, fetchManifest: async () => enc.encode('{"schemaVersion":2,"manifests":[]}') };
+    const lying: ImageSource = {
+      ...source,
+      fetchManifest: async () => enc.encode('{"schemaVersion":2,"manifests":[]}'),
+    };
     const dst = new MemoryImageStore();
     const err = await copy(lying, dst.sink('t')).catch((e) => e);
     expect(['DIGEST_INVALID', 'SIZE_INVALID']).toContain(err.code);
@@ -449,7 +503,9 @@ describe('copy: failures', () => {
     const src = new MemoryImageStore();
     src.putImage({ layers: [bytes('x')], tag: 't' });
     const dst = new MemoryImageStore();
-    await expect(copy(src.source('t'), dst.sink('t'), { signal: AbortSignal.abort(new Error('early')) })).rejects.toThrow('early');
+    await expect(
+      copy(src.source('t'), dst.sink('t'), { signal: AbortSignal.abort(new Error('early')) }),
+    ).rejects.toThrow('early');
     expect(dst.stats.hasBlob).toBe(0);
   });
 
@@ -511,7 +567,9 @@ describe('MemoryImageStore', () => {
   it('refuses a manifest whose bytes do not match the descriptor', async () => {
     const store = new MemoryImageStore();
     const img = new MemoryImageStore().putImage({ layers: [] });
-    await expect(store.sink('x').writeManifest({ ...img.manifest, digest: hash('other') }, img.manifestBytes, { root: true })).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
+    await expect(
+      store.sink('x').writeManifest({ ...img.manifest, digest: hash('other') }, img.manifestBytes, { root: true }),
+    ).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
     expect(store.manifests.size).toBe(0);
     expect(store.tags.size).toBe(0);
   });
@@ -523,7 +581,9 @@ describe('MemoryImageStore', () => {
     const text = await new Response(await s.openBlob(d, { offset: 6 })).text();
     expect(text).toBe('world');
     await expect(s.openBlob({ ...d, digest: hash('missing') })).rejects.toMatchObject({ code: 'BLOB_UNKNOWN' });
-    await expect(s.fetchManifest({ ...d, digest: hash('missing') })).rejects.toMatchObject({ code: 'MANIFEST_UNKNOWN' });
+    await expect(s.fetchManifest({ ...d, digest: hash('missing') })).rejects.toMatchObject({
+      code: 'MANIFEST_UNKNOWN',
+    });
     await expect(s.resolve()).rejects.toMatchObject({ code: 'MANIFEST_UNKNOWN' });
   });
 

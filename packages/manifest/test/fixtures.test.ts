@@ -1,13 +1,13 @@
 // Real manifests written by other tools: go-containerregistry's test layout and the umoci/skopeo-built peer fixtures.
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hash } from '@lade/digest';
 import { fixturesDir, peerFixtures, peersAvailable } from '@lade/test-support';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  copy,
   MediaType,
   MemoryImageStore,
-  copy,
   parseImageConfig,
   parseImageIndex,
   parseImageManifest,
@@ -23,7 +23,12 @@ describe('go-containerregistry test_index layout', () => {
   it('parses index.json (no mediaType in the body) as an OCI index with four entries', async () => {
     const index = parseImageIndex(new Uint8Array(await readFile(join(ggcr, 'index.json'))));
     expect(index.mediaType).toBe(MediaType.OCI_INDEX);
-    expect(index.index.manifests.map((d) => d.annotations?.['org.opencontainers.image.ref.name'])).toEqual(['1', '2', '3', '4']);
+    expect(index.index.manifests.map((d) => d.annotations?.['org.opencontainers.image.ref.name'])).toEqual([
+      '1',
+      '2',
+      '3',
+      '4',
+    ]);
     expect(index.index.manifests[1]?.mediaType).toBe('application/vnd.oci.descriptor.v1+json');
   });
 
@@ -52,18 +57,26 @@ describe('go-containerregistry test_index layout', () => {
   });
 
   it('parses the Docker v2.2 manifest and the Docker manifest list', async () => {
-    const m = parseImageManifest(await readBlob(ggcr, 'sha256:eebff607b1628d67459b0596643fc07de70d702eccf030f0bc7bb6fc2b278650'));
+    const m = parseImageManifest(
+      await readBlob(ggcr, 'sha256:eebff607b1628d67459b0596643fc07de70d702eccf030f0bc7bb6fc2b278650'),
+    );
     expect(m.mediaType).toBe(MediaType.DOCKER_MANIFEST);
     expect(m.manifest.config.mediaType).toBe(MediaType.DOCKER_CONFIG);
     expect(m.manifest.layers[0]?.size).toBe(167);
-    const l = parseImageIndex(await readBlob(ggcr, 'sha256:2b29a2b8dea3af91ea7d0154be1da0c92d55ddd098540930fc8d3db7de377fdb'));
+    const l = parseImageIndex(
+      await readBlob(ggcr, 'sha256:2b29a2b8dea3af91ea7d0154be1da0c92d55ddd098540930fc8d3db7de377fdb'),
+    );
     expect(l.index.manifests).toHaveLength(1);
   });
 
   it('notices that index.json calls a Docker manifest an OCI one, and trusts the body when told to', async () => {
     const b = await readBlob(ggcr, 'sha256:eebff607b1628d67459b0596643fc07de70d702eccf030f0bc7bb6fc2b278650');
-    expect(() => parseManifest(b, MediaType.OCI_MANIFEST)).toThrow(/served as application\/vnd.oci.image.manifest.v1\+json but its mediaType is application\/vnd.docker/);
-    expect(parseManifest(b, { contentType: MediaType.OCI_MANIFEST, preferBody: true }).mediaType).toBe(MediaType.DOCKER_MANIFEST);
+    expect(() => parseManifest(b, MediaType.OCI_MANIFEST)).toThrow(
+      /served as application\/vnd.oci.image.manifest.v1\+json but its mediaType is application\/vnd.docker/,
+    );
+    expect(parseManifest(b, { contentType: MediaType.OCI_MANIFEST, preferBody: true }).mediaType).toBe(
+      MediaType.DOCKER_MANIFEST,
+    );
   });
 
   it('copies every tag into memory, the nested index "3" by reading the configs of its platform-less entries', async () => {
@@ -114,7 +127,9 @@ describe.runIf(peersAvailable('umoci', 'skopeo', 'jq'))('peer fixtures (umoci + 
     expect(selectManifest(parsed.index, parsePlatform('linux/arm64')).digest).toBe(arm.digest);
     expect(selectManifest(parsed.index, parsePlatform('linux/aarch64')).digest).toBe(arm.digest);
     expect(selectManifest(parsed.index, parsePlatform('linux/amd64')).digest).toBe(amd.digest);
-    expect(() => selectManifest(parsed.index, parsePlatform('linux/arm/v7'))).toThrow('no matching manifest for linux/arm/v7 in the manifest list entries');
+    expect(() => selectManifest(parsed.index, parsePlatform('linux/arm/v7'))).toThrow(
+      'no matching manifest for linux/arm/v7 in the manifest list entries',
+    );
   });
 
   it('copies multi with all and big with 4 concurrent layers from the layout, verifying every byte', async () => {

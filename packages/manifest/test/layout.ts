@@ -1,8 +1,9 @@
 // A minimal OCI-layout reader/writer for the tests only (the real one is @lade/store): reads blobs straight from disk.
+
+import { Buffer } from 'node:buffer';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Buffer } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { type Digest, digestHex } from '@lade/digest';
 import type { Descriptor, ImageSink, ImageSource } from '../src/index.js';
@@ -43,7 +44,8 @@ export function layoutSink(dir: string, tag: string): ImageSink {
   let root: Descriptor | undefined;
   const ensure = async () => {
     await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
-    if (!existsSync(join(dir, 'oci-layout'))) await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    if (!existsSync(join(dir, 'oci-layout')))
+      await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
   };
   return {
     name: `oci:${dir}:${tag}`,
@@ -65,7 +67,14 @@ export function layoutSink(dir: string, tag: string): ImageSink {
       if (!root) throw new Error('no root');
       const index = {
         schemaVersion: 2,
-        manifests: [{ mediaType: root.mediaType, digest: root.digest, size: root.size, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+        manifests: [
+          {
+            mediaType: root.mediaType,
+            digest: root.digest,
+            size: root.size,
+            annotations: { 'org.opencontainers.image.ref.name': tag },
+          },
+        ],
       };
       await writeFile(join(dir, 'index.json'), JSON.stringify(index));
     },

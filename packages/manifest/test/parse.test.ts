@@ -1,16 +1,16 @@
 import { hash } from '@lade/digest';
 import { describe, expect, it } from 'vitest';
 import {
+  canonicalJson,
   MAX_MANIFEST_SIZE,
   ManifestInvalidError,
   MediaType,
-  SCHEMA1_MESSAGE,
-  Schema1UnsupportedError,
-  canonicalJson,
   parseImageConfig,
   parseImageIndex,
   parseImageManifest,
   parseManifest,
+  SCHEMA1_MESSAGE,
+  Schema1UnsupportedError,
 } from '../src/index.js';
 
 const enc = new TextEncoder();
@@ -34,7 +34,9 @@ const dockerManifest = {
 const ociIndex = {
   schemaVersion: 2,
   mediaType: MediaType.OCI_INDEX,
-  manifests: [{ mediaType: MediaType.OCI_MANIFEST, digest: D3, size: 10, platform: { architecture: 'amd64', os: 'linux' } }],
+  manifests: [
+    { mediaType: MediaType.OCI_MANIFEST, digest: D3, size: 10, platform: { architecture: 'amd64', os: 'linux' } },
+  ],
 };
 
 function expectInvalid(fn: () => unknown, message: RegExp | string, code = 'MANIFEST_INVALID'): void {
@@ -52,7 +54,9 @@ function expectInvalid(fn: () => unknown, message: RegExp | string, code = 'MANI
 
 describe('parseManifest: valid documents', () => {
   it('parses an OCI manifest and keeps the exact bytes, with the digest of those bytes', () => {
-    const bytes = enc.encode(`{ "schemaVersion": 2,\n  "mediaType": "${MediaType.OCI_MANIFEST}", "config": ${JSON.stringify(ociManifest.config)}, "layers": [] }`);
+    const bytes = enc.encode(
+      `{ "schemaVersion": 2,\n  "mediaType": "${MediaType.OCI_MANIFEST}", "config": ${JSON.stringify(ociManifest.config)}, "layers": [] }`,
+    );
     const p = parseManifest(bytes);
     expect(p.kind).toBe('manifest');
     expect(p.bytes).toBe(bytes);
@@ -122,7 +126,12 @@ describe('parseManifest: valid documents', () => {
   });
 
   it('accepts foreign layers with urls', () => {
-    const m = { ...dockerManifest, layers: [{ mediaType: MediaType.DOCKER_LAYER_FOREIGN_GZIP, digest: D2, size: 5, urls: ['https://example.com/l'] }] };
+    const m = {
+      ...dockerManifest,
+      layers: [
+        { mediaType: MediaType.DOCKER_LAYER_FOREIGN_GZIP, digest: D2, size: 5, urls: ['https://example.com/l'] },
+      ],
+    };
     expect(parseImageManifest(bytesOf(m)).manifest.layers[0]?.urls).toEqual(['https://example.com/l']);
   });
 
@@ -154,31 +163,111 @@ describe('parseManifest: rejected documents', () => {
     ['a missing schemaVersion', { config: ociManifest.config, layers: [] }, 'schemaVersion: missing'],
     ['schemaVersion 3', { ...ociManifest, schemaVersion: 3 }, 'schemaVersion: expected 2, got 3'],
     ['schemaVersion as a string', { ...ociManifest, schemaVersion: '2' }, 'schemaVersion: expected 2, got "2"'],
-    ['an unknown mediaType', { ...ociManifest, mediaType: 'application/vnd.example+json' }, 'unsupported manifest media type "application/vnd.example+json"'],
+    [
+      'an unknown mediaType',
+      { ...ociManifest, mediaType: 'application/vnd.example+json' },
+      'unsupported manifest media type "application/vnd.example+json"',
+    ],
     ['a mediaType that is not a string', { ...ociManifest, mediaType: 5 }, /no mediaType|expected a string/],
     ['a missing config', { schemaVersion: 2, mediaType: MediaType.OCI_MANIFEST, layers: [] }, 'config: missing'],
-    ['missing layers', { schemaVersion: 2, mediaType: MediaType.OCI_MANIFEST, config: ociManifest.config }, 'layers: missing'],
+    [
+      'missing layers',
+      { schemaVersion: 2, mediaType: MediaType.OCI_MANIFEST, config: ociManifest.config },
+      'layers: missing',
+    ],
     ['layers that are not an array', { ...ociManifest, layers: {} }, 'layers: expected an array, got an object'],
-    ['a descriptor without mediaType', { ...ociManifest, layers: [{ digest: D2, size: 1 }] }, 'layers[0].mediaType: missing'],
-    ['a descriptor with a bad mediaType', { ...ociManifest, layers: [{ mediaType: 'tar', digest: D2, size: 1 }] }, 'layers[0].mediaType: "tar" is not a valid media type'],
-    ['a descriptor without digest', { ...ociManifest, layers: [{ mediaType: MediaType.OCI_LAYER, size: 1 }] }, 'layers[0].digest: missing'],
-    ['an invalid digest', { ...ociManifest, layers: [{ mediaType: MediaType.OCI_LAYER, digest: 'sha256:abc', size: 1 }] }, 'layers[0].digest: invalid digest "sha256:abc"'],
-    ['an upper-case digest', { ...ociManifest, config: { ...ociManifest.config, digest: D1.toUpperCase() } }, 'config.digest: invalid digest'],
-    ['an md5 digest', { ...ociManifest, config: { ...ociManifest.config, digest: 'md5:0123' } }, 'unsupported algorithm "md5"'],
-    ['a descriptor without size', { ...ociManifest, layers: [{ mediaType: MediaType.OCI_LAYER, digest: D2 }] }, 'layers[0].size: missing'],
-    ['a negative size', { ...ociManifest, layers: [{ mediaType: MediaType.OCI_LAYER, digest: D2, size: -1 }] }, 'layers[0].size: size must be a non-negative integer, got -1'],
-    ['a fractional size', { ...ociManifest, layers: [{ mediaType: MediaType.OCI_LAYER, digest: D2, size: 1.5 }] }, 'got 1.5'],
-    ['a size as a string', { ...ociManifest, config: { ...ociManifest.config, size: '6' } }, 'config.size: size must be a non-negative integer, got "6"'],
+    [
+      'a descriptor without mediaType',
+      { ...ociManifest, layers: [{ digest: D2, size: 1 }] },
+      'layers[0].mediaType: missing',
+    ],
+    [
+      'a descriptor with a bad mediaType',
+      { ...ociManifest, layers: [{ mediaType: 'tar', digest: D2, size: 1 }] },
+      'layers[0].mediaType: "tar" is not a valid media type',
+    ],
+    [
+      'a descriptor without digest',
+      { ...ociManifest, layers: [{ mediaType: MediaType.OCI_LAYER, size: 1 }] },
+      'layers[0].digest: missing',
+    ],
+    [
+      'an invalid digest',
+      { ...ociManifest, layers: [{ mediaType: MediaType.OCI_LAYER, digest: 'sha256:abc', size: 1 }] },
+      'layers[0].digest: invalid digest "sha256:abc"',
+    ],
+    [
+      'an upper-case digest',
+      { ...ociManifest, config: { ...ociManifest.config, digest: D1.toUpperCase() } },
+      'config.digest: invalid digest',
+    ],
+    [
+      'an md5 digest',
+      { ...ociManifest, config: { ...ociManifest.config, digest: 'md5:0123' } },
+      'unsupported algorithm "md5"',
+    ],
+    [
+      'a descriptor without size',
+      { ...ociManifest, layers: [{ mediaType: MediaType.OCI_LAYER, digest: D2 }] },
+      'layers[0].size: missing',
+    ],
+    [
+      'a negative size',
+      { ...ociManifest, layers: [{ mediaType: MediaType.OCI_LAYER, digest: D2, size: -1 }] },
+      'layers[0].size: size must be a non-negative integer, got -1',
+    ],
+    [
+      'a fractional size',
+      { ...ociManifest, layers: [{ mediaType: MediaType.OCI_LAYER, digest: D2, size: 1.5 }] },
+      'got 1.5',
+    ],
+    [
+      'a size as a string',
+      { ...ociManifest, config: { ...ociManifest.config, size: '6' } },
+      'config.size: size must be a non-negative integer, got "6"',
+    ],
     ['a size beyond 2^53', { ...ociManifest, config: { ...ociManifest.config, size: 2 ** 60 } }, 'config.size'],
-    ['urls that are not strings', { ...ociManifest, layers: [{ ...ociManifest.layers[0], urls: [1] }] }, 'layers[0].urls[0]: expected a string'],
-    ['annotations with a non-string value', { ...ociManifest, annotations: { a: 1 } }, 'annotations["a"]: expected a string, got 1'],
-    ['a bad subject', { ...ociManifest, subject: { mediaType: MediaType.OCI_MANIFEST, digest: 'nope', size: 1 } }, 'subject.digest'],
-    ['a bad artifactType', { ...ociManifest, artifactType: 'not a type' }, 'artifactType: "not a type" is not a valid media type'],
-    ['embedded data that does not match the digest', { ...ociManifest, config: { ...ociManifest.config, data: 'e30=' } }, 'config.data: does not match'],
-    ['embedded data that is not base64', { ...ociManifest, config: { ...ociManifest.config, data: '!!' } }, 'config.data: is not valid base64'],
-    ['an index entry with a platform lacking os', { ...ociIndex, manifests: [{ ...ociIndex.manifests[0], platform: { architecture: 'amd64' } }] }, 'manifests[0].platform.os: expected a string'],
+    [
+      'urls that are not strings',
+      { ...ociManifest, layers: [{ ...ociManifest.layers[0], urls: [1] }] },
+      'layers[0].urls[0]: expected a string',
+    ],
+    [
+      'annotations with a non-string value',
+      { ...ociManifest, annotations: { a: 1 } },
+      'annotations["a"]: expected a string, got 1',
+    ],
+    [
+      'a bad subject',
+      { ...ociManifest, subject: { mediaType: MediaType.OCI_MANIFEST, digest: 'nope', size: 1 } },
+      'subject.digest',
+    ],
+    [
+      'a bad artifactType',
+      { ...ociManifest, artifactType: 'not a type' },
+      'artifactType: "not a type" is not a valid media type',
+    ],
+    [
+      'embedded data that does not match the digest',
+      { ...ociManifest, config: { ...ociManifest.config, data: 'e30=' } },
+      'config.data: does not match',
+    ],
+    [
+      'embedded data that is not base64',
+      { ...ociManifest, config: { ...ociManifest.config, data: '!!' } },
+      'config.data: is not valid base64',
+    ],
+    [
+      'an index entry with a platform lacking os',
+      { ...ociIndex, manifests: [{ ...ociIndex.manifests[0], platform: { architecture: 'amd64' } }] },
+      'manifests[0].platform.os: expected a string',
+    ],
     ['an index without manifests', { schemaVersion: 2, mediaType: MediaType.OCI_INDEX }, 'manifests: missing'],
-    ['an index whose manifests is not an array', { schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests: 'x' }, 'manifests: expected an array'],
+    [
+      'an index whose manifests is not an array',
+      { schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests: 'x' },
+      'manifests: expected an array',
+    ],
     ['a document that is neither manifest nor index', { schemaVersion: 2 }, 'neither a manifest'],
   ];
   for (const [what, doc, message, code] of cases) {
@@ -209,19 +298,28 @@ describe('parseManifest: rejected documents', () => {
   });
 
   it('rejects a content type that disagrees with the body mediaType', () => {
-    expectInvalid(() => parseManifest(bytesOf(dockerManifest), MediaType.OCI_MANIFEST), `served as ${MediaType.OCI_MANIFEST} but its mediaType is ${MediaType.DOCKER_MANIFEST}`);
+    expectInvalid(
+      () => parseManifest(bytesOf(dockerManifest), MediaType.OCI_MANIFEST),
+      `served as ${MediaType.OCI_MANIFEST} but its mediaType is ${MediaType.DOCKER_MANIFEST}`,
+    );
     expectInvalid(() => parseManifest(bytesOf(ociIndex), MediaType.OCI_MANIFEST), 'but its mediaType is');
   });
 
   it('trusts the body on a mismatch when preferBody is set', () => {
     const p = parseManifest(bytesOf(dockerManifest), { contentType: MediaType.OCI_MANIFEST, preferBody: true });
     expect(p.mediaType).toBe(MediaType.DOCKER_MANIFEST);
-    const q = parseManifest(bytesOf(dockerManifest), { contentType: 'application/vnd.oci.descriptor.v1+json', preferBody: true });
+    const q = parseManifest(bytesOf(dockerManifest), {
+      contentType: 'application/vnd.oci.descriptor.v1+json',
+      preferBody: true,
+    });
     expect(q.mediaType).toBe(MediaType.DOCKER_MANIFEST);
   });
 
   it('rejects an unknown content type', () => {
-    expectInvalid(() => parseManifest(bytesOf(ociManifest), 'application/vnd.example+json'), 'unsupported manifest media type "application/vnd.example+json"');
+    expectInvalid(
+      () => parseManifest(bytesOf(ociManifest), 'application/vnd.example+json'),
+      'unsupported manifest media type "application/vnd.example+json"',
+    );
   });
 
   it('rejects an index where a manifest is required, and the other way round', () => {
@@ -230,7 +328,10 @@ describe('parseManifest: rejected documents', () => {
   });
 
   it('rejects an index whose manifests entry has no media type', () => {
-    expectInvalid(() => parseManifest(bytesOf({ ...ociIndex, manifests: [{ digest: D1, size: 1 }] })), 'manifests[0].mediaType: missing');
+    expectInvalid(
+      () => parseManifest(bytesOf({ ...ociIndex, manifests: [{ digest: D1, size: 1 }] })),
+      'manifests[0].mediaType: missing',
+    );
   });
 });
 
@@ -255,12 +356,24 @@ describe('schema 1 manifests', () => {
   });
 
   it('rejects schema 1 content types even before looking at the body', () => {
-    expectInvalid(() => parseManifest(bytesOf(ociManifest), MediaType.DOCKER_SCHEMA1_SIGNED), SCHEMA1_MESSAGE, 'UNSUPPORTED');
-    expectInvalid(() => parseManifest(bytesOf(ociManifest), MediaType.DOCKER_SCHEMA1_MANIFEST), SCHEMA1_MESSAGE, 'UNSUPPORTED');
+    expectInvalid(
+      () => parseManifest(bytesOf(ociManifest), MediaType.DOCKER_SCHEMA1_SIGNED),
+      SCHEMA1_MESSAGE,
+      'UNSUPPORTED',
+    );
+    expectInvalid(
+      () => parseManifest(bytesOf(ociManifest), MediaType.DOCKER_SCHEMA1_MANIFEST),
+      SCHEMA1_MESSAGE,
+      'UNSUPPORTED',
+    );
   });
 
   it('rejects a schema 1 mediaType in the body', () => {
-    expectInvalid(() => parseManifest(bytesOf({ ...ociManifest, mediaType: MediaType.DOCKER_SCHEMA1_MANIFEST })), SCHEMA1_MESSAGE, 'UNSUPPORTED');
+    expectInvalid(
+      () => parseManifest(bytesOf({ ...ociManifest, mediaType: MediaType.DOCKER_SCHEMA1_MANIFEST })),
+      SCHEMA1_MESSAGE,
+      'UNSUPPORTED',
+    );
   });
 });
 
@@ -285,7 +398,10 @@ describe('parseImageConfig', () => {
       Hostname: '',
     },
     rootfs: { type: 'layers', diff_ids: [D1, D2] },
-    history: [{ created: '2024-05-01T10:00:00Z', created_by: 'ADD x /', comment: 'buildkit' }, { created_by: 'ENV a=b', empty_layer: true, author: 'me' }],
+    history: [
+      { created: '2024-05-01T10:00:00Z', created_by: 'ADD x /', comment: 'buildkit' },
+      { created_by: 'ENV a=b', empty_layer: true, author: 'me' },
+    ],
     docker_version: '25.0.0',
   };
 
@@ -303,9 +419,20 @@ describe('parseImageConfig', () => {
   });
 
   it('accepts nulls docker writes (Labels, Env, Volumes) and an empty config', () => {
-    const p = parseImageConfig(bytesOf({ ...config, config: { Labels: null, Env: null, Volumes: null, ExposedPorts: null, OnBuild: null } }));
+    const p = parseImageConfig(
+      bytesOf({ ...config, config: { Labels: null, Env: null, Volumes: null, ExposedPorts: null, OnBuild: null } }),
+    );
     expect(p.config.config?.Labels).toBeNull();
-    expect(parseImageConfig(bytesOf({ architecture: 'amd64', os: 'windows', 'os.version': '10.0.17763.1', rootfs: { type: 'layers', diff_ids: [] } })).config['os.version']).toBe('10.0.17763.1');
+    expect(
+      parseImageConfig(
+        bytesOf({
+          architecture: 'amd64',
+          os: 'windows',
+          'os.version': '10.0.17763.1',
+          rootfs: { type: 'layers', diff_ids: [] },
+        }),
+      ).config['os.version'],
+    ).toBe('10.0.17763.1');
   });
 
   const bad: [string, unknown, string][] = [
@@ -313,16 +440,36 @@ describe('parseImageConfig', () => {
     ['a missing os', { ...config, os: undefined }, 'os: missing'],
     ['an os that is not a string', { ...config, os: 1 }, 'os: expected a string, got 1'],
     ['a missing rootfs', { ...config, rootfs: undefined }, 'rootfs: missing'],
-    ['a rootfs type other than layers', { ...config, rootfs: { type: 'other', diff_ids: [] } }, 'rootfs.type: expected "layers", got "other"'],
+    [
+      'a rootfs type other than layers',
+      { ...config, rootfs: { type: 'other', diff_ids: [] } },
+      'rootfs.type: expected "layers", got "other"',
+    ],
     ['missing diff_ids', { ...config, rootfs: { type: 'layers' } }, 'rootfs.diff_ids: missing'],
     ['a bad diff_id', { ...config, rootfs: { type: 'layers', diff_ids: ['sha256:1'] } }, 'rootfs.diff_ids[0]'],
-    ['Env that is not a string array', { ...config, config: { Env: 'A=B' } }, 'config.Env: expected an array of strings'],
+    [
+      'Env that is not a string array',
+      { ...config, config: { Env: 'A=B' } },
+      'config.Env: expected an array of strings',
+    ],
     ['Cmd with a number', { ...config, config: { Cmd: ['a', 1] } }, 'config.Cmd[1]: expected a string, got 1'],
-    ['Labels with a non-string value', { ...config, config: { Labels: { a: true } } }, 'config.Labels["a"]: expected a string, got true'],
-    ['ExposedPorts entries that are not objects', { ...config, config: { ExposedPorts: { '80/tcp': 1 } } }, 'config.ExposedPorts["80/tcp"]'],
+    [
+      'Labels with a non-string value',
+      { ...config, config: { Labels: { a: true } } },
+      'config.Labels["a"]: expected a string, got true',
+    ],
+    [
+      'ExposedPorts entries that are not objects',
+      { ...config, config: { ExposedPorts: { '80/tcp': 1 } } },
+      'config.ExposedPorts["80/tcp"]',
+    ],
     ['a WorkingDir that is not a string', { ...config, config: { WorkingDir: 1 } }, 'config.WorkingDir'],
     ['history that is not an array', { ...config, history: {} }, 'history: expected an array'],
-    ['history empty_layer that is not a boolean', { ...config, history: [{ empty_layer: 'yes' }] }, 'history[0].empty_layer: expected a boolean'],
+    [
+      'history empty_layer that is not a boolean',
+      { ...config, history: [{ empty_layer: 'yes' }] },
+      'history[0].empty_layer: expected a boolean',
+    ],
     ['history created_by that is not a string', { ...config, history: [{ created_by: 1 }] }, 'history[0].created_by'],
   ];
   for (const [what, doc, message] of bad) {

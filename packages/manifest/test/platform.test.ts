@@ -1,18 +1,18 @@
+import { hash } from '@lade/digest';
 import { describe, expect, it } from 'vitest';
 import {
-  MediaType,
-  NoMatchingManifestError,
-  type Platform,
   compatiblePlatforms,
   formatPlatform,
   hostPlatform,
+  MediaType,
+  NoMatchingManifestError,
   normalizePlatform,
+  type Platform,
   parsePlatform,
   platformCompatible,
   platformMatches,
   selectManifest,
 } from '../src/index.js';
-import { hash } from '@lade/digest';
 
 const host = hostPlatform();
 
@@ -76,11 +76,27 @@ describe('parsePlatform (vectors from containerd platforms_test.go, with arm64 â
   });
 
   it('formats os.version when asked, %-encoding what the syntax reserves (containerd FormatAll)', () => {
-    expect(formatPlatform({ os: 'windows', 'os.version': '10.0.17763+build.42', architecture: 'amd64' }, { osVersion: true })).toBe('windows(10.0.17763%2Bbuild.42)/amd64');
-    expect(formatPlatform({ os: 'windows', 'os.version': '50%done', architecture: 'amd64' }, { osVersion: true })).toBe('windows(50%25done)/amd64');
-    expect(formatPlatform({ os: 'windows', 'os.version': 'a/b', architecture: 'amd64' }, { osVersion: true })).toBe('windows(a%2Fb)/amd64');
-    expect(formatPlatform({ os: 'linux', 'os.features': ['unsorted', 'erofs'], architecture: 'amd64' }, { osVersion: true })).toBe('linux(+erofs+unsorted)/amd64');
-    expect(formatPlatform({ os: 'linux', 'os.features': ['', 'gpu', '', 'simd'], architecture: 'amd64' }, { osVersion: true })).toBe('linux(+gpu+simd)/amd64');
+    expect(
+      formatPlatform(
+        { os: 'windows', 'os.version': '10.0.17763+build.42', architecture: 'amd64' },
+        { osVersion: true },
+      ),
+    ).toBe('windows(10.0.17763%2Bbuild.42)/amd64');
+    expect(formatPlatform({ os: 'windows', 'os.version': '50%done', architecture: 'amd64' }, { osVersion: true })).toBe(
+      'windows(50%25done)/amd64',
+    );
+    expect(formatPlatform({ os: 'windows', 'os.version': 'a/b', architecture: 'amd64' }, { osVersion: true })).toBe(
+      'windows(a%2Fb)/amd64',
+    );
+    expect(
+      formatPlatform({ os: 'linux', 'os.features': ['unsorted', 'erofs'], architecture: 'amd64' }, { osVersion: true }),
+    ).toBe('linux(+erofs+unsorted)/amd64');
+    expect(
+      formatPlatform(
+        { os: 'linux', 'os.features': ['', 'gpu', '', 'simd'], architecture: 'amd64' },
+        { osVersion: true },
+      ),
+    ).toBe('linux(+gpu+simd)/amd64');
     expect(formatPlatform({ os: 'windows', 'os.version': '10.0.17763', architecture: 'amd64' })).toBe('windows/amd64');
     expect(formatPlatform({ os: '', architecture: 'amd64' })).toBe('unknown');
   });
@@ -113,16 +129,46 @@ describe('parsePlatform (vectors from containerd platforms_test.go, with arm64 â
 
 describe('normalizePlatform', () => {
   const table: [Platform, Platform][] = [
-    [{ os: 'linux', architecture: 'aarch64' }, { os: 'linux', architecture: 'arm64', variant: 'v8' }],
-    [{ os: 'linux', architecture: 'arm64', variant: '8' }, { os: 'linux', architecture: 'arm64', variant: 'v8' }],
-    [{ os: 'linux', architecture: 'x86_64' }, { os: 'linux', architecture: 'amd64' }],
-    [{ os: 'linux', architecture: 'x86-64', variant: 'v1' }, { os: 'linux', architecture: 'amd64' }],
-    [{ os: 'linux', architecture: 'armhf' }, { os: 'linux', architecture: 'arm', variant: 'v7' }],
-    [{ os: 'linux', architecture: 'armel' }, { os: 'linux', architecture: 'arm', variant: 'v6' }],
-    [{ os: 'linux', architecture: 'arm' }, { os: 'linux', architecture: 'arm', variant: 'v7' }],
-    [{ os: 'linux', architecture: 'i386', variant: 'x' }, { os: 'linux', architecture: '386' }],
-    [{ os: 'Linux', architecture: 'AMD64' }, { os: 'linux', architecture: 'amd64' }],
-    [{ os: 'macos', architecture: 'arm64' }, { os: 'darwin', architecture: 'arm64', variant: 'v8' }],
+    [
+      { os: 'linux', architecture: 'aarch64' },
+      { os: 'linux', architecture: 'arm64', variant: 'v8' },
+    ],
+    [
+      { os: 'linux', architecture: 'arm64', variant: '8' },
+      { os: 'linux', architecture: 'arm64', variant: 'v8' },
+    ],
+    [
+      { os: 'linux', architecture: 'x86_64' },
+      { os: 'linux', architecture: 'amd64' },
+    ],
+    [
+      { os: 'linux', architecture: 'x86-64', variant: 'v1' },
+      { os: 'linux', architecture: 'amd64' },
+    ],
+    [
+      { os: 'linux', architecture: 'armhf' },
+      { os: 'linux', architecture: 'arm', variant: 'v7' },
+    ],
+    [
+      { os: 'linux', architecture: 'armel' },
+      { os: 'linux', architecture: 'arm', variant: 'v6' },
+    ],
+    [
+      { os: 'linux', architecture: 'arm' },
+      { os: 'linux', architecture: 'arm', variant: 'v7' },
+    ],
+    [
+      { os: 'linux', architecture: 'i386', variant: 'x' },
+      { os: 'linux', architecture: '386' },
+    ],
+    [
+      { os: 'Linux', architecture: 'AMD64' },
+      { os: 'linux', architecture: 'amd64' },
+    ],
+    [
+      { os: 'macos', architecture: 'arm64' },
+      { os: 'darwin', architecture: 'arm64', variant: 'v8' },
+    ],
   ];
   for (const [input, expected] of table) {
     it(`${JSON.stringify(input)} â†’ ${formatPlatform(expected)}`, () => {
@@ -131,29 +177,106 @@ describe('normalizePlatform', () => {
   }
 
   it('keeps os.version and features', () => {
-    expect(normalizePlatform({ os: 'Windows', architecture: 'x86_64', 'os.version': '10.0.1' })).toEqual({ os: 'windows', architecture: 'amd64', 'os.version': '10.0.1' });
+    expect(normalizePlatform({ os: 'Windows', architecture: 'x86_64', 'os.version': '10.0.1' })).toEqual({
+      os: 'windows',
+      architecture: 'amd64',
+      'os.version': '10.0.1',
+    });
   });
 });
 
 describe('platformMatches (containerd OnlyStrict) and platformCompatible (containerd Only)', () => {
   // containerd compare_test.go TestOnly: want â†’ [matching, not matching]
   const only: [string, string[], string[]][] = [
-    ['linux/amd64', ['linux/amd64', 'linux/386'], ['linux/amd64/v2', 'linux/arm/v7', 'linux/arm64', 'windows/amd64', 'windows/arm']],
-    ['linux/amd64/v2', ['linux/amd64', 'linux/amd64/v1', 'linux/amd64/v2', 'linux/386'], ['linux/amd64/v3', 'linux/amd64/v4', 'linux/arm/v7', 'linux/arm64', 'windows/amd64', 'windows/arm']],
+    [
+      'linux/amd64',
+      ['linux/amd64', 'linux/386'],
+      ['linux/amd64/v2', 'linux/arm/v7', 'linux/arm64', 'windows/amd64', 'windows/arm'],
+    ],
+    [
+      'linux/amd64/v2',
+      ['linux/amd64', 'linux/amd64/v1', 'linux/amd64/v2', 'linux/386'],
+      ['linux/amd64/v3', 'linux/amd64/v4', 'linux/arm/v7', 'linux/arm64', 'windows/amd64', 'windows/arm'],
+    ],
     ['linux/386', ['linux/386'], ['linux/amd64', 'linux/arm/v7', 'linux/arm64', 'windows/amd64', 'windows/arm']],
-    ['windows/amd64', ['windows/amd64', 'windows(10.0.17763)/amd64'], ['linux/amd64', 'linux/arm/v7', 'linux/arm64', 'windows/arm']],
-    ['linux/arm/v8', ['linux/arm', 'linux/arm/v5', 'linux/arm/v6', 'linux/arm/v7', 'linux/arm/v8'], ['linux/amd64', 'linux/arm/v4', 'linux/arm64', 'windows/amd64', 'windows/arm']],
-    ['linux/arm/v7', ['linux/arm', 'linux/arm/v5', 'linux/arm/v6', 'linux/arm/v7'], ['linux/amd64', 'linux/arm/v4', 'linux/arm/v8', 'linux/arm64', 'windows/amd64', 'windows/arm']],
-    ['linux/arm/v6', ['linux/arm/v5', 'linux/arm/v6'], ['linux/amd64', 'linux/arm', 'linux/arm/v4', 'linux/arm/v7', 'linux/arm/v8', 'linux/arm64', 'windows/amd64', 'windows/arm']],
-    ['linux/arm/v5', ['linux/arm/v5'], ['linux/amd64', 'linux/arm', 'linux/arm/v4', 'linux/arm/v6', 'linux/arm/v7', 'linux/arm/v8', 'linux/arm64']],
-    ['linux/arm/v4', ['linux/arm/v4'], ['linux/amd64', 'linux/arm', 'linux/arm/v5', 'linux/arm/v6', 'linux/arm/v7', 'linux/arm/v8', 'linux/arm64']],
+    [
+      'windows/amd64',
+      ['windows/amd64', 'windows(10.0.17763)/amd64'],
+      ['linux/amd64', 'linux/arm/v7', 'linux/arm64', 'windows/arm'],
+    ],
+    [
+      'linux/arm/v8',
+      ['linux/arm', 'linux/arm/v5', 'linux/arm/v6', 'linux/arm/v7', 'linux/arm/v8'],
+      ['linux/amd64', 'linux/arm/v4', 'linux/arm64', 'windows/amd64', 'windows/arm'],
+    ],
+    [
+      'linux/arm/v7',
+      ['linux/arm', 'linux/arm/v5', 'linux/arm/v6', 'linux/arm/v7'],
+      ['linux/amd64', 'linux/arm/v4', 'linux/arm/v8', 'linux/arm64', 'windows/amd64', 'windows/arm'],
+    ],
+    [
+      'linux/arm/v6',
+      ['linux/arm/v5', 'linux/arm/v6'],
+      [
+        'linux/amd64',
+        'linux/arm',
+        'linux/arm/v4',
+        'linux/arm/v7',
+        'linux/arm/v8',
+        'linux/arm64',
+        'windows/amd64',
+        'windows/arm',
+      ],
+    ],
+    [
+      'linux/arm/v5',
+      ['linux/arm/v5'],
+      ['linux/amd64', 'linux/arm', 'linux/arm/v4', 'linux/arm/v6', 'linux/arm/v7', 'linux/arm/v8', 'linux/arm64'],
+    ],
+    [
+      'linux/arm/v4',
+      ['linux/arm/v4'],
+      ['linux/amd64', 'linux/arm', 'linux/arm/v5', 'linux/arm/v6', 'linux/arm/v7', 'linux/arm/v8', 'linux/arm64'],
+    ],
     [
       'linux/arm64/v9',
-      ['linux/arm', 'linux/arm/v5', 'linux/arm/v6', 'linux/arm/v7', 'linux/arm/v8', 'linux/arm64', 'linux/arm64/v8', 'linux/arm64/v8.1', 'linux/arm64/v8.2', 'linux/arm64/v8.3', 'linux/arm64/v8.4', 'linux/arm64/v8.5', 'linux/arm64/v9', 'linux/arm64/v9.0'],
+      [
+        'linux/arm',
+        'linux/arm/v5',
+        'linux/arm/v6',
+        'linux/arm/v7',
+        'linux/arm/v8',
+        'linux/arm64',
+        'linux/arm64/v8',
+        'linux/arm64/v8.1',
+        'linux/arm64/v8.2',
+        'linux/arm64/v8.3',
+        'linux/arm64/v8.4',
+        'linux/arm64/v8.5',
+        'linux/arm64/v9',
+        'linux/arm64/v9.0',
+      ],
       ['linux/amd64', 'linux/arm/v4', 'windows/amd64', 'windows/arm', 'linux/arm64/v8.6'],
     ],
-    ['linux/arm64/v8.1', ['linux/arm', 'linux/arm/v5', 'linux/arm/v6', 'linux/arm/v7', 'linux/arm/v8', 'linux/arm64', 'linux/arm64/v8', 'linux/arm64/v8.1'], ['linux/amd64', 'linux/arm/v4', 'linux/arm/v9', 'linux/arm64/v9', 'windows/amd64', 'windows/arm']],
-    ['linux/arm64', ['linux/arm', 'linux/arm/v5', 'linux/arm/v6', 'linux/arm/v7', 'linux/arm/v8', 'linux/arm64', 'linux/arm64/v8'], ['linux/amd64', 'linux/arm/v4', 'linux/arm/v9', 'linux/arm64/v9', 'windows/amd64', 'windows/arm']],
+    [
+      'linux/arm64/v8.1',
+      [
+        'linux/arm',
+        'linux/arm/v5',
+        'linux/arm/v6',
+        'linux/arm/v7',
+        'linux/arm/v8',
+        'linux/arm64',
+        'linux/arm64/v8',
+        'linux/arm64/v8.1',
+      ],
+      ['linux/amd64', 'linux/arm/v4', 'linux/arm/v9', 'linux/arm64/v9', 'windows/amd64', 'windows/arm'],
+    ],
+    [
+      'linux/arm64',
+      ['linux/arm', 'linux/arm/v5', 'linux/arm/v6', 'linux/arm/v7', 'linux/arm/v8', 'linux/arm64', 'linux/arm64/v8'],
+      ['linux/amd64', 'linux/arm/v4', 'linux/arm/v9', 'linux/arm64/v9', 'windows/amd64', 'windows/arm'],
+    ],
   ];
   for (const [want, yes, no] of only) {
     it(`platformCompatible(${want}) accepts ${yes.length} and refuses ${no.length}`, () => {
@@ -167,14 +290,46 @@ describe('platformMatches (containerd OnlyStrict) and platformCompatible (contai
   const strict: [string, string[], string[]][] = [
     ['linux/amd64', ['linux/amd64'], ['linux/386', 'linux/arm/v7', 'linux/arm64', 'windows/amd64', 'windows/arm']],
     ['linux/386', ['linux/386'], ['linux/amd64', 'linux/arm/v7', 'linux/arm64', 'windows/amd64']],
-    ['windows/amd64', ['windows/amd64', 'windows(10.0.17763)/amd64'], ['linux/amd64', 'linux/arm/v7', 'linux/arm64', 'windows/arm']],
-    ['windows(10.0.17763)/amd64', ['windows/amd64', 'windows(10.0.17763)/amd64'], ['linux/amd64', 'linux/arm/v7', 'linux/arm64', 'windows/arm']],
-    ['linux/arm/v8', ['linux/arm/v8'], ['linux/arm', 'linux/arm/v5', 'linux/arm/v6', 'linux/arm/v7', 'linux/amd64', 'linux/arm/v4', 'linux/arm64']],
-    ['linux/arm/v7', ['linux/arm', 'linux/arm/v7'], ['linux/arm/v5', 'linux/arm/v6', 'linux/amd64', 'linux/arm/v4', 'linux/arm/v8', 'linux/arm64']],
-    ['linux/arm/v6', ['linux/arm/v6'], ['linux/arm/v5', 'linux/amd64', 'linux/arm', 'linux/arm/v4', 'linux/arm/v7', 'linux/arm/v8', 'linux/arm64']],
-    ['linux/arm64/v9', ['linux/arm64/v9', 'linux/arm64/v9.0'], ['linux/arm', 'linux/arm/v8', 'linux/amd64', 'linux/arm/v9', 'linux/arm64/v8', 'linux/arm64/v8.1']],
-    ['linux/arm64/v8.1', ['linux/arm64/v8.1'], ['linux/arm', 'linux/arm/v8', 'linux/amd64', 'linux/arm64/v8', 'linux/arm64/v9']],
-    ['linux/arm64', ['linux/arm64', 'linux/arm64/v8'], ['linux/arm', 'linux/arm/v7', 'linux/arm/v8', 'linux/amd64', 'linux/arm64/v9']],
+    [
+      'windows/amd64',
+      ['windows/amd64', 'windows(10.0.17763)/amd64'],
+      ['linux/amd64', 'linux/arm/v7', 'linux/arm64', 'windows/arm'],
+    ],
+    [
+      'windows(10.0.17763)/amd64',
+      ['windows/amd64', 'windows(10.0.17763)/amd64'],
+      ['linux/amd64', 'linux/arm/v7', 'linux/arm64', 'windows/arm'],
+    ],
+    [
+      'linux/arm/v8',
+      ['linux/arm/v8'],
+      ['linux/arm', 'linux/arm/v5', 'linux/arm/v6', 'linux/arm/v7', 'linux/amd64', 'linux/arm/v4', 'linux/arm64'],
+    ],
+    [
+      'linux/arm/v7',
+      ['linux/arm', 'linux/arm/v7'],
+      ['linux/arm/v5', 'linux/arm/v6', 'linux/amd64', 'linux/arm/v4', 'linux/arm/v8', 'linux/arm64'],
+    ],
+    [
+      'linux/arm/v6',
+      ['linux/arm/v6'],
+      ['linux/arm/v5', 'linux/amd64', 'linux/arm', 'linux/arm/v4', 'linux/arm/v7', 'linux/arm/v8', 'linux/arm64'],
+    ],
+    [
+      'linux/arm64/v9',
+      ['linux/arm64/v9', 'linux/arm64/v9.0'],
+      ['linux/arm', 'linux/arm/v8', 'linux/amd64', 'linux/arm/v9', 'linux/arm64/v8', 'linux/arm64/v8.1'],
+    ],
+    [
+      'linux/arm64/v8.1',
+      ['linux/arm64/v8.1'],
+      ['linux/arm', 'linux/arm/v8', 'linux/amd64', 'linux/arm64/v8', 'linux/arm64/v9'],
+    ],
+    [
+      'linux/arm64',
+      ['linux/arm64', 'linux/arm64/v8'],
+      ['linux/arm', 'linux/arm/v7', 'linux/arm/v8', 'linux/amd64', 'linux/arm64/v9'],
+    ],
   ];
   for (const [want, yes, no] of strict) {
     it(`platformMatches(${want}) matches ${yes.length} exactly and refuses ${no.length}`, () => {
@@ -185,14 +340,28 @@ describe('platformMatches (containerd OnlyStrict) and platformCompatible (contai
   }
 
   it('matches un-normalized descriptors (arm64 with no variant is v8; aarch64 is arm64)', () => {
-    expect(platformMatches({ os: 'linux', architecture: 'arm64', variant: 'v8' }, { os: 'linux', architecture: 'aarch64' })).toBe(true);
+    expect(
+      platformMatches({ os: 'linux', architecture: 'arm64', variant: 'v8' }, { os: 'linux', architecture: 'aarch64' }),
+    ).toBe(true);
     expect(platformMatches({ os: 'linux', architecture: 'arm' }, { os: 'linux', architecture: 'armhf' })).toBe(true);
-    expect(platformMatches({ os: 'linux', architecture: 'arm', variant: 'v6' }, { os: 'linux', architecture: 'armel' })).toBe(true);
+    expect(
+      platformMatches({ os: 'linux', architecture: 'arm', variant: 'v6' }, { os: 'linux', architecture: 'armel' }),
+    ).toBe(true);
   });
 
   it('keeps Windows builds apart when both name an os.version', () => {
-    expect(platformMatches({ os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.1234' }, { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.999' })).toBe(true);
-    expect(platformMatches({ os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.1' }, { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.1' })).toBe(false);
+    expect(
+      platformMatches(
+        { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.1234' },
+        { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.999' },
+      ),
+    ).toBe(true);
+    expect(
+      platformMatches(
+        { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.1' },
+        { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.1' },
+      ),
+    ).toBe(false);
   });
 
   it('orders compatible platforms best first', () => {
@@ -203,7 +372,12 @@ describe('platformMatches (containerd OnlyStrict) and platformCompatible (contai
       'linux/arm/v6',
       'linux/arm/v5',
     ]);
-    expect(compatiblePlatforms(parsePlatform('linux/amd64/v3')).map((p) => formatPlatform(p))).toEqual(['linux/amd64/v3', 'linux/amd64/v2', 'linux/amd64', 'linux/386']);
+    expect(compatiblePlatforms(parsePlatform('linux/amd64/v3')).map((p) => formatPlatform(p))).toEqual([
+      'linux/amd64/v3',
+      'linux/amd64/v2',
+      'linux/amd64',
+      'linux/386',
+    ]);
   });
 });
 
@@ -240,13 +414,22 @@ describe('selectManifest', () => {
   it('falls back to the best compatible platform, unless strict', () => {
     const only386 = { manifests: [entry({ os: 'linux', architecture: '386' }, 5)] };
     expect(selectManifest(only386, parsePlatform('linux/amd64')).size).toBe(5);
-    expect(() => selectManifest(only386, parsePlatform('linux/amd64'), { strict: true })).toThrow(NoMatchingManifestError);
-    const armOnly = { manifests: [entry({ os: 'linux', architecture: 'arm', variant: 'v6' }, 2), entry({ os: 'linux', architecture: 'arm', variant: 'v7' }, 3)] };
+    expect(() => selectManifest(only386, parsePlatform('linux/amd64'), { strict: true })).toThrow(
+      NoMatchingManifestError,
+    );
+    const armOnly = {
+      manifests: [
+        entry({ os: 'linux', architecture: 'arm', variant: 'v6' }, 2),
+        entry({ os: 'linux', architecture: 'arm', variant: 'v7' }, 3),
+      ],
+    };
     expect(selectManifest(armOnly, parsePlatform('linux/arm64')).size).toBe(3);
   });
 
   it('prefers the first of equal entries', () => {
-    const twice = { manifests: [entry({ os: 'linux', architecture: 'amd64' }, 10), entry({ os: 'linux', architecture: 'amd64' }, 11)] };
+    const twice = {
+      manifests: [entry({ os: 'linux', architecture: 'amd64' }, 10), entry({ os: 'linux', architecture: 'amd64' }, 11)],
+    };
     expect(selectManifest(twice, parsePlatform('linux/amd64')).size).toBe(10);
   });
 
@@ -262,7 +445,9 @@ describe('selectManifest', () => {
     expect((err as Error).message).toBe('no matching manifest for linux/arm64/v8 in the manifest list entries');
     expect((err as NoMatchingManifestError).code).toBe('MANIFEST_UNKNOWN');
     expect((err as NoMatchingManifestError).available).toEqual(['linux/amd64']);
-    expect(() => selectManifest({ manifests: [] }, parsePlatform('linux/amd64'))).toThrow('no matching manifest for linux/amd64 in the manifest list entries');
+    expect(() => selectManifest({ manifests: [] }, parsePlatform('linux/amd64'))).toThrow(
+      'no matching manifest for linux/amd64 in the manifest list entries',
+    );
   });
 });
 
