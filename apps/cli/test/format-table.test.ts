@@ -105,6 +105,20 @@ describe('docker/cli formatter_test.go vectors', () => {
   });
 });
 
+describe('json output of rows', () => {
+  it('marshals docker formatter contexts like docker: sorted keys, HTML characters escaped', () => {
+    expect(renderFormat('json', images.slice(1, 2), { contextRows: true })).toBe(
+      '{"CreatedSince":"","Digest":"\\u003cnone\\u003e","ID":"imageID2","Repository":"image","Size":"0B","Tag":"tag2"}\n',
+    );
+    expect(renderFormat('{{json .}}', [{ B: 'a&b', A: 1 }], { contextRows: true })).toBe('{"A":1,"B":"a\\u0026b"}\n');
+  });
+
+  it("keeps field order and does not escape HTML for other values, as docker's json function", () => {
+    expect(renderFormat('json', [{ B: '<x>', A: 1 }])).toBe('{"B":"<x>","A":1}\n');
+    expect(renderFormat('{{json .Digest}}', images.slice(1, 2), { contextRows: true })).toBe('"<none>"\n');
+  });
+});
+
 describe('headers', () => {
   it('derives a header for fields the map does not name', () => {
     expect(headerFromField('CreatedSince')).toBe('CREATED SINCE');

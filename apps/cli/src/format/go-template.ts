@@ -664,6 +664,20 @@ export function toGoJson(v: unknown): string {
   return (s ?? 'null').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
+/** docker's `MarshalJSON` of a formatter context: its fields as a map (sorted keys), HTML-escaped like `json.Marshal`. */
+export function toContextJson(row: unknown): string {
+  const fields = typeof row === 'object' && row !== null && !isPlainObject(row) ? readStruct(row) : row;
+  const sorted =
+    typeof fields === 'object' && fields !== null && !Array.isArray(fields)
+      ? Object.fromEntries(
+          Object.keys(fields)
+            .sort()
+            .map((k) => [k, (fields as Record<string, unknown>)[k]]),
+        )
+      : fields;
+  return toGoJson(sorted).replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
+}
+
 /** A class instance's fields and zero-argument getters/methods, the way docker's contexts marshal their methods. */
 function readStruct(value: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -931,6 +945,12 @@ export interface ExecuteOptions {
    * `no-value` (like Go maps, e.g. inspect output): it prints `<no value>` and is false in `{{if}}`.
    */
   readonly missingFields?: 'error' | 'no-value';
+  /**
+   * The data is a docker formatter context (an `images`/`ps`/`history` row): `{{json .}}` of it marshals like
+   * docker's `MarshalJSON` for contexts — keys sorted, `<`, `>` and `&` escaped (`"Digest":"\u003cnone\u003e"`).
+   * Other values keep Go's struct order and no HTML escaping, as docker's `json` function does.
+   */
+  readonly contextRows?: boolean;
 }
 
 interface HeaderMode {
@@ -940,6 +960,7 @@ interface HeaderMode {
 class Executor {
   private readonly out: string[] = [];
   private vars: Array<[string, unknown]> = [];
+  private root: unknown;
 
   constructor(
     private readonly source: string,
@@ -949,6 +970,7 @@ class Executor {
 
   run(nodes: Node[], data: unknown): string {
     this.vars = [['$', data]];
+    this.root = data;
     this.walk(nodes, data);
     return this.out.join('');
   }
@@ -1108,6 +1130,9 @@ class Executor {
       this.fail(fn.pos, name, `wrong number of args for ${name}: want ${arity} got ${args.length}`);
     }
     if (this.header !== undefined && HEADER_PASSTHROUGH.has(name)) return args[0];
+    if (name === 'json' && this.options.contextRows === true && args.length === 1 && args[0] === this.root) {
+      return toContextJson(args[0]);
+    }
     const impl = BASIC_FUNCTIONS[name] as TemplateFunction;
     try {
       return impl(...args);

@@ -14,6 +14,7 @@ export {
   renderFormat,
   sprintf,
   TemplateError,
+  toContextJson,
   toGoJson,
 } from './go-template.js';
 export {
