@@ -44,13 +44,6 @@ export class NameInvalidError extends LadeError {
   }
 }
 
-/** A manifest, index or config that cannot be read as one. */
-export class ManifestInvalidError extends LadeError {
-  constructor(message: string, options: LadeErrorOptions = {}) {
-    super('MANIFEST_INVALID', message, options);
-  }
-}
-
 /** A manifest named by a tag or digest that the layout does not hold. */
 export class ManifestUnknownError extends LadeError {
   constructor(message: string, options: LadeErrorOptions = {}) {

@@ -10,13 +10,14 @@ import {
   type ParsedImageConfig,
   type ParsedImageManifest,
   type ParsedManifest,
+  ManifestInvalidError,
   type Platform,
   hostPlatform,
   selectManifest,
 } from '@lade/manifest';
 import { isImageIdPrefix, parseImageId } from '@lade/reference';
 import type { BlobInfo } from './blob-store.js';
-import { AmbiguousImageError, ImageConflictError, ImageUnknownError, ManifestInvalidError, NameInvalidError } from './errors.js';
+import { AmbiguousImageError, ImageConflictError, ImageUnknownError, NameInvalidError } from './errors.js';
 import type { FsBlobStore } from './fs-blob-store.js';
 import { LayoutImageSink, LayoutImageSource, type PendingRoot, checkComplete, plainDescriptor, reachableBlobs } from './layout-transport.js';
 import { type OciIndexFile, OciLayout, type OpenLayoutOptions, REF_NAME_ANNOTATION } from './layout.js';
@@ -725,7 +726,7 @@ export class ImageStore {
         await checkComplete(this.layout, root.parsed);
         const summary = await this.#loadDetails(root.descriptor);
         const now = new Date().toISOString();
-        const digests = uniq([...(repoDigest ? [repoDigest] : []), ...(name.digest !== undefined ? [name.full.replace(/:[^/:@]+@/, '@')] : [])]);
+        const digests = uniq([...(repoDigest ? [repoDigest] : []), ...(name.digest !== undefined ? [`${name.repository}@${name.digest}`] : [])]);
         const next = this.#applyName(index, root, name.tag !== undefined ? name : undefined, summary, digests, { [PULLED_ANNOTATION]: now });
         return { index: next, result: undefined };
       }, this.#lock);
@@ -829,10 +830,13 @@ export class ImageStore {
     const n = parseImageName(name);
     return this.layout.updateIndex(async (index) => {
       const entries = index.manifests.map(readEntry);
-      const hit = entries.find((e) => e.name?.full === n.full);
+      // Every entry of the name: a layout may hold it twice (lade's `app:1` and skopeo's `app`).
+      const hits = entries.filter((e) => e.name?.full === n.full);
+      const hit = hits[0];
       if (!hit || n.tag === undefined) throw new ImageUnknownError(`No such image: ${name}`);
-      const rest = index.manifests.filter((d) => d !== hit.descriptor);
-      if (!rest.some((d) => d.digest === hit.descriptor.digest)) rest.push(this.#danglingEntry(hit));
+      const gone = new Set(hits.map((e) => e.descriptor));
+      const rest = index.manifests.filter((d) => !gone.has(d));
+      for (const e of hits) if (!rest.some((d) => d.digest === e.descriptor.digest)) rest.push(this.#danglingEntry(e));
       return { index: { ...index, manifests: rest }, result: [{ Untagged: n.familiar }] };
     }, this.#lock);
   }
@@ -854,7 +858,8 @@ export class ImageStore {
       const inGroup = new Set(g.entries.map((e) => e.descriptor));
       if (hit.matchedBy === 'tag') {
         const full = hit.entry.name?.full;
-        manifests = manifests.filter((d) => d !== hit.entry.descriptor);
+        const sameName = new Set(g.entries.filter((e) => e === hit.entry || (full !== undefined && e.name?.full === full)).map((e) => e.descriptor));
+        manifests = manifests.filter((d) => !sameName.has(d));
         events.push({ Untagged: hit.entry.name?.familiar ?? hit.entry.refName ?? nameOrId });
         const otherTags = tags.filter((t) => t.full !== full);
         if (otherTags.length > 0) return { index: { ...index, manifests }, result: events };

@@ -9,7 +9,6 @@ export {
   ImageUnknownError,
   LayoutInvalidError,
   LockTimeoutError,
-  ManifestInvalidError,
   ManifestUnknownError,
   NameInvalidError,
   RangeInvalidError,

@@ -104,8 +104,21 @@ export class LayoutImageSink implements ImageSink {
     return this.layout.blobs.touch(descriptor.digest);
   }
 
+  /**
+   * True only when the manifest and everything it needs are present: copy then skips its blobs, so a manifest left
+   * behind by an interrupted delete (its layers already gone) must not count.
+   */
   async hasManifest(descriptor: Descriptor, options: TransportOptions = {}): Promise<boolean> {
-    return this.hasBlob(descriptor, options);
+    if (!(await this.hasBlob(descriptor, options))) return false;
+    try {
+      const parsed = await this.layout.readManifest(descriptor);
+      await checkComplete(this.layout, parsed);
+      const needed = parsed.kind === 'manifest' ? [parsed.manifest.config, ...parsed.manifest.layers] : parsed.index.manifests;
+      for (const d of needed) await this.layout.blobs.touch(d.digest);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async writeBlob(descriptor: Descriptor, content: ReadableStream<Uint8Array>, options: WriteBlobOptions = {}): Promise<void> {

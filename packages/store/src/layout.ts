@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Digest, isDigest } from '@lade/digest';
-import { type Descriptor, MAX_MANIFEST_SIZE, MediaType, type ParsedImageConfig, type ParsedManifest, parseImageConfig, parseManifest } from '@lade/manifest';
-import { LayoutInvalidError, ManifestInvalidError } from './errors.js';
+import { type Descriptor, MAX_MANIFEST_SIZE, ManifestInvalidError, MediaType, type ParsedImageConfig, type ParsedManifest, parseImageConfig, parseManifest } from '@lade/manifest';
+import { LayoutInvalidError } from './errors.js';
 import { FsBlobStore, type FsBlobStoreOptions, syncDir } from './fs-blob-store.js';
 import { type LockOptions, withLock } from './lock.js';
 

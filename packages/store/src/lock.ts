@@ -210,6 +210,12 @@ function waitTurn(previous: Promise<void>, path: string, options: LockOptions): 
   });
 }
 
+/** True when a lock file exists at `path` and its holder is certainly gone (what the next locker would break). */
+export async function isStaleLock(path: string): Promise<boolean> {
+  const found = await readOwner(path);
+  return found !== undefined && (await isStale(path, found));
+}
+
 /** Runs `fn` while holding the lock at `path`. */
 export async function withLock<T>(path: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
   const lock = await acquireLock(path, options);

@@ -5,6 +5,7 @@ import type { BlobInfo } from './blob-store.js';
 import { reachableBlobs } from './layout-transport.js';
 import type { OciIndexFile, OciLayout } from './layout.js';
 import { scanLeases } from './lease.js';
+import { isStaleLock } from './lock.js';
 
 /** What {@link collectGarbage} removed. */
 export interface GcReport {
@@ -21,7 +22,7 @@ export interface GcReport {
 export interface FsckGarbage {
   readonly path: string;
   readonly size: number;
-  readonly reason: 'ingest-temp' | 'ingest-in-progress' | 'stray-entry' | 'stale-lease' | 'temp-file';
+  readonly reason: 'ingest-temp' | 'ingest-in-progress' | 'stray-entry' | 'stale-lease' | 'stale-lock' | 'temp-file';
 }
 
 /** The result of {@link checkStore}; `ok` is false only for real damage (garbage is fine). */
@@ -179,6 +180,8 @@ export async function checkStore(layout: OciLayout, options: { readonly concurre
   for (const s of await layout.blobs.strayEntries()) garbage.push({ path: s.path, size: s.size, reason: 'stray-entry' });
   for (const p of (await scanLeases(layout.dir)).stale) garbage.push({ path: p, size: 0, reason: 'stale-lease' });
   for (const t of await rootTempFiles(layout.dir)) garbage.push({ path: t.path, size: t.size, reason: 'temp-file' });
+  // A lock whose holder died: harmless (the next writer breaks it), reported so users know why it is there.
+  if (await isStaleLock(layout.lockPath)) garbage.push({ path: layout.lockPath, size: 0, reason: 'stale-lock' });
   const missingList = [...missing].map(([digest, neededBy]) => ({ digest, neededBy }));
   const invalidList = [...invalid].map(([digest, problem]) => ({ digest, problem }));
   return {

@@ -103,7 +103,7 @@ export async function snapshotDir(dir: string): Promise<Record<string, string>> 
  * tsx as a loader (not the tsx CLI, which runs node as a grandchild), so killing the process kills the code under test.
  */
 export const tsNode: readonly string[] = [
-  process.execPath,
+  (process.versions as { deno?: string }).deno ? 'node' : process.execPath,
   '--conditions=lade-source',
   '--import',
   pathToFileURL(join(repoRoot, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href,

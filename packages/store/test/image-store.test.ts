@@ -297,6 +297,21 @@ describe('tag, untag, remove', () => {
     await expect(store.untag('app:2')).rejects.toMatchObject({ code: 'IMAGE_UNKNOWN' });
   });
 
+  it('untag and rmi remove a name written twice (by lade and by skopeo) at once', async () => {
+    const store = await openStore();
+    const mem = new MemoryImageStore();
+    const img = putTestImage(mem, { tag: 'a', layers: ['x'] });
+    await pull(store, mem, 'a', 'tricky:latest');
+    const idx = await indexJson(store);
+    idx.manifests.push({ ...idx.manifests[0]!, annotations: { [REF_NAME_ANNOTATION]: 'tricky' } });
+    await writeFile(join(store.root, 'index.json'), JSON.stringify(idx));
+    expect((await store.listImages()).map((r) => `${r.repository}:${r.tag}`)).toEqual(['tricky:latest']);
+    await store.tag('tricky', 'keep:1');
+    expect(await store.remove('tricky')).toEqual([{ Untagged: 'tricky:latest' }]);
+    expect((await indexJson(store)).manifests.map((m) => m.annotations?.[REF_NAME_ANNOTATION])).toEqual(['keep:1']);
+    expect((await store.resolve('keep:1')).imageId).toBe(img.config.digest);
+  });
+
   it('rmi by name untags; the last name deletes the image and its blobs', async () => {
     const store = await openStore();
     const mem = new MemoryImageStore();
@@ -479,6 +494,35 @@ describe('prune, gc, fsck', () => {
     expect(report.missing).toEqual([{ digest: img.layers[1]!.digest, neededBy: 'app:1' }]);
     expect(report.orphans).toEqual([{ digest: hash(orphan), size: orphan.byteLength }]);
     expect(report.garbage).toEqual([{ path: join(store.blobs.ingestDir, '999999999-x.tmp'), size: 7, reason: 'ingest-temp' }]);
+  });
+
+  it('fsck reports a lock left by a dead process as garbage, and the next writer breaks it', async () => {
+    const store = await openStore();
+    const { hostname } = await import('node:os');
+    await writeFile(join(store.root, 'index.json.lock'), JSON.stringify({ pid: 999_999_999, host: hostname(), since: '2020-01-01T00:00:00Z', token: 'x' }));
+    const report = await store.fsck();
+    expect(report.ok).toBe(true);
+    expect(report.garbage).toEqual([{ path: join(store.root, 'index.json.lock'), size: 0, reason: 'stale-lock' }]);
+    const mem = new MemoryImageStore();
+    putTestImage(mem, { tag: 'a', layers: ['x'] });
+    await pull(store, mem, 'a', 'app:1');
+    expect((await store.fsck()).garbage).toEqual([]);
+  });
+
+  it('a re-pull re-copies the layers of a manifest left behind without them', async () => {
+    const store = await openStore();
+    const mem = new MemoryImageStore();
+    const img = putTestImage(mem, { tag: 'a', layers: ['x'] });
+    await pull(store, mem, 'a', 'app:1');
+    // As if an interrupted delete removed the layer but not the manifest.
+    await store.blobs.delete(img.layers[0]!.digest);
+    await store.untag('app:1');
+    await store.prune();
+    const sink = store.sink('app:2');
+    expect(await sink.hasManifest!(img.manifest)).toBe(false);
+    await copy(mem.source('a'), sink);
+    expect(await store.blobs.has(img.layers[0]!.digest)).toBe(true);
+    expect((await store.fsck()).ok).toBe(true);
   });
 
   it('fsck reports an unreadable index.json instead of throwing', async () => {
