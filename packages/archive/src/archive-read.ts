@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type Digest, createHasher, hash, isDigest } from '@lade/digest';
 import {
   type Descriptor,
+  type ImageSink,
   type ImageSource,
   type OpenBlobOptions,
   type ParsedImageManifest,
@@ -14,7 +15,7 @@ import {
 } from '@lade/manifest';
 import { familiarString, normalizeReference } from '@lade/reference';
 import { type Compression, decompress, detectCompression } from './compression.js';
-import { ArchiveError, ArchiveUnsupportedError } from './errors.js';
+import { ArchiveError, ArchiveUnsupportedError, SpoolError } from './errors.js';
 import { readFileHead, readFileStream, writeStreamToFile } from './file-streams.js';
 import { readAll } from './tar/reader.js';
 import { readTar } from './tar/reader.js';
@@ -31,6 +32,13 @@ export interface OpenArchiveOptions {
   /** Refuse a compressed archive that expands beyond this many bytes (default: unlimited; a bound for untrusted input). */
   readonly maxUncompressedBytes?: number;
   readonly signal?: AbortSignal;
+  /**
+   * For a streamed (non-seekable) archive: blobs whose path names their digest (`blobs/sha256/…`, Docker 25+ and OCI
+   * archives) go straight into this sink as they pass, verified by it, instead of being spooled to disk. The sink must
+   * share storage with the sinks the images are later copied into (e.g. a sink of the same store), which then already
+   * have those blobs.
+   */
+  readonly blobSink?: ImageSink;
 }
 
 /** One image of an archive. */
@@ -71,6 +79,8 @@ interface Member {
   bytes?: Uint8Array;
   range?: number;
   spool?: string;
+  /** Written to the blob sink while the archive streamed past. */
+  sunk?: boolean;
   digest?: Digest;
 }
 
@@ -125,7 +135,10 @@ class Scan {
   constructor(private readonly options: OpenArchiveOptions) {}
 
   async spoolPath(): Promise<string> {
-    this.spoolDir ??= await mkdtemp(join(this.options.tempDir ?? tmpdir(), 'lade-archive-'));
+    const parent = this.options.tempDir ?? tmpdir();
+    this.spoolDir ??= await mkdtemp(join(parent, 'lade-archive-')).catch((e: unknown) => {
+      throw new SpoolError(`cannot spool the archive's layers in ${parent}: ${(e as Error).message}; set a writable temp directory (TMPDIR)`, { cause: e });
+    });
     return join(this.spoolDir, String(this.spoolCount++));
   }
 
@@ -199,6 +212,13 @@ async function scanArchive(input: ArchiveInput, options: OpenArchiveOptions): Pr
         member.range = h.dataOffset;
         const r = entry.body.pipeThrough(tap).getReader();
         for (;;) if ((await r.read()).done) break;
+      } else if (options.blobSink && blobDigest) {
+        const d: Descriptor = { mediaType: 'application/octet-stream', digest: blobDigest, size: h.size };
+        if (await options.blobSink.hasBlob(d)) {
+          const r = entry.body.pipeThrough(tap).getReader();
+          for (;;) if ((await r.read()).done) break;
+        } else await options.blobSink.writeBlob(d, entry.body.pipeThrough(tap), options.signal ? { signal: options.signal } : {});
+        member.sunk = true;
       } else {
         member.spool = await scan.spoolPath();
         await writeStreamToFile(entry.body.pipeThrough(tap), member.spool);
@@ -277,6 +297,7 @@ class BlobIndex {
       return new ReadableStream({ start: (c) => { if (b.length) c.enqueue(b); c.close(); } });
     }
     if (m.range !== undefined) return readFileStream(this.archivePath!, { start: m.range + offset, length: m.size - offset });
+    if (m.sunk) throw new ArchiveError(`blob ${m.digest} went to the blob sink while the archive streamed past; copy into a sink that shares its storage`);
     return readFileStream(m.spool!, { start: offset, length: m.size - offset });
   }
 

@@ -19,7 +19,7 @@ import {
   parseManifest,
 } from '@lade/manifest';
 import { familiarName, familiarString, normalizeReference } from '@lade/reference';
-import { openArchive } from './archive-read.js';
+import { type OpenArchiveOptions, openArchive } from './archive-read.js';
 import { type Compression, compressStream, decompressStream, sniffCompression } from './compression.js';
 import { ArchiveError, ArchiveUnsupportedError } from './errors.js';
 import { readFileStream, writeFileAtomic, writeStreamToFile } from './file-streams.js';
@@ -449,6 +449,8 @@ export interface LoadResult {
 /** Options of {@link loadArchive}. */
 export interface LoadOptions {
   readonly tempDir?: string;
+  /** See {@link OpenArchiveOptions.blobSink}: streamed Docker 25+/OCI blobs go here as they pass instead of to temp files. */
+  readonly blobSink?: ImageSink;
   readonly maxUncompressedBytes?: number;
   readonly onProgress?: (event: CopyEvent) => void;
   readonly signal?: AbortSignal;
@@ -470,6 +472,7 @@ export async function loadArchive(
     ...(options.tempDir ? { tempDir: options.tempDir } : {}),
     ...(options.maxUncompressedBytes !== undefined ? { maxUncompressedBytes: options.maxUncompressedBytes } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.blobSink ? { blobSink: options.blobSink } : {}),
   });
   const existing = new Set<Digest>();
   const lines: string[] = [];

@@ -27,3 +27,10 @@ export class ArchiveUnsupportedError extends LadeError {
     super('UNSUPPORTED', message, options);
   }
 }
+
+/** Spooling an archive's layers to temporary files failed (no space, no such directory, no permission). */
+export class SpoolError extends LadeError {
+  constructor(message: string, options: LadeErrorOptions = {}) {
+    super('SPOOL_FAILED', message, options);
+  }
+}

@@ -1,4 +1,4 @@
-export { TarError, ArchiveError, CompressionError, ArchiveUnsupportedError } from './errors.js';
+export { TarError, ArchiveError, CompressionError, ArchiveUnsupportedError, SpoolError } from './errors.js';
 export type { TarEntryType, TarFormat, TarHeader, TarSparseInfo, TarEntryInit } from './tar/header.js';
 export { type TarReadOptions, type TarEntry, TarReader, readTar } from './tar/reader.js';
 export {

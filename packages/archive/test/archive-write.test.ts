@@ -177,4 +177,30 @@ describe('loadArchive', () => {
     const untagged = await loadArchive(ggcr('hello-world-v25.tar'), () => store.sink('hello:untagged'));
     expect(untagged.lines).toEqual(['Loaded image ID: sha256:ee301c921b8aadc002973b2e0c3da17d701dcd994b606769a7e6eaa100b81d44']);
   });
+
+  it('passes streamed Docker 25+ blobs straight to the blob sink, spooling nothing', async () => {
+    const src = await openArchive(ggcr('test_bundle.tar'));
+    const w = createArchiveWriter();
+    const bytes = collect(w.readable);
+    for (const img of src.images) await copy(img.source(), w.sink(img.names));
+    await w.finish();
+    await src.close();
+    const store = new MemoryImageStore();
+    // A temp dir that cannot exist: any spooling would fail.
+    const result = await loadArchive(streamOf(await bytes, 3000), (name) => store.sink(name ?? 'x'), { blobSink: store.sink('blobs-only'), tempDir: '/nonexistent/lade' });
+    expect(result.lines).toEqual(['Loaded image: test_image_2:latest', 'Loaded image: test_image_1:latest']);
+    expect(store.tags.has('blobs-only')).toBe(false);
+    expect(store.blobs.has('sha256:3610aa5267a210147ba6ca02cdd87610dfc08522de9c5f5015edd8ee14853fd8' as never)).toBe(true);
+  });
+
+  it('spools a streamed archive without a blob sink, and fails cleanly when it cannot', async () => {
+    const bytes = await readFile(ggcr('test_image_1.tar'));
+    const store = new MemoryImageStore();
+    // legacy <id>/layer.tar members of a stream always spool (their digest is known only after hashing)
+    await expect(loadArchive(streamOf(bytes), (n) => store.sink(n ?? 'x'), { tempDir: '/nonexistent/lade' })).rejects.toMatchObject({ code: 'SPOOL_FAILED', message: expect.stringMatching(/cannot spool the archive's layers in \/nonexistent\/lade/) });
+    expect(store.blobs.size).toBe(0);
+    const ok = await loadArchive(streamOf(bytes), (n) => store.sink(n ?? 'x'));
+    expect(ok.lines).toEqual(['Loaded image: bazel/v1/tarball:test_image_1']);
+  });
 });
+
