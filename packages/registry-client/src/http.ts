@@ -42,11 +42,13 @@ export function createTransport(options: TransportOptions = {}): HttpTransport {
   return isNode ? undiciTransport(options) : fetchTransport(options);
 }
 
+// Node: undici's dispatcher API (no body copies, no fetch-spec port blocklist), wrapped into web Responses.
 function undiciTransport(options: TransportOptions): HttpTransport {
   const t = options.timeouts ?? {};
-  let loaded: Promise<{ agent: import('undici').Agent; fetch: typeof import('undici').fetch }> | undefined;
+  type Loaded = { agent: import('undici').Agent; fromWeb: (s: ReadableStream<Uint8Array>) => import('node:stream').Readable };
+  let loaded: Promise<Loaded> | undefined;
   const load = () => {
-    loaded ??= import('undici').then((u) => ({
+    loaded ??= Promise.all([import('undici'), import('node:stream')]).then(([u, stream]) => ({
       agent: new u.Agent({
         connections: options.connections ?? 8,
         keepAliveTimeout: 30_000,
@@ -54,27 +56,75 @@ function undiciTransport(options: TransportOptions): HttpTransport {
         bodyTimeout: t.bodyIdleMs ?? 120_000,
         connect: { timeout: t.connectMs ?? 30_000, ...(options.insecureTls ? { rejectUnauthorized: false } : {}) },
       }),
-      fetch: u.fetch,
+      fromWeb: (s) => stream.Readable.fromWeb(s as never),
     }));
     return loaded;
   };
   return {
     async send(req) {
-      const { agent, fetch } = await load();
-      const init = {
-        method: req.method,
-        headers: req.headers,
-        redirect: 'manual' as const,
-        dispatcher: agent,
-        ...(req.body !== undefined ? { body: req.body, duplex: 'half' as const } : {}),
+      const { agent, fromWeb } = await load();
+      const url = new URL(req.url);
+      const headers: Record<string, string> = {};
+      req.headers.forEach((v, k) => {
+        headers[k] = v;
+      });
+      const body = req.body === undefined ? null : req.body instanceof Uint8Array ? req.body : fromWeb(req.body);
+      const res = await agent.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: req.method as 'GET',
+        headers,
+        body,
         ...(req.signal ? { signal: req.signal } : {}),
-      };
-      return (await fetch(req.url, init as unknown as Parameters<typeof fetch>[1])) as unknown as Response;
+      });
+      const h = new Headers();
+      for (const [k, v] of Object.entries(res.headers)) {
+        if (Array.isArray(v)) for (const x of v) h.append(k, x);
+        else if (v !== undefined) h.set(k, String(v));
+      }
+      const nullBody = res.statusCode === 204 || res.statusCode === 205 || res.statusCode === 304 || req.method === 'HEAD';
+      if (nullBody) res.body.resume();
+      return new Response(nullBody ? null : nodeToWeb(res.body), { status: res.statusCode, headers: h });
     },
     async close() {
       if (loaded) await (await loaded).agent.close();
     },
   };
+}
+
+// Node 20's Readable.toWeb throws on data arriving after a cancel; this adapter pauses the socket on backpressure
+// (1 MiB queued) and destroys it on cancel.
+function nodeToWeb(r: import('node:stream').Readable): ReadableStream<Uint8Array> {
+  let finished = false;
+  return new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        r.on('data', (chunk: Uint8Array) => {
+          if (finished) return;
+          c.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          if ((c.desiredSize ?? 0) <= 0) r.pause();
+        });
+        r.on('end', () => {
+          if (finished) return;
+          finished = true;
+          c.close();
+        });
+        r.on('error', (e) => {
+          if (finished) return;
+          finished = true;
+          c.error(e);
+        });
+      },
+      pull() {
+        r.resume();
+      },
+      cancel() {
+        finished = true;
+        r.destroy();
+      },
+    },
+    { highWaterMark: 1 << 20, size: (chunk) => chunk.byteLength },
+  );
 }
 
 function fetchTransport(options: TransportOptions): HttpTransport {
