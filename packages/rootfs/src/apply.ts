@@ -106,7 +106,7 @@ export class LayerApplier {
 
   constructor(rootDir: string, options: { rootless?: boolean; onWarning?: (w: RootfsWarning) => void } = {}) {
     this.root = new SecureRoot(realpathSync(rootDir));
-    this.root.onImplicitDir = (rel) => this.#layerPaths.add(rel);
+    this.root.onImplicitDir = (rel) => this.#touch(rel);
     this.privileged = options.rootless !== true && typeof process.getuid === 'function' && process.getuid() === 0;
     this.#warn = options.onWarning ?? (() => {});
   }
@@ -123,7 +123,15 @@ export class LayerApplier {
         const entry = await opened.tar.next();
         if (entry === null) break;
         entries++;
-        await this.#entry(entry, maxEntry);
+        try {
+          await this.#entry(entry, maxEntry);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'ENAMETOOLONG' || code === 'ELOOP' || code === 'ENOTDIR') {
+            throw new LayerInvalidError(`layer entry "${entry.header.name}" cannot be written (${code}); the layer is corrupt or hostile`, { cause: e });
+          }
+          throw e;
+        }
       }
       digests = await opened.finish();
     } catch (e) {
@@ -179,8 +187,18 @@ export class LayerApplier {
         this.#warn({ code: 'ENTRY_SKIPPED', path: rel, message: `skipped "${h.name}": tar type ${JSON.stringify(h.typeflag)} is not a file system object` });
         return;
     }
-    this.#layerPaths.add(rel);
+    this.#touch(rel);
     if (h.xattrs && Object.keys(h.xattrs).length > 0) this.#xattrs.push({ path: target, xattrs: h.xattrs });
+  }
+
+  /** Marks `rel` and its parents as written by this layer (an opaque whiteout keeps them). */
+  #touch(rel: string): void {
+    let p = rel;
+    while (p !== '' && !this.#layerPaths.has(p)) {
+      this.#layerPaths.add(p);
+      const i = p.lastIndexOf('/');
+      p = i < 0 ? '' : p.slice(0, i);
+    }
   }
 
   #meta(h: TarHeader): DirFixup {
@@ -282,7 +300,7 @@ export class LayerApplier {
 
   #opaque(parts: string[], entryName: string): void {
     const dir = this.root.resolveDir(parts, true, entryName) as string;
-    this.#layerPaths.add(this.root.rel(dir));
+    this.#touch(this.root.rel(dir));
     this.#clearLower(dir);
   }
 
