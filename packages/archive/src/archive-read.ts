@@ -1,15 +1,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Digest, createHasher, hash, isDigest } from '@lade/digest';
+import { createHasher, type Digest, hash, isDigest } from '@lade/digest';
 import {
+  buildManifest,
   type Descriptor,
   type ImageSink,
   type ImageSource,
+  MediaType,
   type OpenBlobOptions,
   type ParsedImageManifest,
-  MediaType,
-  buildManifest,
   parseImageConfig,
   parseManifest,
 } from '@lade/manifest';
@@ -17,8 +17,7 @@ import { familiarString, normalizeReference } from '@lade/reference';
 import { type Compression, decompress, detectCompression } from './compression.js';
 import { ArchiveError, ArchiveUnsupportedError, SpoolError } from './errors.js';
 import { readFileHead, readFileStream, writeStreamToFile } from './file-streams.js';
-import { readAll } from './tar/reader.js';
-import { readTar } from './tar/reader.js';
+import { readAll, readTar } from './tar/reader.js';
 
 /** Where an archive comes from: a file path (seekable: uncompressed archives are read in place) or a stream (spooled as needed). */
 export type ArchiveInput = string | ReadableStream<Uint8Array>;
@@ -88,23 +87,31 @@ const META_LIMIT = 4 * 1024 * 1024;
 
 /** Normalizes an archive member path, refusing absolute paths and `..` (a hostile archive must not name anything outside). */
 export function normalizeMemberPath(raw: string, what = 'archive entry'): string {
-  if (raw.startsWith('/')) throw new ArchiveError(`${what} "${raw}": absolute paths are not allowed in an image archive; the archive is hostile or corrupt`);
+  if (raw.startsWith('/'))
+    throw new ArchiveError(
+      `${what} "${raw}": absolute paths are not allowed in an image archive; the archive is hostile or corrupt`,
+    );
   const parts: string[] = [];
   for (const part of raw.split('/')) {
     if (part === '' || part === '.') continue;
-    if (part === '..') throw new ArchiveError(`${what} "${raw}": ".." is not allowed in an image archive path; the archive is hostile or corrupt`);
+    if (part === '..')
+      throw new ArchiveError(
+        `${what} "${raw}": ".." is not allowed in an image archive path; the archive is hostile or corrupt`,
+      );
     parts.push(part);
   }
   return parts.join('/');
 }
 
 function resolveLink(from: string, target: string, symbolic: boolean): string {
-  if (target.startsWith('/')) throw new ArchiveError(`archive link "${from}" → "${target}" points outside the archive; refusing it`);
+  if (target.startsWith('/'))
+    throw new ArchiveError(`archive link "${from}" → "${target}" points outside the archive; refusing it`);
   const base = symbolic ? from.split('/').slice(0, -1) : [];
   for (const part of target.split('/')) {
     if (part === '' || part === '.') continue;
     if (part === '..') {
-      if (base.length === 0) throw new ArchiveError(`archive link "${from}" → "${target}" points outside the archive; refusing it`);
+      if (base.length === 0)
+        throw new ArchiveError(`archive link "${from}" → "${target}" points outside the archive; refusing it`);
       base.pop();
     } else base.push(part);
   }
@@ -137,7 +144,10 @@ class Scan {
   async spoolPath(): Promise<string> {
     const parent = this.options.tempDir ?? tmpdir();
     this.spoolDir ??= await mkdtemp(join(parent, 'lade-archive-')).catch((e: unknown) => {
-      throw new SpoolError(`cannot spool the archive's layers in ${parent}: ${(e as Error).message}; set a writable temp directory (TMPDIR)`, { cause: e });
+      throw new SpoolError(
+        `cannot spool the archive's layers in ${parent}: ${(e as Error).message}; set a writable temp directory (TMPDIR)`,
+        { cause: e },
+      );
     });
     return join(this.spoolDir, String(this.spoolCount++));
   }
@@ -183,11 +193,16 @@ async function scanArchive(input: ArchiveInput, options: OpenArchiveOptions): Pr
         scan.links.set(name, resolveLink(name, h.linkname, h.type === 'symlink'));
         continue;
       }
-      if (h.type !== 'file') throw new ArchiveError(`archive entry "${name}" is a ${h.type}; image archives hold only files, directories and links`);
+      if (h.type !== 'file')
+        throw new ArchiveError(
+          `archive entry "${name}" is a ${h.type}; image archives hold only files, directories and links`,
+        );
       const blobDigest = digestFromPath(name);
       const meta = isMetadataName(name);
       if (meta && h.size > META_LIMIT && !name.endsWith('.tar') && !name.endsWith('.tar.gz')) {
-        throw new ArchiveError(`archive entry "${name}" is ${h.size} bytes, more than the ${META_LIMIT}-byte limit for metadata; the archive is corrupt or hostile`);
+        throw new ArchiveError(
+          `archive entry "${name}" is ${h.size} bytes, more than the ${META_LIMIT}-byte limit for metadata; the archive is corrupt or hostile`,
+        );
       }
       const small = h.size <= META_LIMIT && (meta || blobDigest !== undefined) && scan.memoryUsed + h.size <= maxMemory;
       if (small) {
@@ -196,7 +211,10 @@ async function scanArchive(input: ArchiveInput, options: OpenArchiveOptions): Pr
         scan.members.set(name, { size: bytes.length, head: bytes.subarray(0, 4), bytes });
         continue;
       }
-      if (meta && !name.endsWith('.tar')) throw new ArchiveError(`archive metadata exceeds the ${maxMemory}-byte memory limit at "${name}"; the archive is corrupt or hostile`);
+      if (meta && !name.endsWith('.tar'))
+        throw new ArchiveError(
+          `archive metadata exceeds the ${maxMemory}-byte memory limit at "${name}"; the archive is corrupt or hostile`,
+        );
       // Layers: read in place (uncompressed file) or spooled to disk; hashed on the way when the path does not say the digest.
       const hasher = blobDigest ? undefined : createHasher('sha256');
       let head = new Uint8Array(0);
@@ -217,7 +235,12 @@ async function scanArchive(input: ArchiveInput, options: OpenArchiveOptions): Pr
         if (await options.blobSink.hasBlob(d)) {
           const r = entry.body.pipeThrough(tap).getReader();
           for (;;) if ((await r.read()).done) break;
-        } else await options.blobSink.writeBlob(d, entry.body.pipeThrough(tap), options.signal ? { signal: options.signal } : {});
+        } else
+          await options.blobSink.writeBlob(
+            d,
+            entry.body.pipeThrough(tap),
+            options.signal ? { signal: options.signal } : {},
+          );
         member.sunk = true;
       } else {
         member.spool = await scan.spoolPath();
@@ -249,16 +272,21 @@ interface DockerManifestEntry {
 }
 
 function validateDockerManifest(value: unknown): DockerManifestEntry[] {
-  if (value === null) throw new ArchiveError('manifest.json is null: the archive lists no images; it is corrupt or not a docker save');
-  if (!Array.isArray(value)) throw new ArchiveError('manifest.json must be a JSON array of images; the archive is corrupt');
+  if (value === null)
+    throw new ArchiveError('manifest.json is null: the archive lists no images; it is corrupt or not a docker save');
+  if (!Array.isArray(value))
+    throw new ArchiveError('manifest.json must be a JSON array of images; the archive is corrupt');
   if (value.length === 0) throw new ArchiveError('manifest.json lists no images; nothing to load');
   return value.map((v: unknown, i): DockerManifestEntry => {
     const o = v as Record<string, unknown> | null;
-    if (typeof o !== 'object' || o === null || typeof o.Config !== 'string') throw new ArchiveError(`manifest.json entry ${i} has no Config path; the archive is corrupt`);
+    if (typeof o !== 'object' || o === null || typeof o.Config !== 'string')
+      throw new ArchiveError(`manifest.json entry ${i} has no Config path; the archive is corrupt`);
     const layers = o.Layers ?? [];
-    if (!Array.isArray(layers) || !layers.every((l) => typeof l === 'string')) throw new ArchiveError(`manifest.json entry ${i}: Layers must be a list of paths`);
+    if (!Array.isArray(layers) || !layers.every((l) => typeof l === 'string'))
+      throw new ArchiveError(`manifest.json entry ${i}: Layers must be a list of paths`);
     const tags = o.RepoTags ?? [];
-    if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) throw new ArchiveError(`manifest.json entry ${i}: RepoTags must be a list of names`);
+    if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string'))
+      throw new ArchiveError(`manifest.json entry ${i}: RepoTags must be a list of names`);
     return { Config: o.Config, RepoTags: tags as string[], Layers: layers as string[] };
   });
 }
@@ -275,7 +303,10 @@ class BlobIndex {
   readonly byDigest = new Map<string, Member>();
   readonly synthesized = new Map<string, Uint8Array>();
 
-  constructor(private readonly scan: Scan, private readonly archivePath: string | undefined) {}
+  constructor(
+    private readonly scan: Scan,
+    private readonly archivePath: string | undefined,
+  ) {}
 
   add(digest: Digest, member: Member): void {
     if (!this.byDigest.has(digest)) this.byDigest.set(digest, member);
@@ -287,25 +318,44 @@ class BlobIndex {
     const m = this.byDigest.get(digest);
     if (!m) throw new ArchiveError(`${what} ${digest} is not in the archive; the archive is incomplete`);
     if (m.bytes) return m.bytes;
-    if (m.size > META_LIMIT) throw new ArchiveError(`${what} ${digest} is ${m.size} bytes, more than the ${META_LIMIT}-byte limit`);
+    if (m.size > META_LIMIT)
+      throw new ArchiveError(`${what} ${digest} is ${m.size} bytes, more than the ${META_LIMIT}-byte limit`);
     return readAll(this.open(m, 0), META_LIMIT, what);
   }
 
   open(m: Member, offset: number): ReadableStream<Uint8Array> {
     if (m.bytes) {
       const b = m.bytes.subarray(offset);
-      return new ReadableStream({ start: (c) => { if (b.length) c.enqueue(b); c.close(); } });
+      return new ReadableStream({
+        start: (c) => {
+          if (b.length) c.enqueue(b);
+          c.close();
+        },
+      });
     }
-    if (m.range !== undefined) return readFileStream(this.archivePath!, { start: m.range + offset, length: m.size - offset });
-    if (m.sunk) throw new ArchiveError(`blob ${m.digest} went to the blob sink while the archive streamed past; copy into a sink that shares its storage`);
+    if (m.range !== undefined)
+      return readFileStream(this.archivePath!, { start: m.range + offset, length: m.size - offset });
+    if (m.sunk)
+      throw new ArchiveError(
+        `blob ${m.digest} went to the blob sink while the archive streamed past; copy into a sink that shares its storage`,
+      );
     return readFileStream(m.spool!, { start: offset, length: m.size - offset });
   }
 
   openBlob(d: Descriptor, offset: number): ReadableStream<Uint8Array> {
     const s = this.synthesized.get(d.digest);
-    if (s) return new ReadableStream({ start: (c) => { c.enqueue(s.subarray(offset)); c.close(); } });
+    if (s)
+      return new ReadableStream({
+        start: (c) => {
+          c.enqueue(s.subarray(offset));
+          c.close();
+        },
+      });
     const m = this.byDigest.get(d.digest);
-    if (!m) throw new ArchiveError(`blob ${d.digest} is not in the archive; the archive is incomplete`, { detail: { code: 'BLOB_UNKNOWN' } });
+    if (!m)
+      throw new ArchiveError(`blob ${d.digest} is not in the archive; the archive is incomplete`, {
+        detail: { code: 'BLOB_UNKNOWN' },
+      });
     return this.open(m, offset);
   }
 
@@ -328,7 +378,9 @@ class ArchiveSource implements ImageSource {
   async fetchManifest(descriptor: Descriptor): Promise<Uint8Array> {
     const bytes = await this.blobs.bytes(descriptor.digest, 'manifest');
     if (bytes.length !== descriptor.size || hash(bytes) !== descriptor.digest) {
-      throw new ArchiveError(`manifest ${descriptor.digest} in ${this.name} does not match its digest or size; the archive is corrupt`);
+      throw new ArchiveError(
+        `manifest ${descriptor.digest} in ${this.name} does not match its digest or size; the archive is corrupt`,
+      );
     }
     return bytes;
   }
@@ -368,7 +420,9 @@ export async function openArchive(input: ArchiveInput, options: OpenArchiveOptio
       layout = 'oci';
       images = ociImages(indexJson, blobs, label);
     } else {
-      throw new ArchiveError(`${label} has neither manifest.json nor index.json: it is not a docker save or an OCI archive`);
+      throw new ArchiveError(
+        `${label} has neither manifest.json nor index.json: it is not a docker save or an OCI archive`,
+      );
     }
     const close = async () => {
       if (scan.spoolDir) await rm(scan.spoolDir, { recursive: true, force: true });
@@ -387,7 +441,13 @@ export async function openArchive(input: ArchiveInput, options: OpenArchiveOptio
   }
 }
 
-async function dockerImages(scan: Scan, blobs: BlobIndex, manifestJson: Member, indexJson: Member | undefined, label: string): Promise<ArchiveImage[]> {
+async function dockerImages(
+  scan: Scan,
+  blobs: BlobIndex,
+  manifestJson: Member,
+  indexJson: Member | undefined,
+  label: string,
+): Promise<ArchiveImage[]> {
   const entries = validateDockerManifest(parseJson(manifestJson.bytes ?? new Uint8Array(0), 'manifest.json'));
   // Docker 25+ archives carry their OCI manifests: reuse them so digests survive a load.
   const knownManifests: ParsedImageManifest[] = [];
@@ -406,11 +466,14 @@ async function dockerImages(scan: Scan, blobs: BlobIndex, manifestJson: Member, 
   for (const [i, e] of entries.entries()) {
     const configPath = normalizeMemberPath(e.Config, `manifest.json entry ${i} Config`);
     const configMember = scan.resolve(configPath);
-    if (!configMember?.bytes) throw new ArchiveError(`manifest.json entry ${i}: config "${configPath}" is missing from ${label}`);
+    if (!configMember?.bytes)
+      throw new ArchiveError(`manifest.json entry ${i}: config "${configPath}" is missing from ${label}`);
     const config = parseImageConfig(configMember.bytes);
     const diffIds = config.config.rootfs.diff_ids;
     if (diffIds.length !== e.Layers.length) {
-      throw new ArchiveError(`manifest.json entry ${i}: ${e.Layers.length} layers but the config lists ${diffIds.length} diff_ids; the archive is corrupt`);
+      throw new ArchiveError(
+        `manifest.json entry ${i}: ${e.Layers.length} layers but the config lists ${diffIds.length} diff_ids; the archive is corrupt`,
+      );
     }
     blobs.add(config.digest, configMember);
     const layers: { digest: Digest; size: number; head: Uint8Array }[] = [];
@@ -422,22 +485,39 @@ async function dockerImages(scan: Scan, blobs: BlobIndex, manifestJson: Member, 
       m.digest = digest;
       blobs.add(digest, m);
       if (detectCompression(m.head) === 'none' && digest !== diffIds[j]) {
-        throw new ArchiveError(`manifest.json entry ${i}: layer "${path}" has digest ${digest} but the config's diff_id is ${diffIds[j]}; the archive is corrupt`);
+        throw new ArchiveError(
+          `manifest.json entry ${i}: layer "${path}" has digest ${digest} but the config's diff_id is ${diffIds[j]}; the archive is corrupt`,
+        );
       }
       layers.push({ digest, size: m.size, head: m.head });
     }
     let manifest: { descriptor: Descriptor } | undefined;
-    const found = knownManifests.find((p) => p.manifest.config.digest === config.digest && p.manifest.layers.length === layers.length && p.manifest.layers.every((l, k) => l.digest === layers[k]!.digest));
+    const found = knownManifests.find(
+      (p) =>
+        p.manifest.config.digest === config.digest &&
+        p.manifest.layers.length === layers.length &&
+        p.manifest.layers.every((l, k) => l.digest === layers[k]!.digest),
+    );
     if (found) manifest = { descriptor: { mediaType: found.mediaType, digest: found.digest, size: found.size } };
     else {
       const docker = layers.every((l) => detectCompression(l.head) !== 'zstd');
       const built = buildManifest({
         mediaType: docker ? MediaType.DOCKER_MANIFEST : MediaType.OCI_MANIFEST,
-        config: { mediaType: docker ? MediaType.DOCKER_CONFIG : MediaType.OCI_CONFIG, digest: config.digest, size: config.size },
+        config: {
+          mediaType: docker ? MediaType.DOCKER_CONFIG : MediaType.OCI_CONFIG,
+          digest: config.digest,
+          size: config.size,
+        },
         layers: layers.map((l) => ({ mediaType: layerMediaType(l.head, docker), digest: l.digest, size: l.size })),
       });
       blobs.synthesized.set(built.descriptor.digest, built.bytes);
-      manifest = { descriptor: { mediaType: built.descriptor.mediaType, digest: built.descriptor.digest, size: built.descriptor.size } };
+      manifest = {
+        descriptor: {
+          mediaType: built.descriptor.mediaType,
+          digest: built.descriptor.digest,
+          size: built.descriptor.size,
+        },
+      };
     }
     const descriptor = manifest.descriptor;
     const names = e.RepoTags.map((t) => {
@@ -447,7 +527,13 @@ async function dockerImages(scan: Scan, blobs: BlobIndex, manifestJson: Member, 
         throw new ArchiveError(`manifest.json entry ${i}: RepoTags "${t}" is not a valid image name`);
       }
     });
-    images.push({ index: i, names, descriptor, id: config.digest, source: () => new ArchiveSource(`docker-archive:${label}${names[0] ? `:${names[0]}` : ''}`, descriptor, blobs) });
+    images.push({
+      index: i,
+      names,
+      descriptor,
+      id: config.digest,
+      source: () => new ArchiveSource(`docker-archive:${label}${names[0] ? `:${names[0]}` : ''}`, descriptor, blobs),
+    });
   }
   return images;
 }
@@ -461,13 +547,24 @@ function ociImages(indexJson: Member, blobs: BlobIndex, label: string): ArchiveI
     throw new ArchiveError(`index.json of ${label} is not a valid OCI index: ${(e as Error).message}`, { cause: e });
   }
   if (parsed.kind !== 'index') throw new ArchiveError(`index.json of ${label} is not an OCI index`);
-  if (parsed.index.manifests.length === 0) throw new ArchiveError(`index.json of ${label} lists no images; nothing to load`);
+  if (parsed.index.manifests.length === 0)
+    throw new ArchiveError(`index.json of ${label} lists no images; nothing to load`);
   return parsed.index.manifests.map((d, i) => {
     const ref = d.annotations?.['org.opencontainers.image.ref.name'];
     const full = d.annotations?.['io.containerd.image.name'];
     const names = full ? [familiarOrSelf(full)] : ref ? [ref] : [];
-    const descriptor: Descriptor = { mediaType: d.mediaType, digest: d.digest, size: d.size, ...(d.platform ? { platform: d.platform } : {}) };
-    return { index: i, names, descriptor, source: () => new ArchiveSource(`oci-archive:${label}${ref ? `:${ref}` : ''}`, descriptor, blobs) };
+    const descriptor: Descriptor = {
+      mediaType: d.mediaType,
+      digest: d.digest,
+      size: d.size,
+      ...(d.platform ? { platform: d.platform } : {}),
+    };
+    return {
+      index: i,
+      names,
+      descriptor,
+      source: () => new ArchiveSource(`oci-archive:${label}${ref ? `:${ref}` : ''}`, descriptor, blobs),
+    };
   });
 }
 
@@ -479,10 +576,16 @@ function familiarOrSelf(name: string): string {
   }
 }
 
-function selectImage(images: readonly ArchiveImage[], selector: string | number | undefined, label: string): ArchiveImage {
+function selectImage(
+  images: readonly ArchiveImage[],
+  selector: string | number | undefined,
+  label: string,
+): ArchiveImage {
   if (selector === undefined) {
     if (images.length === 1) return images[0]!;
-    throw new ArchiveUnsupportedError(`${label} holds ${images.length} images; name one (${images.flatMap((i) => i.names).join(', ') || 'by index or ID'})`);
+    throw new ArchiveUnsupportedError(
+      `${label} holds ${images.length} images; name one (${images.flatMap((i) => i.names).join(', ') || 'by index or ID'})`,
+    );
   }
   if (typeof selector === 'number') {
     const img = images[selector];
@@ -501,9 +604,12 @@ function selectImage(images: readonly ArchiveImage[], selector: string | number 
   if (byNorm) return byNorm;
   const hex = selector.replace(/^sha256:/, '');
   if (/^[a-f0-9]{12,64}$/.test(hex)) {
-    const byId = images.filter((i) => (i.id && configHexPrefix(i.id).startsWith(hex)) || configHexPrefix(i.descriptor.digest).startsWith(hex));
+    const byId = images.filter(
+      (i) => (i.id && configHexPrefix(i.id).startsWith(hex)) || configHexPrefix(i.descriptor.digest).startsWith(hex),
+    );
     if (byId.length === 1) return byId[0]!;
   }
-  throw new ArchiveUnsupportedError(`${label} has no image "${selector}"; it holds ${images.map((i) => i.names[0] ?? i.id ?? i.descriptor.digest).join(', ')}`);
+  throw new ArchiveUnsupportedError(
+    `${label} has no image "${selector}"; it holds ${images.map((i) => i.names[0] ?? i.id ?? i.descriptor.digest).join(', ')}`,
+  );
 }
-

@@ -1,22 +1,22 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Digest, createHasher, digestHex, verifyBytes, verifyingStream } from '@lade/digest';
+import { createHasher, type Digest, digestHex, verifyBytes, verifyingStream } from '@lade/digest';
 import {
+  buildIndex,
   type CopyEvent,
   type CopyOptions,
+  canonicalJson,
+  copy,
   type Descriptor,
   type ImageSink,
   type ImageSource,
   type ParsedManifest,
+  parseImageConfig,
+  parseManifest,
   type TransportOptions,
   type WriteBlobOptions,
   type WriteManifestOptions,
-  buildIndex,
-  canonicalJson,
-  copy,
-  parseImageConfig,
-  parseManifest,
 } from '@lade/manifest';
 import { familiarName, familiarString, normalizeReference } from '@lade/reference';
 import { type OpenArchiveOptions, openArchive } from './archive-read.js';
@@ -64,7 +64,12 @@ function tagOf(name: string): { full: string; familiar: string; repo: string; ta
   try {
     const ref = normalizeReference(name);
     if (ref.tag === undefined) return undefined;
-    return { full: `${ref.domain}/${ref.path}:${ref.tag}`, familiar: familiarString(ref), repo: familiarName(ref), tag: ref.tag };
+    return {
+      full: `${ref.domain}/${ref.path}:${ref.tag}`,
+      familiar: familiarString(ref),
+      repo: familiarName(ref),
+      tag: ref.tag,
+    };
   } catch {
     return undefined;
   }
@@ -135,7 +140,11 @@ export class ArchiveWriter {
     }
   }
 
-  private async writeNewBlob(d: Descriptor, content: ReadableStream<Uint8Array>, options: WriteBlobOptions): Promise<void> {
+  private async writeNewBlob(
+    d: Descriptor,
+    content: ReadableStream<Uint8Array>,
+    options: WriteBlobOptions,
+  ): Promise<void> {
     let seen = 0;
     const progress = new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, c) {
@@ -144,7 +153,9 @@ export class ArchiveWriter {
         c.enqueue(chunk);
       },
     });
-    const verified = content.pipeThrough(verifyingStream({ digest: d.digest, size: d.size, name: `blob ${d.digest}` })).pipeThrough(progress);
+    const verified = content
+      .pipeThrough(verifyingStream({ digest: d.digest, size: d.size, name: `blob ${d.digest}` }))
+      .pipeThrough(progress);
     if (this.format !== 'docker-legacy') {
       await this.ensureStarted();
       await this.tar.add({ header: { name: blobName(d.digest), size: d.size, mtime: MTIME }, body: verified });
@@ -186,7 +197,9 @@ export class ArchiveWriter {
     this.check();
     const parsed = parseManifest(image.bytes, image.descriptor.mediaType);
     if (this.format !== 'oci' && parsed.kind !== 'manifest') {
-      throw new ArchiveUnsupportedError(`a docker archive holds single-platform images, but ${image.names[0] ?? image.descriptor.digest} is an index; choose a platform or write an oci archive`);
+      throw new ArchiveUnsupportedError(
+        `a docker archive holds single-platform images, but ${image.names[0] ?? image.descriptor.digest} is an index; choose a platform or write an oci archive`,
+      );
     }
     this.images.push(image);
   }
@@ -216,12 +229,20 @@ export class ArchiveWriter {
     const dockerEntries: unknown[] = [];
     const repositories: Record<string, Record<string, string>> = {};
     for (const img of this.images) {
-      const base: Descriptor = { mediaType: img.descriptor.mediaType, digest: img.descriptor.digest, size: img.descriptor.size };
+      const base: Descriptor = {
+        mediaType: img.descriptor.mediaType,
+        digest: img.descriptor.digest,
+        size: img.descriptor.size,
+      };
       const tags = img.names.map((n) => ({ name: n, tag: tagOf(n) }));
       if (tags.length === 0) manifests.push(base);
       for (const t of tags) {
         const annotations: Record<string, string> =
-          this.format === 'oci' ? { 'org.opencontainers.image.ref.name': t.name } : t.tag ? { 'io.containerd.image.name': t.tag.full, 'org.opencontainers.image.ref.name': t.tag.tag } : {};
+          this.format === 'oci'
+            ? { 'org.opencontainers.image.ref.name': t.name }
+            : t.tag
+              ? { 'io.containerd.image.name': t.tag.full, 'org.opencontainers.image.ref.name': t.tag.tag }
+              : {};
         manifests.push({ ...base, annotations });
       }
       if (this.format === 'docker') {
@@ -229,9 +250,14 @@ export class ArchiveWriter {
         if (parsed.kind !== 'manifest') continue;
         const layers = parsed.manifest.layers;
         const repoTags = tags.flatMap((t) => (t.tag ? [t.tag.familiar] : []));
-        dockerEntries.push({ Config: blobName(parsed.manifest.config.digest), RepoTags: repoTags.length ? repoTags : null, Layers: layers.map((l) => blobName(l.digest)) });
+        dockerEntries.push({
+          Config: blobName(parsed.manifest.config.digest),
+          RepoTags: repoTags.length ? repoTags : null,
+          Layers: layers.map((l) => blobName(l.digest)),
+        });
         const top = layers.at(-1);
-        for (const t of tags) if (t.tag && top) (repositories[t.tag.repo] ??= {})[t.tag.tag] = digestHex(top.digest);
+        for (const t of tags)
+          if (t.tag && top) addRepository(repositories, t.tag.repo, t.tag.tag, digestHex(top.digest));
       }
     }
     await this.addJson('index.json', buildIndex({ manifests }).bytes);
@@ -239,7 +265,8 @@ export class ArchiveWriter {
       await this.addJson('manifest.json', canonicalJson(dockerEntries));
     }
     await this.addJson('oci-layout', canonicalJson({ imageLayoutVersion: '1.0.0' }));
-    if (this.format === 'docker' && Object.keys(repositories).length > 0) await this.addJson('repositories', canonicalJson(repositories));
+    if (this.format === 'docker' && Object.keys(repositories).length > 0)
+      await this.addJson('repositories', canonicalJson(repositories));
   }
 
   private async finishLegacy(): Promise<void> {
@@ -258,17 +285,28 @@ export class ArchiveWriter {
       let parent: string | undefined;
       for (const [i, l] of parsed.manifest.layers.entries()) {
         const s = this.spooled.get(l.digest);
-        if (!s) throw new ArchiveError(`layer ${l.digest} was not written to the archive (foreign layers cannot go into a legacy archive)`);
-        if (diffIds[i] !== s.diffId) throw new ArchiveError(`layer ${l.digest} uncompresses to ${s.diffId}, but the config's diff_id is ${diffIds[i]}; the image is corrupt`);
+        if (!s)
+          throw new ArchiveError(
+            `layer ${l.digest} was not written to the archive (foreign layers cannot go into a legacy archive)`,
+          );
+        if (diffIds[i] !== s.diffId)
+          throw new ArchiveError(
+            `layer ${l.digest} uncompresses to ${s.diffId}, but the config's diff_id is ${diffIds[i]}; the image is corrupt`,
+          );
         // The layer directory is named for the layer and its parents, as docker's v1 IDs are, so shared bases dedupe.
         const id = digestHex(hashText(`${parent ?? ''}\n${s.diffId}`));
         if (!done.has(id)) {
           done.add(id);
-          const json = canonicalJson(parent ? { id, parent, created: '1970-01-01T00:00:00Z' } : { id, created: '1970-01-01T00:00:00Z' });
+          const json = canonicalJson(
+            parent ? { id, parent, created: '1970-01-01T00:00:00Z' } : { id, created: '1970-01-01T00:00:00Z' },
+          );
           await this.tar.add({ header: { name: `${id}/`, type: 'directory', mtime: MTIME } });
           await this.tar.add({ header: { name: `${id}/VERSION`, mtime: MTIME }, body: '1.0' });
           await this.tar.add({ header: { name: `${id}/json`, mtime: MTIME }, body: json });
-          await this.tar.add({ header: { name: `${id}/layer.tar`, size: s.size, mtime: MTIME }, body: readFileStream(s.path) });
+          await this.tar.add({
+            header: { name: `${id}/layer.tar`, size: s.size, mtime: MTIME },
+            body: readFileStream(s.path),
+          });
         }
         layerPaths.push(`${id}/layer.tar`);
         parent = id;
@@ -285,7 +323,7 @@ export class ArchiveWriter {
       entries.push({ Config: configName, RepoTags: repoTags.length ? repoTags : null, Layers: layerPaths });
       for (const n of img.names) {
         const t = tagOf(n);
-        if (t && parent) (repositories[t.repo] ??= {})[t.tag] = parent;
+        if (t && parent) addRepository(repositories, t.repo, t.tag, parent);
       }
     }
     await this.addJson('manifest.json', canonicalJson(entries));
@@ -307,6 +345,15 @@ export class ArchiveWriter {
     if (this.spoolDir) await rm(this.spoolDir, { recursive: true, force: true });
     this.spoolDir = undefined;
   }
+}
+
+function addRepository(
+  repositories: Record<string, Record<string, string>>,
+  repo: string,
+  tag: string,
+  id: string,
+): void {
+  repositories[repo] = { ...repositories[repo], [tag]: id };
 }
 
 function hashText(s: string): Digest {
@@ -372,7 +419,11 @@ export interface SaveOptions extends ArchiveWriterOptions {
 
 /** What {@link saveImages} wrote. */
 export interface SaveResult {
-  readonly images: readonly { readonly names: readonly string[]; readonly descriptor: Descriptor; readonly id?: Digest }[];
+  readonly images: readonly {
+    readonly names: readonly string[];
+    readonly descriptor: Descriptor;
+    readonly id?: Digest;
+  }[];
 }
 
 /**
@@ -382,15 +433,29 @@ export interface SaveResult {
  * @example
  * await saveImages([{ source: store.source('app:1'), names: ['app:1'] }], 'app.tar');
  */
-export async function saveImages(images: readonly SaveImage[], output: string | WritableStream<Uint8Array>, options: SaveOptions = {}): Promise<SaveResult> {
+export async function saveImages(
+  images: readonly SaveImage[],
+  output: string | WritableStream<Uint8Array>,
+  options: SaveOptions = {},
+): Promise<SaveResult> {
   if (images.length === 0) throw new ArchiveError('no images to save; name at least one');
   const writer = createArchiveWriter(options);
-  const body = options.compression && options.compression !== 'none' ? compressStream(writer.readable, options.compression, options.level !== undefined ? { level: options.level } : {}) : writer.readable;
+  const body =
+    options.compression && options.compression !== 'none'
+      ? compressStream(
+          writer.readable,
+          options.compression,
+          options.level !== undefined ? { level: options.level } : {},
+        )
+      : writer.readable;
   const done = typeof output === 'string' ? writeFileAtomic(body, output) : body.pipeTo(output);
   done.catch(() => {});
   try {
     for (const img of images) {
-      await copy(img.source, writer.sink(img.names ?? []), { ...options.copy, ...(options.signal ? { signal: options.signal } : {}) });
+      await copy(img.source, writer.sink(img.names ?? []), {
+        ...options.copy,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
     }
     await writer.finish();
     await done;
@@ -402,7 +467,11 @@ export async function saveImages(images: readonly SaveImage[], output: string | 
   return {
     images: writer.images.map((img) => {
       const parsed: ParsedManifest = parseManifest(img.bytes, img.descriptor.mediaType);
-      return { names: img.names, descriptor: img.descriptor, ...(parsed.kind === 'manifest' ? { id: parsed.manifest.config.digest } : {}) };
+      return {
+        names: img.names,
+        descriptor: img.descriptor,
+        ...(parsed.kind === 'manifest' ? { id: parsed.manifest.config.digest } : {}),
+      };
     }),
   };
 }
@@ -411,7 +480,10 @@ export async function saveImages(images: readonly SaveImage[], output: string | 
  * A single-image ImageSink that writes an archive file (for `lade copy … docker-archive:FILE[:NAME]`):
  * the file appears, complete, when `commit()` resolves; `close()` before that discards it.
  */
-export function archiveFileSink(path: string, options: ArchiveWriterOptions & { readonly names?: readonly string[] } = {}): ImageSink {
+export function archiveFileSink(
+  path: string,
+  options: ArchiveWriterOptions & { readonly names?: readonly string[] } = {},
+): ImageSink {
   const writer = createArchiveWriter(options);
   const inner = writer.sink(options.names ?? []);
   const done = writeFileAtomic(writer.readable, path);
@@ -439,7 +511,11 @@ export function archiveFileSink(path: string, options: ArchiveWriterOptions & { 
 
 /** What {@link loadArchive} loaded, with the lines `docker load` prints. */
 export interface LoadResult {
-  readonly images: readonly { readonly names: readonly string[]; readonly id?: Digest; readonly descriptor: Descriptor }[];
+  readonly images: readonly {
+    readonly names: readonly string[];
+    readonly id?: Digest;
+    readonly descriptor: Descriptor;
+  }[];
   /** `Loaded image: NAME:TAG` per name, `Loaded image ID: sha256:…` for an untagged image. */
   readonly lines: readonly string[];
   /** Layers the destination already had (docker reports them as existing). */
@@ -465,7 +541,10 @@ export interface LoadOptions {
  */
 export async function loadArchive(
   input: string | ReadableStream<Uint8Array>,
-  sinkFor: (name: string | undefined, image: { readonly id?: Digest; readonly descriptor: Descriptor }) => ImageSink | Promise<ImageSink>,
+  sinkFor: (
+    name: string | undefined,
+    image: { readonly id?: Digest; readonly descriptor: Descriptor },
+  ) => ImageSink | Promise<ImageSink>,
   options: LoadOptions = {},
 ): Promise<LoadResult> {
   const archive = await openArchive(input, {
@@ -493,12 +572,17 @@ export async function loadArchive(
         } finally {
           await sink.close?.();
         }
-        lines.push(name !== undefined ? `Loaded image: ${name}` : `Loaded image ID: ${img.id ?? img.descriptor.digest}`);
+        lines.push(
+          name !== undefined ? `Loaded image: ${name}` : `Loaded image ID: ${img.id ?? img.descriptor.digest}`,
+        );
       }
     }
   } finally {
     await archive.close();
   }
-  return { images: archive.images.map((i) => ({ names: i.names, descriptor: i.descriptor, ...(i.id ? { id: i.id } : {}) })), lines, existingLayers: [...existing] };
+  return {
+    images: archive.images.map((i) => ({ names: i.names, descriptor: i.descriptor, ...(i.id ? { id: i.id } : {}) })),
+    lines,
+    existingLayers: [...existing],
+  };
 }
-

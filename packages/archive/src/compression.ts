@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { type Digest, createHasher } from '@lade/digest';
+import { createHasher, type Digest } from '@lade/digest';
 import * as fflate from 'fflate';
 import * as fzstd from 'fzstd';
 import { ArchiveUnsupportedError, CompressionError } from './errors.js';
@@ -46,7 +46,9 @@ export function detectCompression(head: Uint8Array): Compression {
 }
 
 /** Peeks at a stream's first bytes to tell its compression; the returned stream still yields every byte. */
-export async function sniffCompression(stream: ReadableStream<Uint8Array>): Promise<{ compression: Compression; stream: ReadableStream<Uint8Array> }> {
+export async function sniffCompression(
+  stream: ReadableStream<Uint8Array>,
+): Promise<{ compression: Compression; stream: ReadableStream<Uint8Array> }> {
   const reader = stream.getReader();
   const head: Uint8Array[] = [];
   let have = 0;
@@ -99,7 +101,9 @@ export interface CompressOptions {
 }
 
 function bomb(name: string, max: number): CompressionError {
-  return new CompressionError(`${name}: expands beyond ${max} bytes; refusing it as a possible compression bomb (raise the limit if the content is genuine)`);
+  return new CompressionError(
+    `${name}: expands beyond ${max} bytes; refusing it as a possible compression bomb (raise the limit if the content is genuine)`,
+  );
 }
 
 function corrupt(name: string, kind: Compression, cause: unknown): CompressionError {
@@ -108,8 +112,16 @@ function corrupt(name: string, kind: Compression, cause: unknown): CompressionEr
 }
 
 /** Runs a node:zlib transform as a pull-based web stream: backpressure flows both ways, nothing piles up. */
-function throughNode(source: ReadableStream<Uint8Array>, z: import('node:stream').Transform, kind: Compression, name: string, max: number): ReadableStream<Uint8Array> {
-  const input = nodeStream!.Readable.fromWeb(source as import('node:stream/web').ReadableStream<Uint8Array>) as Readable;
+function throughNode(
+  source: ReadableStream<Uint8Array>,
+  z: import('node:stream').Transform,
+  kind: Compression,
+  name: string,
+  max: number,
+): ReadableStream<Uint8Array> {
+  const input = nodeStream!.Readable.fromWeb(
+    source as import('node:stream/web').ReadableStream<Uint8Array>,
+  ) as Readable;
   input.on('error', (e) => z.destroy(e));
   input.pipe(z);
   const it = z[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -200,25 +212,48 @@ function throughPortable(
  * Decompresses a stream of a known compression (`none` passes it through, still enforcing `maxOutputBytes`).
  * gzip uses node:zlib where present (faster), fflate otherwise; zstd uses node:zlib where it has zstd, fzstd otherwise.
  */
-export function decompressStream(source: ReadableStream<Uint8Array>, compression: Compression, options: DecompressOptions = {}): ReadableStream<Uint8Array> {
+export function decompressStream(
+  source: ReadableStream<Uint8Array>,
+  compression: Compression,
+  options: DecompressOptions = {},
+): ReadableStream<Uint8Array> {
   const name = options.name ?? 'stream';
   const max = options.maxOutputBytes ?? Number.POSITIVE_INFINITY;
   const backend = options.backend ?? defaultCompressionBackend();
   if (compression === 'none') {
     if (!Number.isFinite(max)) return source;
-    return throughPortable(source, (ondata) => ({ push: (chunk, final) => ondata(chunk, final ?? false) }), 'none', name, max, false);
+    return throughPortable(
+      source,
+      (ondata) => ({ push: (chunk, final) => ondata(chunk, final ?? false) }),
+      'none',
+      name,
+      max,
+      false,
+    );
   }
   if (compression === 'gzip') {
-    if (backend === 'node' && zlib) return throughNode(source, zlib.createGunzip({ chunkSize: 64 * 1024 }), 'gzip', name, max);
+    if (backend === 'node' && zlib)
+      return throughNode(source, zlib.createGunzip({ chunkSize: 64 * 1024 }), 'gzip', name, max);
     return throughPortable(source, (ondata) => new fflate.Gunzip((d, f) => ondata(d, f)), 'gzip', name, max, true);
   }
   const z = zlib as ZstdZlib | undefined;
-  if (backend === 'node' && z?.createZstdDecompress) return throughNode(source, z.createZstdDecompress({ chunkSize: 64 * 1024 }), 'zstd', name, max);
-  return throughPortable(source, (ondata) => new fzstd.Decompress((d, f) => ondata(d, f ?? false)), 'zstd', name, max, true);
+  if (backend === 'node' && z?.createZstdDecompress)
+    return throughNode(source, z.createZstdDecompress({ chunkSize: 64 * 1024 }), 'zstd', name, max);
+  return throughPortable(
+    source,
+    (ondata) => new fzstd.Decompress((d, f) => ondata(d, f ?? false)),
+    'zstd',
+    name,
+    max,
+    true,
+  );
 }
 
 /** Sniffs a stream's compression and decompresses it. */
-export async function decompress(source: ReadableStream<Uint8Array>, options: DecompressOptions = {}): Promise<{ compression: Compression; stream: ReadableStream<Uint8Array> }> {
+export async function decompress(
+  source: ReadableStream<Uint8Array>,
+  options: DecompressOptions = {},
+): Promise<{ compression: Compression; stream: ReadableStream<Uint8Array> }> {
   const sniffed = await sniffCompression(source);
   return { compression: sniffed.compression, stream: decompressStream(sniffed.stream, sniffed.compression, options) };
 }
@@ -227,21 +262,42 @@ export async function decompress(source: ReadableStream<Uint8Array>, options: De
  * Compresses a stream. gzip output is deterministic for a given backend and level (no name, mtime 0).
  * zstd compression needs node:zlib with zstd (Node ≥ 22.15); elsewhere it throws UNSUPPORTED.
  */
-export function compressStream(source: ReadableStream<Uint8Array>, compression: Compression, options: CompressOptions = {}): ReadableStream<Uint8Array> {
+export function compressStream(
+  source: ReadableStream<Uint8Array>,
+  compression: Compression,
+  options: CompressOptions = {},
+): ReadableStream<Uint8Array> {
   const backend = options.backend ?? defaultCompressionBackend();
   if (compression === 'none') return source;
   if (compression === 'gzip') {
     const level = options.level ?? 6;
     if (level < 0 || level > 9) throw new ArchiveUnsupportedError(`gzip level ${level} is out of range; use 1–9`);
-    if (backend === 'node' && zlib) return throughNode(source, zlib.createGzip({ level, chunkSize: 64 * 1024 }), 'none', 'gzip', Number.POSITIVE_INFINITY);
-    return throughPortable(source, (ondata) => new fflate.Gzip({ level: level as 6, mtime: 0 }, (d, f) => ondata(d, f)), 'none', 'gzip', Number.POSITIVE_INFINITY, false);
+    if (backend === 'node' && zlib)
+      return throughNode(
+        source,
+        zlib.createGzip({ level, chunkSize: 64 * 1024 }),
+        'none',
+        'gzip',
+        Number.POSITIVE_INFINITY,
+      );
+    return throughPortable(
+      source,
+      (ondata) => new fflate.Gzip({ level: level as 6, mtime: 0 }, (d, f) => ondata(d, f)),
+      'none',
+      'gzip',
+      Number.POSITIVE_INFINITY,
+      false,
+    );
   }
   const z = zlib as ZstdZlib | undefined;
   if (!z?.createZstdCompress) {
-    throw new ArchiveUnsupportedError('zstd compression needs a runtime whose node:zlib has zstd (Node ≥ 22.15); use gzip here');
+    throw new ArchiveUnsupportedError(
+      'zstd compression needs a runtime whose node:zlib has zstd (Node ≥ 22.15); use gzip here',
+    );
   }
   const params: Record<number, number> = {};
-  if (z.constants.ZSTD_c_compressionLevel !== undefined) params[z.constants.ZSTD_c_compressionLevel] = options.level ?? 3;
+  if (z.constants.ZSTD_c_compressionLevel !== undefined)
+    params[z.constants.ZSTD_c_compressionLevel] = options.level ?? 3;
   return throughNode(source, z.createZstdCompress({ params }), 'none', 'zstd', Number.POSITIVE_INFINITY);
 }
 
@@ -343,7 +399,13 @@ export class LayerDigestStream extends TransformStream<Uint8Array, Uint8Array> {
           }
           await drained;
           const digest = stored.digest();
-          resolve({ compression: compression!, digest, size, diffId: compression === 'none' ? digest : plain.digest(), uncompressedSize: compression === 'none' ? size : plainSize });
+          resolve({
+            compression: compression!,
+            digest,
+            size,
+            diffId: compression === 'none' ? digest : plain.digest(),
+            uncompressedSize: compression === 'none' ? size : plainSize,
+          });
         } catch (e) {
           reject(e);
           throw e;
@@ -363,7 +425,11 @@ export function layerDigestStream(options: DecompressOptions = {}): LayerDigestS
  * Compresses an uncompressed layer tar and reports both digests once the returned stream has been read to the end:
  * the diff_id of the input and the digest of the output.
  */
-export function compressLayer(tar: ReadableStream<Uint8Array>, compression: Compression, options: CompressOptions = {}): { stream: ReadableStream<Uint8Array>; result: Promise<LayerDigests> } {
+export function compressLayer(
+  tar: ReadableStream<Uint8Array>,
+  compression: Compression,
+  options: CompressOptions = {},
+): { stream: ReadableStream<Uint8Array>; result: Promise<LayerDigests> } {
   const plain = createHasher('sha256');
   let plainSize = 0;
   const counted = tar.pipeThrough(

@@ -5,7 +5,9 @@ import { Readable, Writable } from 'node:stream';
 /** A file (or a byte range of it) as a web stream. */
 export function readFileStream(path: string, range?: { start: number; length: number }): ReadableStream<Uint8Array> {
   if (range && range.length === 0) return new ReadableStream({ start: (c) => c.close() });
-  const opts = range ? { start: range.start, end: range.start + range.length - 1, highWaterMark: 256 * 1024 } : { highWaterMark: 256 * 1024 };
+  const opts = range
+    ? { start: range.start, end: range.start + range.length - 1, highWaterMark: 256 * 1024 }
+    : { highWaterMark: 256 * 1024 };
   return Readable.toWeb(createReadStream(path, opts)) as ReadableStream<Uint8Array>;
 }
 

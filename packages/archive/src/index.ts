@@ -1,47 +1,54 @@
-export { TarError, ArchiveError, CompressionError, ArchiveUnsupportedError, SpoolError } from './errors.js';
-export type { TarEntryType, TarFormat, TarHeader, TarSparseInfo, TarEntryInit } from './tar/header.js';
-export { type TarReadOptions, type TarEntry, TarReader, readTar } from './tar/reader.js';
 export {
-  type TarWriteFormat,
-  type TarWriteEntry,
-  type TarWriteOptions,
-  type TarWriter,
-  type ResolvedEntry,
-  writeTar,
-  createTarWriter,
-  encodeTarHeader,
-  resolveEntry,
-} from './tar/writer.js';
-export {
-  type Compression,
-  type CompressionBackend,
-  type DecompressOptions,
-  type CompressOptions,
-  type LayerDigests,
-  detectCompression,
-  sniffCompression,
-  decompressStream,
-  decompress,
-  compressStream,
-  compressLayer,
-  LayerDigestStream,
-  layerDigestStream,
-  nativeZstdAvailable,
-  defaultCompressionBackend,
-} from './compression.js';
-export { type ArchiveInput, type OpenArchiveOptions, type ArchiveImage, type Archive, openArchive, normalizeMemberPath } from './archive-read.js';
+  type Archive,
+  type ArchiveImage,
+  type ArchiveInput,
+  normalizeMemberPath,
+  type OpenArchiveOptions,
+  openArchive,
+} from './archive-read.js';
 export {
   type ArchiveFormat,
+  ArchiveWriter,
   type ArchiveWriterOptions,
-  type WrittenImage,
+  archiveFileSink,
+  createArchiveWriter,
+  type LoadOptions,
+  type LoadResult,
+  loadArchive,
   type SaveImage,
   type SaveOptions,
   type SaveResult,
-  type LoadResult,
-  type LoadOptions,
-  ArchiveWriter,
-  createArchiveWriter,
   saveImages,
-  archiveFileSink,
-  loadArchive,
+  type WrittenImage,
 } from './archive-write.js';
+export {
+  type Compression,
+  type CompressionBackend,
+  type CompressOptions,
+  compressLayer,
+  compressStream,
+  type DecompressOptions,
+  decompress,
+  decompressStream,
+  defaultCompressionBackend,
+  detectCompression,
+  LayerDigestStream,
+  type LayerDigests,
+  layerDigestStream,
+  nativeZstdAvailable,
+  sniffCompression,
+} from './compression.js';
+export { ArchiveError, ArchiveUnsupportedError, CompressionError, SpoolError, TarError } from './errors.js';
+export type { TarEntryInit, TarEntryType, TarFormat, TarHeader, TarSparseInfo } from './tar/header.js';
+export { readTar, type TarEntry, TarReader, type TarReadOptions } from './tar/reader.js';
+export {
+  createTarWriter,
+  encodeTarHeader,
+  type ResolvedEntry,
+  resolveEntry,
+  type TarWriteEntry,
+  type TarWriteFormat,
+  type TarWriteOptions,
+  type TarWriter,
+  writeTar,
+} from './tar/writer.js';

@@ -1,9 +1,17 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MemoryImageStore, copy, parseManifest } from '@lade/manifest';
+import { copy, MemoryImageStore, parseManifest } from '@lade/manifest';
 import { fixturesDir, runOk, tempDir } from '@lade/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ArchiveFormat, archiveFileSink, createArchiveWriter, loadArchive, openArchive, readTar, saveImages } from '../src/index.js';
+import {
+  type ArchiveFormat,
+  archiveFileSink,
+  createArchiveWriter,
+  loadArchive,
+  openArchive,
+  readTar,
+  saveImages,
+} from '../src/index.js';
 import { collect, fileStream, streamOf } from './helpers.js';
 
 const ggcr = (f: string) => join(fixturesDir, 'ggcr', f);
@@ -31,10 +39,17 @@ describe('saveImages', () => {
     const out = join(tmp.path, 'hello-saved.tar');
     const result = await saveImages([{ source: original.source(), names: ['hello-world:latest'] }], out);
     await original.close();
-    expect(result.images[0]).toMatchObject({ id: 'sha256:ee301c921b8aadc002973b2e0c3da17d701dcd994b606769a7e6eaa100b81d44', names: ['hello-world:latest'] });
+    expect(result.images[0]).toMatchObject({
+      id: 'sha256:ee301c921b8aadc002973b2e0c3da17d701dcd994b606769a7e6eaa100b81d44',
+      names: ['hello-world:latest'],
+    });
     const again = await openArchive(out);
     expect(again.layout).toBe('docker');
-    expect(again.images[0]).toMatchObject({ id: original.images[0]!.id, descriptor: { digest: original.images[0]!.descriptor.digest }, names: ['hello-world:latest'] });
+    expect(again.images[0]).toMatchObject({
+      id: original.images[0]!.id,
+      descriptor: { digest: original.images[0]!.descriptor.digest },
+      names: ['hello-world:latest'],
+    });
     const manifestJson = JSON.parse(await runOk('tar', ['-xOf', out, 'manifest.json']));
     expect(manifestJson).toEqual([
       {
@@ -44,8 +59,13 @@ describe('saveImages', () => {
       },
     ]);
     const index = JSON.parse(await runOk('tar', ['-xOf', out, 'index.json']));
-    expect(index.manifests[0].annotations).toEqual({ 'io.containerd.image.name': 'docker.io/library/hello-world:latest', 'org.opencontainers.image.ref.name': 'latest' });
-    expect(JSON.parse(await runOk('tar', ['-xOf', out, 'repositories']))).toEqual({ 'hello-world': { latest: '12660636fe55438cc3ae7424da7ac56e845cdb52493ff9cf949c47a7f57f8b43' } });
+    expect(index.manifests[0].annotations).toEqual({
+      'io.containerd.image.name': 'docker.io/library/hello-world:latest',
+      'org.opencontainers.image.ref.name': 'latest',
+    });
+    expect(JSON.parse(await runOk('tar', ['-xOf', out, 'repositories']))).toEqual({
+      'hello-world': { latest: '12660636fe55438cc3ae7424da7ac56e845cdb52493ff9cf949c47a7f57f8b43' },
+    });
     await again.close();
   });
 
@@ -54,7 +74,10 @@ describe('saveImages', () => {
     const b = join(tmp.path, 'det-b.tar');
     for (const out of [a, b]) {
       const src = await openArchive(ggcr('test_bundle.tar'));
-      await saveImages(src.images.map((i) => ({ source: i.source(), names: i.names })), out);
+      await saveImages(
+        src.images.map((i) => ({ source: i.source(), names: i.names })),
+        out,
+      );
       await src.close();
     }
     expect((await readFile(a)).equals(await readFile(b))).toBe(true);
@@ -64,10 +87,19 @@ describe('saveImages', () => {
     it(`round-trips several images through the ${format} format with the same image IDs and diff_ids`, async () => {
       const src = await openArchive(ggcr('test_bundle.tar'));
       const out = join(tmp.path, `bundle-${format}.tar`);
-      await saveImages(src.images.map((i) => ({ source: i.source(), names: format === 'oci' ? [i.names[0]!.split(':')[0]!] : i.names })), out, { format });
+      await saveImages(
+        src.images.map((i) => ({
+          source: i.source(),
+          names: format === 'oci' ? [i.names[0]!.split(':')[0]!] : i.names,
+        })),
+        out,
+        { format },
+      );
       const back = await openArchive(out);
       expect(back.layout).toBe(format);
-      expect(back.images.map((i) => i.names)).toEqual(format === 'oci' ? [['test_image_2'], ['test_image_1']] : src.images.map((i) => i.names));
+      expect(back.images.map((i) => i.names)).toEqual(
+        format === 'oci' ? [['test_image_2'], ['test_image_1']] : src.images.map((i) => i.names),
+      );
       const store = await storeFrom(out);
       for (const img of src.images) {
         const configBlob = store.blobs.get(img.id!);
@@ -115,7 +147,11 @@ describe('saveImages', () => {
   it('writes a gzip-compressed archive that loads like the plain one', async () => {
     const src = await openArchive(ggcr('test_bundle.tar'));
     const out = join(tmp.path, 'bundle.tar.gz');
-    await saveImages(src.images.map((i) => ({ source: i.source(), names: i.names })), out, { compression: 'gzip' });
+    await saveImages(
+      src.images.map((i) => ({ source: i.source(), names: i.names })),
+      out,
+      { compression: 'gzip' },
+    );
     const back = await openArchive(out);
     expect(back.compression).toBe('gzip');
     expect(back.images.map((i) => i.id)).toEqual(src.images.map((i) => i.id));
@@ -130,7 +166,9 @@ describe('saveImages', () => {
     if (parsed.kind !== 'manifest') throw new Error('manifest expected');
     store.putBlobUnchecked(parsed.manifest.layers[0]!.digest, new Uint8Array(2048).fill(1));
     const out = join(tmp.path, 'never.tar');
-    await expect(saveImages([{ source: store.source('broken:1'), names: ['broken:1'] }], out)).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
+    await expect(saveImages([{ source: store.source('broken:1'), names: ['broken:1'] }], out)).rejects.toMatchObject({
+      code: 'DIGEST_INVALID',
+    });
     await expect(stat(out)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
@@ -175,7 +213,9 @@ describe('loadArchive', () => {
     const second = await loadArchive(ggcr('test_image_1.tar'), (name) => store.sink(name ?? 'x'));
     expect(second.existingLayers).toEqual(['sha256:8897395fd26dc44ad0e2a834335b33198cb41ac4d98dfddf58eced3853fa7b17']);
     const untagged = await loadArchive(ggcr('hello-world-v25.tar'), () => store.sink('hello:untagged'));
-    expect(untagged.lines).toEqual(['Loaded image ID: sha256:ee301c921b8aadc002973b2e0c3da17d701dcd994b606769a7e6eaa100b81d44']);
+    expect(untagged.lines).toEqual([
+      'Loaded image ID: sha256:ee301c921b8aadc002973b2e0c3da17d701dcd994b606769a7e6eaa100b81d44',
+    ]);
   });
 
   it('passes streamed Docker 25+ blobs straight to the blob sink, spooling nothing', async () => {
@@ -187,20 +227,29 @@ describe('loadArchive', () => {
     await src.close();
     const store = new MemoryImageStore();
     // A temp dir that cannot exist: any spooling would fail.
-    const result = await loadArchive(streamOf(await bytes, 3000), (name) => store.sink(name ?? 'x'), { blobSink: store.sink('blobs-only'), tempDir: '/nonexistent/lade' });
+    const result = await loadArchive(streamOf(await bytes, 3000), (name) => store.sink(name ?? 'x'), {
+      blobSink: store.sink('blobs-only'),
+      tempDir: '/nonexistent/lade',
+    });
     expect(result.lines).toEqual(['Loaded image: test_image_2:latest', 'Loaded image: test_image_1:latest']);
     expect(store.tags.has('blobs-only')).toBe(false);
-    expect(store.blobs.has('sha256:3610aa5267a210147ba6ca02cdd87610dfc08522de9c5f5015edd8ee14853fd8' as never)).toBe(true);
+    expect(store.blobs.has('sha256:3610aa5267a210147ba6ca02cdd87610dfc08522de9c5f5015edd8ee14853fd8' as never)).toBe(
+      true,
+    );
   });
 
   it('spools a streamed archive without a blob sink, and fails cleanly when it cannot', async () => {
     const bytes = await readFile(ggcr('test_image_1.tar'));
     const store = new MemoryImageStore();
     // legacy <id>/layer.tar members of a stream always spool (their digest is known only after hashing)
-    await expect(loadArchive(streamOf(bytes), (n) => store.sink(n ?? 'x'), { tempDir: '/nonexistent/lade' })).rejects.toMatchObject({ code: 'SPOOL_FAILED', message: expect.stringMatching(/cannot spool the archive's layers in \/nonexistent\/lade/) });
+    await expect(
+      loadArchive(streamOf(bytes), (n) => store.sink(n ?? 'x'), { tempDir: '/nonexistent/lade' }),
+    ).rejects.toMatchObject({
+      code: 'SPOOL_FAILED',
+      message: expect.stringMatching(/cannot spool the archive's layers in \/nonexistent\/lade/),
+    });
     expect(store.blobs.size).toBe(0);
     const ok = await loadArchive(streamOf(bytes), (n) => store.sink(n ?? 'x'));
     expect(ok.lines).toEqual(['Loaded image: bazel/v1/tarball:test_image_1']);
   });
 });
-

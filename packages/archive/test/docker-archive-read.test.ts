@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { MemoryImageStore, copy, parseImageConfig, parseManifest } from '@lade/manifest';
+import { copy, MemoryImageStore, parseImageConfig, parseManifest } from '@lade/manifest';
 import { fixturesDir } from '@lade/test-support';
 import { describe, expect, it } from 'vitest';
 import { openArchive } from '../src/index.js';
@@ -9,7 +9,9 @@ import { streamOf } from './helpers.js';
 
 const ggcr = (f: string) => join(fixturesDir, 'ggcr', f);
 
-async function loadAll(input: string | ReadableStream<Uint8Array>): Promise<{ store: MemoryImageStore; ids: string[]; names: string[][] }> {
+async function loadAll(
+  input: string | ReadableStream<Uint8Array>,
+): Promise<{ store: MemoryImageStore; ids: string[]; names: string[][] }> {
   const archive = await openArchive(input);
   const store = new MemoryImageStore();
   try {
@@ -36,9 +38,14 @@ describe('docker-archive fixtures (go-containerregistry testdata)', () => {
   it('loads every image of test_bundle.tar', async () => {
     const { store, ids, names } = await loadAll(ggcr('test_bundle.tar'));
     expect(names).toEqual([['test_image_2:latest'], ['test_image_1:latest']]);
-    expect(ids).toEqual(['sha256:930705ce23e3b6ed4c08746b6fe880089c864fbaf62482702ae3fdd66b8c7fe9', 'sha256:6e0b05049ed9c17d02e1a55e80d6599dbfcce7f4f4b022e3c673e685789c470e']);
+    expect(ids).toEqual([
+      'sha256:930705ce23e3b6ed4c08746b6fe880089c864fbaf62482702ae3fdd66b8c7fe9',
+      'sha256:6e0b05049ed9c17d02e1a55e80d6599dbfcce7f4f4b022e3c673e685789c470e',
+    ]);
     expect(store.tags.size).toBe(2);
-    expect([...store.blobs.keys()]).toContain('sha256:3610aa5267a210147ba6ca02cdd87610dfc08522de9c5f5015edd8ee14853fd8');
+    expect([...store.blobs.keys()]).toContain(
+      'sha256:3610aa5267a210147ba6ca02cdd87610dfc08522de9c5f5015edd8ee14853fd8',
+    );
   });
 
   for (const f of ['whiteout_image.tar', 'overwritten_file.tar']) {
@@ -55,11 +62,15 @@ describe('docker-archive fixtures (go-containerregistry testdata)', () => {
     expect(archive.layout).toBe('docker');
     expect(archive.images).toHaveLength(1);
     expect(archive.images[0]!.id).toBe('sha256:ee301c921b8aadc002973b2e0c3da17d701dcd994b606769a7e6eaa100b81d44');
-    expect(archive.images[0]!.descriptor.digest).toBe('sha256:411caf340c828657e915a83ed561a79d2b8150dabad4dc079d881cbfe6f86afe');
+    expect(archive.images[0]!.descriptor.digest).toBe(
+      'sha256:411caf340c828657e915a83ed561a79d2b8150dabad4dc079d881cbfe6f86afe',
+    );
     expect(archive.images[0]!.names).toEqual([]);
     const store = new MemoryImageStore();
     await copy(archive.source(), store.sink('hello:v25'));
-    expect(store.blobs.has('sha256:12660636fe55438cc3ae7424da7ac56e845cdb52493ff9cf949c47a7f57f8b43' as never)).toBe(true);
+    expect(store.blobs.has('sha256:12660636fe55438cc3ae7424da7ac56e845cdb52493ff9cf949c47a7f57f8b43' as never)).toBe(
+      true,
+    );
     await archive.close();
   });
 
@@ -75,12 +86,18 @@ describe('docker-archive fixtures (go-containerregistry testdata)', () => {
 
   it('rejects no_manifest.tar with a clear error and loads nothing', async () => {
     const store = new MemoryImageStore();
-    await expect(openArchive(ggcr('no_manifest.tar'))).rejects.toMatchObject({ code: 'ARCHIVE_INVALID', message: expect.stringMatching(/no_manifest.tar has neither manifest.json nor index.json/) });
+    await expect(openArchive(ggcr('no_manifest.tar'))).rejects.toMatchObject({
+      code: 'ARCHIVE_INVALID',
+      message: expect.stringMatching(/no_manifest.tar has neither manifest.json nor index.json/),
+    });
     expect(store.blobs.size).toBe(0);
   });
 
   it('rejects null_manifest.tar with a clear error and loads nothing', async () => {
-    await expect(openArchive(ggcr('null_manifest.tar'))).rejects.toMatchObject({ code: 'ARCHIVE_INVALID', message: expect.stringMatching(/manifest.json is null/) });
+    await expect(openArchive(ggcr('null_manifest.tar'))).rejects.toMatchObject({
+      code: 'ARCHIVE_INVALID',
+      message: expect.stringMatching(/manifest.json is null/),
+    });
   });
 
   it('selects an image by name, by ID prefix and by index', async () => {

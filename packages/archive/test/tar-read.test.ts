@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type TarHeader, isLadeErrorLike, readTar, writeTar } from './tar-test-support.js';
 import { collect, streamOf, text } from './helpers.js';
+import { isLadeErrorLike, readTar, type TarHeader, writeTar } from './tar-test-support.js';
 
 async function archive(entries: Parameters<typeof writeTar>[0], format?: 'pax' | 'gnu' | 'ustar'): Promise<Uint8Array> {
   return collect(writeTar(entries, format ? { format } : {}));
@@ -77,7 +77,18 @@ async function expectTarError(bytes: Uint8Array, pattern: RegExp): Promise<void>
 describe('readTar', () => {
   it('reads every entry type with its metadata', async () => {
     const bytes = await archive([
-      { header: { name: 'd', type: 'directory', mode: 0o750, uid: 7, gid: 8, uname: 'u', gname: 'g', mtime: 1_600_000_000 } },
+      {
+        header: {
+          name: 'd',
+          type: 'directory',
+          mode: 0o750,
+          uid: 7,
+          gid: 8,
+          uname: 'u',
+          gname: 'g',
+          mtime: 1_600_000_000,
+        },
+      },
       { header: { name: 'd/f', mode: 0o4755 }, body: 'content' },
       { header: { name: 'd/l', type: 'symlink', linkname: '../x' } },
       { header: { name: 'd/h', type: 'hardlink', linkname: 'd/f' } },
@@ -95,7 +106,16 @@ describe('readTar', () => {
       ['d/b', 'block-device', '4'],
       ['d/p', 'fifo', '6'],
     ]);
-    expect(got[0]!.header).toMatchObject({ mode: 0o750, uid: 7, gid: 8, uname: 'u', gname: 'g', mtime: 1_600_000_000, format: 'ustar', offset: 0 });
+    expect(got[0]!.header).toMatchObject({
+      mode: 0o750,
+      uid: 7,
+      gid: 8,
+      uname: 'u',
+      gname: 'g',
+      mtime: 1_600_000_000,
+      format: 'ustar',
+      offset: 0,
+    });
     expect(new TextDecoder().decode(got[1]!.body)).toBe('content');
     expect(got[1]!.header.mode).toBe(0o4755);
     expect(got[2]!.header.linkname).toBe('../x');
@@ -122,7 +142,16 @@ describe('readTar', () => {
       { header: { name: 'sym', type: 'symlink', linkname: 'ζ'.repeat(120) } },
     ]);
     const [a, b] = await readAllEntries(bytes, 7);
-    expect(a!.header).toMatchObject({ name: longName, uid: 0o10000000, gid: 5_000_000, uname: 'ünïcode', gname: 'g'.repeat(40), mtime: 1_700_000_000.123456, atime: 1_700_000_001.5, format: 'pax' });
+    expect(a!.header).toMatchObject({
+      name: longName,
+      uid: 0o10000000,
+      gid: 5_000_000,
+      uname: 'ünïcode',
+      gname: 'g'.repeat(40),
+      mtime: 1_700_000_000.123456,
+      atime: 1_700_000_001.5,
+      format: 'pax',
+    });
     expect(a!.header.xattrs?.['user.a']).toEqual(text('b'));
     expect(a!.header.xattrs?.['security.capability']).toEqual(new Uint8Array([1, 0, 0xff, 2]));
     expect(b!.header.linkname).toBe('ζ'.repeat(120));
@@ -130,12 +159,21 @@ describe('readTar', () => {
 
   it('applies a global PAX header to every later entry, and a local one only to its entry', async () => {
     const g = paxRecord('uname', 'everyone');
-    const global = concat(rawHeader({ name: 'pax_global_header', size: g.length, typeflag: 'g' }), (() => {
-      const b = new Uint8Array(512);
-      b.set(g);
-      return b;
-    })());
-    const bytes = concat(global, paxBlock('x1', paxRecord('uname', 'mine')), rawHeader({ name: 'one' }), rawHeader({ name: 'two' }), EOA);
+    const global = concat(
+      rawHeader({ name: 'pax_global_header', size: g.length, typeflag: 'g' }),
+      (() => {
+        const b = new Uint8Array(512);
+        b.set(g);
+        return b;
+      })(),
+    );
+    const bytes = concat(
+      global,
+      paxBlock('x1', paxRecord('uname', 'mine')),
+      rawHeader({ name: 'one' }),
+      rawHeader({ name: 'two' }),
+      EOA,
+    );
     const got = await readAllEntries(bytes);
     expect(got.map((e) => e.header.uname)).toEqual(['mine', 'everyone']);
   });
@@ -149,7 +187,13 @@ describe('readTar', () => {
       'gnu',
     );
     const got = await readAllEntries(bytes);
-    expect(got[0]!.header).toMatchObject({ name: `${'n'.repeat(200)}/file`, uid: 2 ** 40, mtime: -100, format: 'gnu', size: 3 });
+    expect(got[0]!.header).toMatchObject({
+      name: `${'n'.repeat(200)}/file`,
+      uid: 2 ** 40,
+      mtime: -100,
+      format: 'gnu',
+      size: 3,
+    });
     expect(got[1]!.header.linkname).toBe('t'.repeat(300));
   });
 
@@ -183,7 +227,10 @@ describe('readTar', () => {
   });
 
   it('cancels the source when the loop is left early', async () => {
-    const bytes = await archive([{ header: { name: 'a' }, body: 'x' }, { header: { name: 'b' }, body: 'y' }]);
+    const bytes = await archive([
+      { header: { name: 'a' }, body: 'x' },
+      { header: { name: 'b' }, body: 'y' },
+    ]);
     let cancelled = false;
     const src = streamOf(bytes, 512);
     const reader = src.getReader();
@@ -226,9 +273,18 @@ describe('readTar', () => {
     const body = new Uint8Array(Math.ceil(stored / 512) * 512);
     body.set(mapBlock);
     body.set(data, 512);
-    const bytes = concat(paxBlock('GNUSparseFile.0/holes.bin', recs), rawHeader({ name: 'GNUSparseFile.0/holes.bin', size: stored }), body, EOA);
+    const bytes = concat(
+      paxBlock('GNUSparseFile.0/holes.bin', recs),
+      rawHeader({ name: 'GNUSparseFile.0/holes.bin', size: stored }),
+      body,
+      EOA,
+    );
     const [e] = await readAllEntries(bytes);
-    expect(e!.header).toMatchObject({ name: 'holes.bin', size: 10000, sparse: { major: 1, minor: 0, realSize: 10000, expanded: true } });
+    expect(e!.header).toMatchObject({
+      name: 'holes.bin',
+      size: 10000,
+      sparse: { major: 1, minor: 0, realSize: 10000, expanded: true },
+    });
     const expected = new Uint8Array(10000);
     expected.set(text('hello'), 0);
     expected.set(text('world'), 8192);
@@ -248,13 +304,19 @@ describe('readTar on bad input', () => {
   });
 
   it('rejects an archive truncated inside a header', async () => {
-    const bytes = await archive([{ header: { name: 'a' }, body: 'x' }, { header: { name: 'b' }, body: 'y' }]);
+    const bytes = await archive([
+      { header: { name: 'a' }, body: 'x' },
+      { header: { name: 'b' }, body: 'y' },
+    ]);
     await expectTarError(bytes.subarray(0, 1024 + 100), /ends inside it; it is truncated/);
   });
 
   it('rejects an archive truncated inside an entry body, naming the entry', async () => {
     const bytes = await archive([{ header: { name: 'big.bin' }, body: new Uint8Array(5000) }]);
-    await expectTarError(bytes.subarray(0, 512 + 3000), /tar entry "big.bin" at offset 0: the archive ends inside this entry's data/);
+    await expectTarError(
+      bytes.subarray(0, 512 + 3000),
+      /tar entry "big.bin" at offset 0: the archive ends inside this entry's data/,
+    );
   });
 
   it('rejects a header claiming far more data than the stream holds, without allocating it', async () => {
@@ -271,22 +333,39 @@ describe('readTar on bad input', () => {
     const field = new Uint8Array(12);
     field[0] = 0x80;
     field[3] = 0x7f;
-    await expectTarError(concat(rawHeader({ name: 'huge', sizeField: field }), EOA), /"huge".*size field is not a valid number/);
+    await expectTarError(
+      concat(rawHeader({ name: 'huge', sizeField: field }), EOA),
+      /"huge".*size field is not a valid number/,
+    );
   });
 
   it('rejects a PAX size that is not a number', async () => {
-    await expectTarError(concat(paxBlock('x', paxRecord('size', '-5')), rawHeader({ name: 'f' }), EOA), /"f".*PAX size="-5" is not a valid number/);
+    await expectTarError(
+      concat(paxBlock('x', paxRecord('size', '-5')), rawHeader({ name: 'f' }), EOA),
+      /"f".*PAX size="-5" is not a valid number/,
+    );
   });
 
   it('rejects a NUL byte inside a PAX path', async () => {
-    await expectTarError(concat(paxBlock('x', paxRecord('path', 'evil\0name')), rawHeader({ name: 'f' }), EOA), /path contains a NUL byte/);
+    await expectTarError(
+      concat(paxBlock('x', paxRecord('path', 'evil\0name')), rawHeader({ name: 'f' }), EOA),
+      /path contains a NUL byte/,
+    );
   });
 
   it('rejects a NUL byte inside a GNU long name', async () => {
     const data = text('long\0name\0');
     const body = new Uint8Array(512);
     body.set(data);
-    await expectTarError(concat(rawHeader({ name: '././@LongLink', size: data.length, typeflag: 'L' }), body, rawHeader({ name: 'f' }), EOA), /contains a NUL byte/);
+    await expectTarError(
+      concat(
+        rawHeader({ name: '././@LongLink', size: data.length, typeflag: 'L' }),
+        body,
+        rawHeader({ name: 'f' }),
+        EOA,
+      ),
+      /contains a NUL byte/,
+    );
   });
 
   it('rejects a PAX header larger than the metadata limit without reading it into memory', async () => {
@@ -295,7 +374,10 @@ describe('readTar on bad input', () => {
   });
 
   it('rejects a malformed PAX record', async () => {
-    await expectTarError(concat(paxBlock('x', text('99 path=short\n')), rawHeader({ name: 'f' }), EOA), /malformed PAX record/);
+    await expectTarError(
+      concat(paxBlock('x', text('99 path=short\n')), rawHeader({ name: 'f' }), EOA),
+      /malformed PAX record/,
+    );
   });
 
   it('rejects an archive that ends after an extended header', async () => {
@@ -305,10 +387,17 @@ describe('readTar on bad input', () => {
   it('rejects a sparse map that lies beyond the real size', async () => {
     const mapBlock = new Uint8Array(512);
     mapBlock.set(text('1\n100\n5\n'));
-    const recs = concat(paxRecord('GNU.sparse.major', '1'), paxRecord('GNU.sparse.minor', '0'), paxRecord('GNU.sparse.realsize', '50'));
+    const recs = concat(
+      paxRecord('GNU.sparse.major', '1'),
+      paxRecord('GNU.sparse.minor', '0'),
+      paxRecord('GNU.sparse.realsize', '50'),
+    );
     const body = new Uint8Array(1024);
     body.set(mapBlock);
-    await expectTarError(concat(paxBlock('x', recs), rawHeader({ name: 's', size: 517 }), body, EOA), /"s".*beyond the file's real size/);
+    await expectTarError(
+      concat(paxBlock('x', recs), rawHeader({ name: 's', size: 517 }), body, EOA),
+      /"s".*beyond the file's real size/,
+    );
   });
 
   it('keeps failing after an error instead of reading on', async () => {

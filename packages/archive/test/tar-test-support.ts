@@ -1,2 +1,2 @@
-export * from '../src/index.js';
 export { isLadeError as isLadeErrorLike } from '@lade/digest';
+export * from '../src/index.js';

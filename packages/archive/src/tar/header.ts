@@ -1,7 +1,15 @@
 import { TarError } from '../errors.js';
 
 /** What a tar entry is. `other` covers typeflags lade does not interpret (volume labels, multi-volume parts, vendor types). */
-export type TarEntryType = 'file' | 'hardlink' | 'symlink' | 'char-device' | 'block-device' | 'directory' | 'fifo' | 'other';
+export type TarEntryType =
+  | 'file'
+  | 'hardlink'
+  | 'symlink'
+  | 'char-device'
+  | 'block-device'
+  | 'directory'
+  | 'fifo'
+  | 'other';
 
 /** The header layout an entry was read in. */
 export type TarFormat = 'v7' | 'ustar' | 'gnu' | 'pax';
@@ -192,11 +200,20 @@ export function parseHeaderBlock(block: Uint8Array, where: (name: string) => str
   const stored = parseNumeric(block.subarray(148, 156));
   const sums = headerChecksums(block);
   if (stored === undefined || (stored !== sums.unsigned && stored !== sums.signed)) {
-    throw new TarError(`${where(rawName)}: header checksum mismatch (stored ${stored ?? 'garbage'}, computed ${sums.unsigned}); the archive is corrupt or not a tar`);
+    throw new TarError(
+      `${where(rawName)}: header checksum mismatch (stored ${stored ?? 'garbage'}, computed ${sums.unsigned}); the archive is corrupt or not a tar`,
+    );
   }
   const magic = decodeString(block.subarray(257, 263));
   const version = block.subarray(263, 265);
-  const format: RawHeader['format'] = magic === 'ustar' && version[0] === 0x30 ? 'ustar' : magic === 'ustar ' || (magic === 'ustar' && version[0] === 0x20) ? 'gnu' : magic === 'ustar' ? 'ustar' : 'v7';
+  const format: RawHeader['format'] =
+    magic === 'ustar' && version[0] === 0x30
+      ? 'ustar'
+      : magic === 'ustar ' || (magic === 'ustar' && version[0] === 0x20)
+        ? 'gnu'
+        : magic === 'ustar'
+          ? 'ustar'
+          : 'v7';
   let name = rawName;
   if (format === 'ustar') {
     const prefix = decodeString(block.subarray(345, 500));
@@ -249,7 +266,13 @@ export function parsePaxRecords(data: Uint8Array, where: string): PaxRecord[] {
       len = len * 10 + (data[sp]! - 0x30);
       sp++;
     }
-    if (sp === pos || data[sp] !== 0x20 || len <= sp - pos + 1 || pos + len > data.length || data[pos + len - 1] !== 0x0a) {
+    if (
+      sp === pos ||
+      data[sp] !== 0x20 ||
+      len <= sp - pos + 1 ||
+      pos + len > data.length ||
+      data[pos + len - 1] !== 0x0a
+    ) {
       throw new TarError(`${where}: malformed PAX record at byte ${pos}; the archive is corrupt`);
     }
     const rec = data.subarray(sp + 1, pos + len - 1);

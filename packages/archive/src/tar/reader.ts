@@ -2,17 +2,17 @@ import { TarError } from '../errors.js';
 import { ByteSource } from './byte-source.js';
 import {
   BLOCK,
-  type PaxRecord,
-  type TarFormat,
-  type TarHeader,
-  type TarSparseInfo,
   decodeUtf8,
   entryTypeOf,
   isZeroBlock,
+  type PaxRecord,
   parseHeaderBlock,
   parsePaxInt,
   parsePaxRecords,
   parsePaxTime,
+  type TarFormat,
+  type TarHeader,
+  type TarSparseInfo,
 } from './header.js';
 
 /** Options of {@link readTar}. */
@@ -212,7 +212,7 @@ export class TarReader implements AsyncIterable<TarEntry> {
         const body = this.current;
         this.current = undefined;
         await body.finish();
-        const pad = (BLOCK - ((this.src.offset) % BLOCK)) % BLOCK;
+        const pad = (BLOCK - (this.src.offset % BLOCK)) % BLOCK;
         if (pad && (await this.src.skip(pad)) < pad) {
           // Padding missing at the very end is harmless; anything after it would be misaligned anyway.
           this.done = true;
@@ -231,12 +231,15 @@ export class TarReader implements AsyncIterable<TarEntry> {
 
   private async readMeta(size: number, what: string, at: number): Promise<Uint8Array> {
     if (size > this.maxMeta) {
-      throw new TarError(`${what} at offset ${at}: ${size} bytes exceed the ${this.maxMeta}-byte metadata limit; the archive is corrupt or hostile`);
+      throw new TarError(
+        `${what} at offset ${at}: ${size} bytes exceed the ${this.maxMeta}-byte metadata limit; the archive is corrupt or hostile`,
+      );
     }
     const data = await this.src.readExact(size);
     if (data.length < size) throw new TarError(`${what} at offset ${at}: the archive ends inside it; it is truncated`);
     const pad = (BLOCK - (size % BLOCK)) % BLOCK;
-    if ((await this.src.skip(pad)) < pad) throw new TarError(`${what} at offset ${at}: the archive ends inside its padding; it is truncated`);
+    if ((await this.src.skip(pad)) < pad)
+      throw new TarError(`${what} at offset ${at}: the archive ends inside its padding; it is truncated`);
     // Copy: the view may alias a chunk the consumer never sees, but we keep it beyond the next read.
     return data.slice();
   }
@@ -252,13 +255,22 @@ export class TarReader implements AsyncIterable<TarEntry> {
       const at = this.src.offset;
       const block = await this.src.readExact(BLOCK);
       if (block.length === 0) {
-        if (at !== entryOffset) throw new TarError(`tar entry after "${this.lastName}": the archive ends after an extended header, before its entry; it is truncated`);
+        if (at !== entryOffset)
+          throw new TarError(
+            `tar entry after "${this.lastName}": the archive ends after an extended header, before its entry; it is truncated`,
+          );
         this.done = true; // a stream ending on a header boundary without the end marker, as Go's reader accepts
         return null;
       }
-      if (block.length < BLOCK) throw new TarError(`tar header at offset ${at} (after "${this.lastName || 'the start'}"): the archive ends inside it; it is truncated`);
+      if (block.length < BLOCK)
+        throw new TarError(
+          `tar header at offset ${at} (after "${this.lastName || 'the start'}"): the archive ends inside it; it is truncated`,
+        );
       if (isZeroBlock(block)) {
-        if (at !== entryOffset) throw new TarError(`tar entry after "${this.lastName}": an end-of-archive block follows an extended header; the archive is corrupt`);
+        if (at !== entryOffset)
+          throw new TarError(
+            `tar entry after "${this.lastName}": an end-of-archive block follows an extended header; the archive is corrupt`,
+          );
         this.done = true;
         await this.src.cancel();
         return null;
@@ -277,7 +289,10 @@ export class TarReader implements AsyncIterable<TarEntry> {
         case 'L':
         case 'K': {
           const text = decodeUtf8(trimNul(await this.readMeta(raw.size, what, at)));
-          if (text.includes('\0')) throw new TarError(`${what}: the long ${raw.typeflag === 'L' ? 'name' : 'link target'} contains a NUL byte; the archive is corrupt`);
+          if (text.includes('\0'))
+            throw new TarError(
+              `${what}: the long ${raw.typeflag === 'L' ? 'name' : 'link target'} contains a NUL byte; the archive is corrupt`,
+            );
           if (raw.typeflag === 'L') longName = text;
           else longLink = text;
           continue;
@@ -289,13 +304,16 @@ export class TarReader implements AsyncIterable<TarEntry> {
       const name = pax.path ?? longName ?? raw.name;
       const where = this.where(entryOffset)(name);
       const linkname = pax.linkpath ?? longLink ?? raw.linkname;
-      if (name.includes('\0')) throw new TarError(`${where}: the path contains a NUL byte; the archive is corrupt or hostile`);
-      if (linkname.includes('\0')) throw new TarError(`${where}: the link target contains a NUL byte; the archive is corrupt or hostile`);
+      if (name.includes('\0'))
+        throw new TarError(`${where}: the path contains a NUL byte; the archive is corrupt or hostile`);
+      if (linkname.includes('\0'))
+        throw new TarError(`${where}: the link target contains a NUL byte; the archive is corrupt or hostile`);
       const paxNumber = (key: string, parse: (v: string) => number | undefined, fallback: number): number => {
         const v = pax[key];
         if (v === undefined) return fallback;
         const n = parse(v);
-        if (n === undefined) throw new TarError(`${where}: PAX ${key}="${v.slice(0, 40)}" is not a valid number; the archive is corrupt`);
+        if (n === undefined)
+          throw new TarError(`${where}: PAX ${key}="${v.slice(0, 40)}" is not a valid number; the archive is corrupt`);
         return n;
       };
       let size = paxNumber('size', parsePaxInt, raw.size);
@@ -316,21 +334,58 @@ export class TarReader implements AsyncIterable<TarEntry> {
         const map = await this.readSparseMap(stored, where);
         segments = map.segments;
         for (const s of segments) {
-          if (s.offset + s.length > realSize) throw new TarError(`${where}: a sparse segment lies beyond the file's real size ${realSize}; the archive is corrupt`);
+          if (s.offset + s.length > realSize)
+            throw new TarError(
+              `${where}: a sparse segment lies beyond the file's real size ${realSize}; the archive is corrupt`,
+            );
         }
         const dataBytes = segments.reduce((a, s) => a + s.length, 0);
-        if (dataBytes !== stored - map.consumed) throw new TarError(`${where}: the sparse map describes ${dataBytes} data bytes but ${stored - map.consumed} are stored; the archive is corrupt`);
+        if (dataBytes !== stored - map.consumed)
+          throw new TarError(
+            `${where}: the sparse map describes ${dataBytes} data bytes but ${stored - map.consumed} are stored; the archive is corrupt`,
+          );
         sparse = { major: 1, minor: 0, realSize, expanded: true };
         size = realSize;
-        const body = new EntryBody(this.src, stored - map.consumed, realSize, segments, () => this.where(entryOffset)(finalName), (e) => this.recordFailure(e));
-        return this.emit(body, { raw, finalName, type, size, pax, xattrs, linkname, format, entryOffset, sparse, where });
+        const body = new EntryBody(
+          this.src,
+          stored - map.consumed,
+          realSize,
+          segments,
+          () => this.where(entryOffset)(finalName),
+          (e) => this.recordFailure(e),
+        );
+        return this.emit(body, {
+          raw,
+          finalName,
+          type,
+          size,
+          pax,
+          xattrs,
+          linkname,
+          format,
+          entryOffset,
+          sparse,
+          where,
+        });
       }
       if (pax['GNU.sparse.realsize'] !== undefined || pax['GNU.sparse.size'] !== undefined || raw.typeflag === 'S') {
         const realSize = paxNumber('GNU.sparse.realsize', parsePaxInt, paxNumber('GNU.sparse.size', parsePaxInt, size));
         finalName = pax['GNU.sparse.name'] ?? name;
-        sparse = { major: major === undefined ? 0 : Number(major), minor: minor === undefined ? 0 : Number(minor), realSize, expanded: false };
+        sparse = {
+          major: major === undefined ? 0 : Number(major),
+          minor: minor === undefined ? 0 : Number(minor),
+          realSize,
+          expanded: false,
+        };
       }
-      const body = new EntryBody(this.src, stored, stored, undefined, () => this.where(entryOffset)(finalName), (e) => this.recordFailure(e));
+      const body = new EntryBody(
+        this.src,
+        stored,
+        stored,
+        undefined,
+        () => this.where(entryOffset)(finalName),
+        (e) => this.recordFailure(e),
+      );
       return this.emit(body, { raw, finalName, type, size, pax, xattrs, linkname, format, entryOffset, sparse, where });
     }
   }
@@ -356,7 +411,8 @@ export class TarReader implements AsyncIterable<TarEntry> {
       const v = pax[key];
       if (v === undefined) return fallback;
       const n = parse(v);
-      if (n === undefined) throw new TarError(`${p.where}: PAX ${key}="${v.slice(0, 40)}" is not a valid number; the archive is corrupt`);
+      if (n === undefined)
+        throw new TarError(`${p.where}: PAX ${key}="${v.slice(0, 40)}" is not a valid number; the archive is corrupt`);
       return n;
     };
     const header: {
@@ -395,7 +451,12 @@ export class TarReader implements AsyncIterable<TarEntry> {
     return entry;
   }
 
-  private applyRecords(records: PaxRecord[], into: Record<string, string>, xattrs: Record<string, Uint8Array>, global: boolean): void {
+  private applyRecords(
+    records: PaxRecord[],
+    into: Record<string, string>,
+    xattrs: Record<string, Uint8Array>,
+    global: boolean,
+  ): void {
     for (const { key, value } of records) {
       if (key.startsWith('SCHILY.xattr.')) {
         const name = key.slice('SCHILY.xattr.'.length);
@@ -419,7 +480,9 @@ export class TarReader implements AsyncIterable<TarEntry> {
     let pending = '';
     while (expected < 0 || numbers.length < 1 + 2 * expected) {
       if (consumed + BLOCK > stored || consumed + BLOCK > this.maxMeta) {
-        throw new TarError(`${where}: the sparse map is longer than the entry or the ${this.maxMeta}-byte metadata limit; the archive is corrupt`);
+        throw new TarError(
+          `${where}: the sparse map is longer than the entry or the ${this.maxMeta}-byte metadata limit; the archive is corrupt`,
+        );
       }
       const block = await this.src.readExact(BLOCK);
       if (block.length < BLOCK) throw new TarError(`${where}: the archive ends inside the sparse map; it is truncated`);
@@ -430,7 +493,10 @@ export class TarReader implements AsyncIterable<TarEntry> {
       for (const line of lines) {
         if (expected >= 0 && numbers.length >= 1 + 2 * expected) break;
         const n = parsePaxInt(line);
-        if (n === undefined) throw new TarError(`${where}: the sparse map holds "${line.slice(0, 20)}", not a number; the archive is corrupt`);
+        if (n === undefined)
+          throw new TarError(
+            `${where}: the sparse map holds "${line.slice(0, 20)}", not a number; the archive is corrupt`,
+          );
         numbers.push(n);
         if (numbers.length === 1) expected = n;
       }
@@ -440,7 +506,8 @@ export class TarReader implements AsyncIterable<TarEntry> {
     for (let i = 0; i < expected; i++) {
       const offset = numbers[1 + 2 * i]!;
       const length = numbers[2 + 2 * i]!;
-      if (offset < last) throw new TarError(`${where}: the sparse map's segments overlap or are out of order; the archive is corrupt`);
+      if (offset < last)
+        throw new TarError(`${where}: the sparse map's segments overlap or are out of order; the archive is corrupt`);
       last = offset + length;
       segments.push({ offset, length });
     }

@@ -1,5 +1,5 @@
 import { TarError } from '../errors.js';
-import { BLOCK, type TarEntryInit, encodeUtf8, typeflagOf } from './header.js';
+import { BLOCK, encodeUtf8, type TarEntryInit, typeflagOf } from './header.js';
 
 /** Header layout a writer produces: `pax` (ustar plus PAX records where needed, the default), `gnu` (long-name entries, base-256 numbers) or strict `ustar`. */
 export type TarWriteFormat = 'pax' | 'gnu' | 'ustar';
@@ -43,7 +43,9 @@ function writeString(block: Uint8Array, off: number, len: number, bytes: Uint8Ar
 }
 
 function writeOctal(block: Uint8Array, off: number, len: number, value: number): void {
-  const digits = Math.trunc(value).toString(8).padStart(len - 1, '0');
+  const digits = Math.trunc(value)
+    .toString(8)
+    .padStart(len - 1, '0');
   for (let i = 0; i < len - 1; i++) block[off + i] = digits.charCodeAt(i);
   block[off + len - 1] = 0;
 }
@@ -128,7 +130,8 @@ function encodeBlock(f: BlockFields, gnu: boolean, where: string): Uint8Array {
   writeString(b, 0, 100, f.name);
   const numeric = (off: number, len: number, value: number, field: string): void => {
     if (fitsOctal(value, len)) writeOctal(b, off, len, value);
-    else if (Number.isSafeInteger(Math.trunc(value))) writeBase256(b, off, len, value); // GNU extension, read by GNU tar, bsdtar and Go
+    else if (Number.isSafeInteger(Math.trunc(value)))
+      writeBase256(b, off, len, value); // GNU extension, read by GNU tar, bsdtar and Go
     else throw new TarError(`${where}: ${field} ${value} cannot be stored in a tar header`);
   };
   numeric(100, 8, f.mode, 'mode');
@@ -138,7 +141,8 @@ function encodeBlock(f: BlockFields, gnu: boolean, where: string): Uint8Array {
   numeric(136, 12, f.mtime, 'mtime');
   b[156] = f.typeflag.charCodeAt(0);
   writeString(b, 157, 100, f.linkname);
-  if (gnu) b.set([0x75, 0x73, 0x74, 0x61, 0x72, 0x20, 0x20, 0x00], 257); // "ustar  \0"
+  if (gnu)
+    b.set([0x75, 0x73, 0x74, 0x61, 0x72, 0x20, 0x20, 0x00], 257); // "ustar  \0"
   else b.set([0x75, 0x73, 0x74, 0x61, 0x72, 0x00, 0x30, 0x30], 257); // "ustar\0" "00"
   writeString(b, 265, 32, f.uname);
   writeString(b, 297, 32, f.gname);
@@ -169,7 +173,8 @@ export function resolveEntry(init: TarEntryInit, bodySize: number | undefined): 
   const name = type === 'directory' && !init.name.endsWith('/') ? `${init.name}/` : init.name;
   const where = `tar entry "${name}"`;
   if (name.length === 0 || name === '/') throw new TarError(`${where}: an entry needs a non-empty name`);
-  if (name.includes('\0') || (init.linkname ?? '').includes('\0')) throw new TarError(`${where}: names and link targets cannot contain NUL`);
+  if (name.includes('\0') || (init.linkname ?? '').includes('\0'))
+    throw new TarError(`${where}: names and link targets cannot contain NUL`);
   let size = init.size ?? bodySize ?? 0;
   if (bodySize !== undefined && init.size !== undefined && bodySize !== init.size) {
     throw new TarError(`${where}: header.size ${init.size} differs from the body's ${bodySize} bytes`);
@@ -192,7 +197,10 @@ export function encodeTarHeader(entry: ResolvedEntry, format: TarWriteFormat = '
   const gnu = format === 'gnu';
   const pax = new Map<string, Uint8Array>();
   const needPax = (key: string, value: string | Uint8Array): void => {
-    if (format !== 'pax') throw new TarError(`${where}: ${key} needs a PAX header, which the ${format} format cannot hold; use format "pax"`);
+    if (format !== 'pax')
+      throw new TarError(
+        `${where}: ${key} needs a PAX header, which the ${format} format cannot hold; use format "pax"`,
+      );
     pax.set(key, typeof value === 'string' ? encodeUtf8(value) : value);
   };
   const linkname = init.linkname ?? '';
@@ -277,7 +285,21 @@ export function encodeTarHeader(entry: ResolvedEntry, format: TarWriteFormat = '
     const paxName = asciiTruncate(`${dir}PaxHeaders.0/${base}`, 100);
     blocks.push(
       encodeBlock(
-        { name: paxName, prefix: new Uint8Array(0), mode: 0o644, uid: 0, gid: 0, size: records.length, mtime: 0, typeflag: 'x', linkname: new Uint8Array(0), uname: new Uint8Array(0), gname: new Uint8Array(0), devmajor: 0, devminor: 0 },
+        {
+          name: paxName,
+          prefix: new Uint8Array(0),
+          mode: 0o644,
+          uid: 0,
+          gid: 0,
+          size: records.length,
+          mtime: 0,
+          typeflag: 'x',
+          linkname: new Uint8Array(0),
+          uname: new Uint8Array(0),
+          gname: new Uint8Array(0),
+          devmajor: 0,
+          devminor: 0,
+        },
         false,
         where,
       ),
@@ -314,7 +336,21 @@ function gnuLongEntry(flag: 'L' | 'K', bytes: Uint8Array, where: string): Uint8A
   data.set(bytes);
   return [
     encodeBlock(
-      { name: encodeUtf8('././@LongLink'), prefix: new Uint8Array(0), mode: 0o644, uid: 0, gid: 0, size: data.length, mtime: 0, typeflag: flag, linkname: new Uint8Array(0), uname: new Uint8Array(0), gname: new Uint8Array(0), devmajor: 0, devminor: 0 },
+      {
+        name: encodeUtf8('././@LongLink'),
+        prefix: new Uint8Array(0),
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        size: data.length,
+        mtime: 0,
+        typeflag: flag,
+        linkname: new Uint8Array(0),
+        uname: new Uint8Array(0),
+        gname: new Uint8Array(0),
+        devmajor: 0,
+        devminor: 0,
+      },
       true,
       where,
     ),
@@ -377,7 +413,8 @@ async function* entryChunks(entry: TarWriteEntry, format: TarWriteFormat): Async
     } finally {
       reader.releaseLock();
     }
-    if (seen !== size) throw new TarError(`tar entry "${name}": the body ended after ${seen} of the declared ${size} bytes`);
+    if (seen !== size)
+      throw new TarError(`tar entry "${name}": the body ended after ${seen} of the declared ${size} bytes`);
   }
   const pad = (BLOCK - (size % BLOCK)) % BLOCK;
   if (pad) yield new Uint8Array(pad);
@@ -394,9 +431,13 @@ function compareNames(a: TarWriteEntry, b: TarWriteEntry): number {
  * @example
  * const tar = writeTar([{ header: { name: 'hello.txt' }, body: 'hi\n' }]);
  */
-export function writeTar(entries: Iterable<TarWriteEntry> | AsyncIterable<TarWriteEntry>, options: TarWriteOptions = {}): ReadableStream<Uint8Array> {
+export function writeTar(
+  entries: Iterable<TarWriteEntry> | AsyncIterable<TarWriteEntry>,
+  options: TarWriteOptions = {},
+): ReadableStream<Uint8Array> {
   const format = options.format ?? 'pax';
-  const source = options.sort && Array.isArray(entries) ? [...(entries as TarWriteEntry[])].sort(compareNames) : entries;
+  const source =
+    options.sort && Array.isArray(entries) ? [...(entries as TarWriteEntry[])].sort(compareNames) : entries;
   async function* all(): AsyncGenerator<Uint8Array, void, undefined> {
     for await (const entry of source) {
       options.signal?.throwIfAborted();
@@ -431,7 +472,11 @@ export interface TarWriter {
 /** Creates a push-style {@link TarWriter}; the consumer's reading paces `add`. */
 export function createTarWriter(options: Omit<TarWriteOptions, 'sort'> = {}): TarWriter {
   const format = options.format ?? 'pax';
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>(undefined, { highWaterMark: 1 }, { highWaterMark: 0 });
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>(
+    undefined,
+    { highWaterMark: 1 },
+    { highWaterMark: 0 },
+  );
   const writer = writable.getWriter();
   let chain: Promise<void> = Promise.resolve();
   const enqueue = (job: () => Promise<void>): Promise<void> => {

@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MemoryImageStore, copy } from '@lade/manifest';
+import { copy, MemoryImageStore } from '@lade/manifest';
 import { peerFixtures, peersAvailable, runOk, tempDir } from '@lade/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openArchive, saveImages } from '../../src/index.js';
@@ -57,7 +57,9 @@ describe.runIf(peersAvailable('skopeo', 'umoci'))('docker-archive and oci-archiv
     await runOk('skopeo', ['copy', '-q', `oci:${layout}:tricky`, `docker-archive:${theirs}:fixtures/tricky:latest`]);
     await runOk('skopeo', ['copy', '-q', `docker-archive:${mine}`, `oci:${join(tmp.path, 'via-lade')}:t`]);
     await runOk('skopeo', ['copy', '-q', `docker-archive:${theirs}`, `oci:${join(tmp.path, 'via-skopeo')}:t`]);
-    expect(await skopeoImageId(`oci:${join(tmp.path, 'via-lade')}:t`)).toBe(await skopeoImageId(`oci:${join(tmp.path, 'via-skopeo')}:t`));
+    expect(await skopeoImageId(`oci:${join(tmp.path, 'via-lade')}:t`)).toBe(
+      await skopeoImageId(`oci:${join(tmp.path, 'via-skopeo')}:t`),
+    );
     await src.close();
   });
 
@@ -91,11 +93,19 @@ describe.runIf(peersAvailable('skopeo', 'umoci'))('docker-archive and oci-archiv
     const src = await openArchive(fromSkopeo);
     const oci = join(tmp.path, 'multi-lade.oci.tar');
     await saveImages([{ source: src.source('multi'), names: ['multi'] }], oci, { format: 'oci', copy: { all: true } });
-    expect(await runOk('skopeo', ['inspect', '--raw', `oci-archive:${oci}:multi`])).toBe(await runOk('skopeo', ['inspect', '--raw', `oci:${layout}:multi`]));
+    expect(await runOk('skopeo', ['inspect', '--raw', `oci-archive:${oci}:multi`])).toBe(
+      await runOk('skopeo', ['inspect', '--raw', `oci:${layout}:multi`]),
+    );
     const docker = join(tmp.path, 'multi-arm64.tar');
-    await saveImages([{ source: src.source('multi'), names: ['multi:arm64'] }], docker, { copy: { platform: 'linux/arm64' } });
+    await saveImages([{ source: src.source('multi'), names: ['multi:arm64'] }], docker, {
+      copy: { platform: 'linux/arm64' },
+    });
     expect(await skopeoImageId(`docker-archive:${docker}`)).toBe(await skopeoImageId(`oci:${layout}:arm64`));
-    await expect(saveImages([{ source: src.source('multi'), names: ['multi:all'] }], join(tmp.path, 'no.tar'), { copy: { all: true } })).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+    await expect(
+      saveImages([{ source: src.source('multi'), names: ['multi:all'] }], join(tmp.path, 'no.tar'), {
+        copy: { all: true },
+      }),
+    ).rejects.toMatchObject({ code: 'UNSUPPORTED' });
     await src.close();
   });
 

@@ -2,7 +2,7 @@ import { chmod, chown, link, mkdir, readFile, symlink, writeFile } from 'node:fs
 import { join } from 'node:path';
 import { peersAvailable, runOk, tempDir } from '@lade/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TarHeader, type TarWriteEntry, readTar, writeTar } from '../../src/index.js';
+import { readTar, type TarHeader, type TarWriteEntry, writeTar } from '../../src/index.js';
 import { collect, fileStream } from '../helpers.js';
 
 let tmp: { path: string; cleanup: () => Promise<void> };
@@ -52,7 +52,11 @@ async function readEntries(file: string): Promise<{ header: TarHeader; body: Uin
 }
 
 /** Re-writes what lade read from a peer's archive with lade's writer. */
-async function rewrite(entries: { header: TarHeader; body: Uint8Array }[], out: string, format: 'pax' | 'gnu' = 'pax'): Promise<void> {
+async function rewrite(
+  entries: { header: TarHeader; body: Uint8Array }[],
+  out: string,
+  format: 'pax' | 'gnu' = 'pax',
+): Promise<void> {
   const write: TarWriteEntry[] = entries.map(({ header: h, body }) => ({
     header: {
       name: h.name,
@@ -72,7 +76,8 @@ async function rewrite(entries: { header: TarHeader; body: Uint8Array }[], out: 
   await writeFile(out, await collect(writeTar(write, { format })));
 }
 
-const list = async (tool: 'tar' | 'bsdtar', file: string): Promise<string> => runOk(tool, ['--numeric-owner', '-tvf', file]);
+const list = async (tool: 'tar' | 'bsdtar', file: string): Promise<string> =>
+  runOk(tool, ['--numeric-owner', '-tvf', file]);
 
 describe.runIf(peersAvailable('tar'))('GNU tar as a peer', () => {
   for (const format of ['gnu', 'oldgnu', 'pax', 'ustar', 'v7'] as const) {
@@ -83,12 +88,24 @@ describe.runIf(peersAvailable('tar'))('GNU tar as a peer', () => {
       const entries = await readEntries(peer);
       const file = entries.find((e) => e.header.name === './dir/file.txt');
       expect(new TextDecoder().decode(file!.body)).toBe('hello tar\n');
-      expect(Buffer.from(entries.find((e) => e.header.name === './dir/sub/blob.bin')!.body).equals(Buffer.alloc(70_000, 7))).toBe(true);
-      expect(entries.find((e) => e.header.name === './link')!.header).toMatchObject({ type: 'symlink', linkname: 'dir/file.txt' });
-      expect(entries.find((e) => e.header.name === './hard')?.header.type ?? entries.find((e) => e.header.name === './dir/file.txt' && e.header.type === 'hardlink')).toBeTruthy();
+      expect(
+        Buffer.from(entries.find((e) => e.header.name === './dir/sub/blob.bin')!.body).equals(Buffer.alloc(70_000, 7)),
+      ).toBe(true);
+      expect(entries.find((e) => e.header.name === './link')!.header).toMatchObject({
+        type: 'symlink',
+        linkname: 'dir/file.txt',
+      });
+      expect(
+        entries.find((e) => e.header.name === './hard')?.header.type ??
+          entries.find((e) => e.header.name === './dir/file.txt' && e.header.type === 'hardlink'),
+      ).toBeTruthy();
       if (tree === full) {
         expect(entries.find((e) => e.header.name === './owned')!.header).toMatchObject({ uid: 3_000_000, gid: 70_000 });
-        expect(entries.find((e) => e.header.name === './null')!.header).toMatchObject({ type: 'char-device', devmajor: 1, devminor: 3 });
+        expect(entries.find((e) => e.header.name === './null')!.header).toMatchObject({
+          type: 'char-device',
+          devmajor: 1,
+          devminor: 3,
+        });
         expect(entries.some((e) => e.header.name === './ünïcødé-файл.txt')).toBe(true);
         expect(entries.some((e) => e.header.name.endsWith('x'.repeat(120)))).toBe(true);
       }
@@ -103,7 +120,10 @@ describe.runIf(peersAvailable('tar'))('GNU tar as a peer', () => {
   it('expands a sparse file tar wrote in PAX sparse format 1.0', async () => {
     const dir = join(tmp.path, 'sparse');
     await mkdir(dir);
-    await runOk('sh', ['-c', `cd ${dir} && truncate -s 3M holes && printf start | dd of=holes conv=notrunc status=none && printf middle | dd of=holes bs=1 seek=1500000 conv=notrunc status=none && printf end > after`]);
+    await runOk('sh', [
+      '-c',
+      `cd ${dir} && truncate -s 3M holes && printf start | dd of=holes conv=notrunc status=none && printf middle | dd of=holes bs=1 seek=1500000 conv=notrunc status=none && printf end > after`,
+    ]);
     const peer = join(tmp.path, 'sparse.tar');
     await runOk('tar', ['--format=pax', '--sparse', '--sparse-version=1.0', '-cf', peer, '-C', dir, 'holes', 'after']);
     const entries = await readEntries(peer);
@@ -116,7 +136,10 @@ describe.runIf(peersAvailable('tar'))('GNU tar as a peer', () => {
   it('reads an old GNU sparse entry as its stored data and stays aligned', async () => {
     const dir = join(tmp.path, 'sparse-old');
     await mkdir(dir);
-    await runOk('sh', ['-c', `cd ${dir} && truncate -s 1M holes && printf data | dd of=holes bs=1 seek=600000 conv=notrunc status=none && printf end > after`]);
+    await runOk('sh', [
+      '-c',
+      `cd ${dir} && truncate -s 1M holes && printf data | dd of=holes bs=1 seek=600000 conv=notrunc status=none && printf end > after`,
+    ]);
     const peer = join(tmp.path, 'sparse-old.tar');
     await runOk('tar', ['--format=gnu', '--sparse', '-cf', peer, '-C', dir, 'holes', 'after']);
     const entries = await readEntries(peer);
@@ -126,13 +149,26 @@ describe.runIf(peersAvailable('tar'))('GNU tar as a peer', () => {
 
   it('writes base-256 numbers in the GNU format that tar reads', async () => {
     const out = join(tmp.path, 'b256.tar');
-    await writeFile(out, await collect(writeTar([{ header: { name: 'big-ids', uid: 3_000_000_000, gid: 9_000_000, mtime: 1_700_000_000 }, body: 'x' }], { format: 'gnu' })));
+    await writeFile(
+      out,
+      await collect(
+        writeTar(
+          [{ header: { name: 'big-ids', uid: 3_000_000_000, gid: 9_000_000, mtime: 1_700_000_000 }, body: 'x' }],
+          { format: 'gnu' },
+        ),
+      ),
+    );
     expect(await list('tar', out)).toMatch(/3000000000\/9000000 +1 2023-11-14 \d\d:\d\d big-ids/);
   });
 
   it('writes xattrs and fractional times in PAX records that tar reads', async () => {
     const out = join(tmp.path, 'xattr.tar');
-    await writeFile(out, await collect(writeTar([{ header: { name: 'x', mtime: 1_700_000_000.25, xattrs: { 'user.lade': 'yes' } }, body: 'x' }])));
+    await writeFile(
+      out,
+      await collect(
+        writeTar([{ header: { name: 'x', mtime: 1_700_000_000.25, xattrs: { 'user.lade': 'yes' } }, body: 'x' }]),
+      ),
+    );
     const verbose = await runOk('tar', ['--xattrs', '--full-time', '-tvvf', out]);
     expect(verbose).toMatch(/2023-11-14 \d\d:\d\d:20\.25 x/);
   });
@@ -145,7 +181,10 @@ describe.runIf(peersAvailable('bsdtar'))('bsdtar as a peer', () => {
       const peer = join(tmp.path, `bsd-${format}.tar`);
       await runOk('bsdtar', ['--format', format, '-cf', peer, '-C', tree, '.']);
       const entries = await readEntries(peer);
-      expect(entries.find((e) => e.header.name === './dir/file.txt' && e.header.type === 'file')?.body ?? entries.find((e) => e.header.name === './hard')?.body).toBeDefined();
+      expect(
+        entries.find((e) => e.header.name === './dir/file.txt' && e.header.type === 'file')?.body ??
+          entries.find((e) => e.header.name === './hard')?.body,
+      ).toBeDefined();
       const mine = join(tmp.path, `lade-from-bsd-${format}.tar`);
       await rewrite(entries, mine, format === 'gnutar' ? 'gnu' : 'pax');
       expect(await list('bsdtar', mine)).toBe(await list('bsdtar', peer));
@@ -155,7 +194,16 @@ describe.runIf(peersAvailable('bsdtar'))('bsdtar as a peer', () => {
 
   it('lists an archive lade wrote', async () => {
     const out = join(tmp.path, 'for-bsd.tar');
-    await writeFile(out, await collect(writeTar([{ header: { name: 'd/', mtime: 0 } }, { header: { name: 'd/ü', uname: 'user', uid: 1000 }, body: 'x' }, { header: { name: 'l', type: 'symlink', linkname: 'd/ü' } }])));
+    await writeFile(
+      out,
+      await collect(
+        writeTar([
+          { header: { name: 'd/', mtime: 0 } },
+          { header: { name: 'd/ü', uname: 'user', uid: 1000 }, body: 'x' },
+          { header: { name: 'l', type: 'symlink', linkname: 'd/ü' } },
+        ]),
+      ),
+    );
     const listing = await runOk('bsdtar', ['-tf', out]);
     expect(listing).toBe('d/\nd/ü\nl\n');
   });
