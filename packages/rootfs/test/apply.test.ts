@@ -13,7 +13,7 @@ import { describeTree, treeDifferences } from './tree.js';
 async function tarBytes(entries: TarWriteEntry[]): Promise<Uint8Array> {
   return new Uint8Array(await new Response(writeTar(entries)).arrayBuffer());
 }
-const streamOf = (bytes: Uint8Array) => new Response(bytes).body as ReadableStream<Uint8Array>;
+const streamOf = (bytes: Uint8Array) => new Response(bytes as BodyInit).body as ReadableStream<Uint8Array>;
 const file = (name: string, body = `${name}\n`, extra: object = {}): TarWriteEntry => ({ header: { name, mtime: 1_600_000_000, ...extra }, body });
 const dir = (name: string, extra: object = {}): TarWriteEntry => ({ header: { name, type: 'directory', mtime: 1_500_000_000, ...extra } });
 

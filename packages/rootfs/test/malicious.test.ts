@@ -12,7 +12,7 @@ async function tarBytes(entries: TarWriteEntry[]): Promise<Uint8Array> {
   return new Uint8Array(await new Response(writeTar(entries)).arrayBuffer());
 }
 function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
-  return new Response(bytes).body as ReadableStream<Uint8Array>;
+  return new Response(bytes as BodyInit).body as ReadableStream<Uint8Array>;
 }
 
 /** path → type/mode/size/content/link of everything under `dir` except `skip`. */
