@@ -1,7 +1,7 @@
 import type { AuthChallenge } from './challenge.js';
 import type { Credentials } from './credentials.js';
 import { RegistryProtocolError, UnauthorizedError, registryErrorFrom } from './errors.js';
-import { type HttpTransport, connectionError, readText } from './http.js';
+import { type HttpResponse, type HttpTransport, connectionError, readText } from './http.js';
 
 /** A bearer token as a token service returned it. */
 export interface BearerToken {
@@ -71,7 +71,7 @@ export async function fetchBearerToken(req: TokenRequest): Promise<BearerToken> 
     if (service) form.set('service', service);
     if (req.scopes.length) form.set('scope', req.scopes.join(' '));
     if (req.offline) form.set('access_type', 'offline');
-    const headers = new Headers({ 'content-type': 'application/x-www-form-urlencoded', 'user-agent': req.userAgent });
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': req.userAgent };
     const res = await send(req, 'POST', url.toString(), headers, new TextEncoder().encode(form.toString()));
     // Token services without OAuth answer 404/405 to a POST: fall back to GET.
     if (res.status !== 404 && res.status !== 405) return tokenFrom(res, req, url.toString());
@@ -79,9 +79,9 @@ export async function fetchBearerToken(req: TokenRequest): Promise<BearerToken> 
   }
   for (const s of req.scopes) url.searchParams.append('scope', s);
   if (service) url.searchParams.set('service', service);
-  const headers = new Headers({ 'user-agent': req.userAgent });
+  const headers: Record<string, string> = { 'user-agent': req.userAgent };
   if (creds?.username !== undefined && creds.password !== undefined) {
-    headers.set('authorization', basicAuthorization(creds.username, creds.password));
+    headers.authorization = basicAuthorization(creds.username, creds.password);
     url.searchParams.set('account', creds.username);
     if (req.offline) {
       url.searchParams.set('offline_token', 'true');
@@ -92,7 +92,7 @@ export async function fetchBearerToken(req: TokenRequest): Promise<BearerToken> 
   return tokenFrom(res, req, url.toString());
 }
 
-async function send(req: TokenRequest, method: string, url: string, headers: Headers, body?: Uint8Array): Promise<Response> {
+async function send(req: TokenRequest, method: string, url: string, headers: Record<string, string>, body?: Uint8Array): Promise<HttpResponse> {
   try {
     return await req.transport.send({ method, url, headers, ...(body ? { body } : {}), ...(req.signal ? { signal: req.signal } : {}) });
   } catch (e) {
@@ -101,7 +101,7 @@ async function send(req: TokenRequest, method: string, url: string, headers: Hea
   }
 }
 
-async function tokenFrom(res: Response, req: TokenRequest, url: string): Promise<BearerToken> {
+async function tokenFrom(res: HttpResponse, req: TokenRequest, url: string): Promise<BearerToken> {
   const text = await readText(res, 1024 * 1024);
   if (res.status === 401 || res.status === 403) {
     const err = registryErrorFrom(res.status, text, { kind: 'token', host: req.host, url, method: 'GET' });

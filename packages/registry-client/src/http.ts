@@ -4,15 +4,43 @@ import { type ConnectionFailure, RegistryConnectionError, type RegistryErrorCont
 export interface HttpRequest {
   readonly method: string;
   readonly url: string;
-  readonly headers: Headers;
+  /** Header names in lower case. */
+  readonly headers: Readonly<Record<string, string>>;
   readonly body?: Uint8Array | ReadableStream<Uint8Array>;
   readonly signal?: AbortSignal;
 }
 
+/** Response headers (a web `Headers` is one). */
+export interface HttpHeaders {
+  get(name: string): string | null;
+}
+
+/**
+ * The part of a web `Response` the client reads: a `Response` satisfies it. On Node the transport builds these
+ * directly, which keeps Node's bundled fetch implementation from loading at all.
+ */
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: HttpHeaders;
+  readonly body: ReadableStream<Uint8Array> | null;
+}
+
 /** Sends requests over pooled keep-alive connections. */
 export interface HttpTransport {
-  send(request: HttpRequest): Promise<Response>;
+  send(request: HttpRequest): Promise<HttpResponse>;
   close(): Promise<void>;
+}
+
+class NodeHeaders implements HttpHeaders {
+  readonly #raw: Record<string, string | string[] | undefined>;
+  constructor(raw: Record<string, string | string[] | undefined>) {
+    this.#raw = raw;
+  }
+  get(name: string): string | null {
+    const v = this.#raw[name.toLowerCase()];
+    if (v === undefined) return null;
+    return Array.isArray(v) ? v.join(', ') : String(v);
+  }
 }
 
 /** Timeouts of one registry's connections, in milliseconds. */
@@ -64,27 +92,34 @@ function undiciTransport(options: TransportOptions): HttpTransport {
     async send(req) {
       const { agent, fromWeb } = await load();
       const url = new URL(req.url);
-      const headers: Record<string, string> = {};
-      req.headers.forEach((v, k) => {
-        headers[k] = v;
-      });
       const body = req.body === undefined ? null : req.body instanceof Uint8Array ? req.body : fromWeb(req.body);
-      const res = await agent.request({
-        origin: url.origin,
-        path: `${url.pathname}${url.search}`,
-        method: req.method as 'GET',
-        headers,
-        body,
-        ...(req.signal ? { signal: req.signal } : {}),
-      });
-      const h = new Headers();
-      for (const [k, v] of Object.entries(res.headers)) {
-        if (Array.isArray(v)) for (const x of v) h.append(k, x);
-        else if (v !== undefined) h.set(k, String(v));
+      // One listener on the caller's signal per request in flight, removed when the exchange ends.
+      const ac = new AbortController();
+      const outer = req.signal;
+      const onAbort = () => ac.abort(outer?.reason);
+      if (outer?.aborted) throw outer.reason;
+      outer?.addEventListener('abort', onAbort, { once: true });
+      const done = () => outer?.removeEventListener('abort', onAbort);
+      let res: import('undici').Dispatcher.ResponseData;
+      try {
+        res = await agent.request({
+          origin: url.origin,
+          path: `${url.pathname}${url.search}`,
+          method: req.method as 'GET',
+          headers: req.headers as Record<string, string>,
+          body,
+          signal: ac.signal,
+        });
+      } catch (e) {
+        done();
+        throw e;
       }
       const nullBody = res.statusCode === 204 || res.statusCode === 205 || res.statusCode === 304 || req.method === 'HEAD';
-      if (nullBody) res.body.resume();
-      return new Response(nullBody ? null : nodeToWeb(res.body), { status: res.statusCode, headers: h });
+      if (nullBody) {
+        res.body.resume();
+        done();
+      }
+      return { status: res.statusCode, headers: new NodeHeaders(res.headers), body: nullBody ? null : nodeToWeb(res.body, done) };
     },
     async close() {
       if (loaded) await (await loaded).agent.close();
@@ -94,8 +129,9 @@ function undiciTransport(options: TransportOptions): HttpTransport {
 
 // Node 20's Readable.toWeb throws on data arriving after a cancel; this adapter pauses the socket on backpressure
 // (1 MiB queued) and destroys it on cancel.
-function nodeToWeb(r: import('node:stream').Readable): ReadableStream<Uint8Array> {
+function nodeToWeb(r: import('node:stream').Readable, onFinish: () => void): ReadableStream<Uint8Array> {
   let finished = false;
+  r.once('close', onFinish);
   return new ReadableStream<Uint8Array>(
     {
       start(c) {
@@ -135,7 +171,7 @@ function fetchTransport(options: TransportOptions): HttpTransport {
       const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
       const init: RequestInit & { duplex?: 'half' } = {
         method: req.method,
-        headers: req.headers,
+        headers: req.headers as Record<string, string>,
         redirect: 'manual',
         signal,
         ...(req.body !== undefined ? { body: req.body as BodyInit, duplex: 'half' as const } : {}),
@@ -199,7 +235,7 @@ export function connectionError(err: unknown, method: string, url: string, conte
 }
 
 /** Reads a response body as text, at most `limit` bytes (the rest is discarded). */
-export async function readText(res: Response, limit = 64 * 1024): Promise<string> {
+export async function readText(res: HttpResponse, limit = 64 * 1024): Promise<string> {
   if (!res.body) return '';
   const reader = res.body.getReader();
   const parts: Uint8Array[] = [];
@@ -220,7 +256,7 @@ export async function readText(res: Response, limit = 64 * 1024): Promise<string
 }
 
 /** Discards a response body so its connection returns to the pool. */
-export async function discard(res: Response): Promise<void> {
+export async function discard(res: HttpResponse): Promise<void> {
   if (!res.body) return;
   try {
     await res.body.cancel();

@@ -16,7 +16,7 @@ import {
   UnauthorizedError,
   registryErrorFrom,
 } from './errors.js';
-import { type HttpTransport, type TimeoutOptions, connectionError, createTransport, discard, parseRetryAfter, readText } from './http.js';
+import { type HttpResponse, type HttpTransport, type TimeoutOptions, connectionError, createTransport, discard, parseRetryAfter, readText } from './http.js';
 import { isLoopback, registryEndpoint } from './hosts.js';
 
 /** Retries of failed requests (network errors, 5xx, 429). */
@@ -227,7 +227,7 @@ export class Registry {
       const res = await this.#transport.send({
         method: 'GET',
         url: `${https}/v2/`,
-        headers: new Headers({ 'user-agent': this.userAgent }),
+        headers: { 'user-agent': this.userAgent },
         ...(signal ? { signal } : {}),
       });
       await discard(res);
@@ -290,7 +290,7 @@ export class Registry {
    * Learns from a 401: returns true when the request should be sent again (new scheme learnt, stale token dropped).
    * `sent` is the Authorization header the failed request carried.
    */
-  async #onUnauthorized(res: Response, scopes: readonly string[], sent: string | undefined): Promise<boolean> {
+  async #onUnauthorized(res: HttpResponse, scopes: readonly string[], sent: string | undefined): Promise<boolean> {
     const challenges = parseChallenges(res.headers.get('www-authenticate') ?? '');
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     const basic = challenges.find((c) => c.scheme === 'basic');
@@ -319,7 +319,7 @@ export class Registry {
    * `Retry-After`) and redirects (never forwarding `Authorization` to another origin). Non-2xx statuses not in
    * `allow` become {@link RegistryError}s.
    */
-  async request(req: RegistryRequest): Promise<Response> {
+  async request(req: RegistryRequest): Promise<HttpResponse> {
     const base = await this.baseUrl(req.signal);
     const scopes = req.scopes ?? [];
     const subject: RequestSubject = { host: this.host, ...req.subject, method: req.method };
@@ -331,12 +331,13 @@ export class Registry {
       let method = req.method;
       let body = req.body;
       const authorization = req.authenticate === false ? undefined : await this.#authorization(scopes, req.signal);
-      let res: Response;
+      let res: HttpResponse;
       let redirects = 0;
       try {
         for (;;) {
-          const headers = new Headers({ 'user-agent': this.userAgent, ...req.headers });
-          if (authorization && new URL(url).origin === new URL(base).origin) headers.set('authorization', authorization);
+          const headers: Record<string, string> = { 'user-agent': this.userAgent };
+          for (const [k, v] of Object.entries(req.headers ?? {})) headers[k.toLowerCase()] = v;
+          if (authorization && new URL(url).origin === new URL(base).origin) headers.authorization = authorization;
           res = await this.#transport.send({
             method,
             url,
@@ -809,7 +810,7 @@ export class Registry {
   }
 }
 
-function contentType(res: Response): string | undefined {
+function contentType(res: HttpResponse): string | undefined {
   const ct = res.headers.get('content-type');
   if (!ct) return undefined;
   const base = ct.split(';')[0]!.trim().toLowerCase();
@@ -829,7 +830,7 @@ function bodyMediaType(bytes: Uint8Array): string {
 }
 
 /** Reads a response body of at most `limit` bytes; larger bodies are refused without reading them whole. */
-export async function readLimited(res: Response, limit: number, what: string, subject: RequestSubject): Promise<Uint8Array> {
+export async function readLimited(res: HttpResponse, limit: number, what: string, subject: RequestSubject): Promise<Uint8Array> {
   const declared = Number(res.headers.get('content-length') ?? Number.NaN);
   if (Number.isFinite(declared) && declared > limit) {
     await discard(res);

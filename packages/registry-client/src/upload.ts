@@ -3,7 +3,7 @@ import { SizeInvalidError } from '@lade/digest';
 import type { Descriptor } from '@lade/manifest';
 import { pushScope } from './auth.js';
 import { BlobUploadUnknownError, RegistryConnectionError, RegistryError, RegistryProtocolError, type RequestSubject } from './errors.js';
-import { discard } from './http.js';
+import { type HttpResponse, discard } from './http.js';
 import type { Registry } from './registry.js';
 
 /** How a blob got into the repository. */
@@ -57,13 +57,13 @@ function withDigest(location: string, digest: string): string {
   return u.toString();
 }
 
-function locationOf(res: Response, requestUrl: string, subject: RequestSubject): string {
+function locationOf(res: HttpResponse, requestUrl: string, subject: RequestSubject): string {
   const loc = res.headers.get('location');
   if (!loc) throw new RegistryProtocolError('UNKNOWN', `${subject.host}/${subject.repository}: the registry started an upload without a Location header`, subject);
   return new URL(loc, requestUrl).toString();
 }
 
-function rangeEnd(res: Response): number | undefined {
+function rangeEnd(res: HttpResponse): number | undefined {
   const m = /^(?:bytes=)?0-(\d+)$/.exec((res.headers.get('range') ?? '').trim());
   return m ? Number(m[1]) : undefined;
 }
@@ -296,7 +296,7 @@ export async function uploadStatus(
   };
 }
 
-async function finish(res: Response, descriptor: Pick<Descriptor, 'digest'>, subject: RequestSubject): Promise<void> {
+async function finish(res: HttpResponse, descriptor: Pick<Descriptor, 'digest'>, subject: RequestSubject): Promise<void> {
   await discard(res);
   const got = res.headers.get('docker-content-digest');
   if (got && got !== descriptor.digest) {
