@@ -34,9 +34,12 @@ function str(o: Obj, key: string, where: string, required = false): string | und
 
 /** Parses `host:port`, `:port` or `port`. */
 export function parseAddr(addr: string): { hostname: string; port: number } {
-  const m = /^(?:\[?([^\]]*?)\]?)?:?(\d+)$/.exec(addr.trim());
-  if (!m) throw new ConfigError(`http.addr "${addr}" is not HOST:PORT`);
-  return { hostname: m[1] ? m[1] : '0.0.0.0', port: Number(m[2]) };
+  const s = addr.trim();
+  const i = s.lastIndexOf(':');
+  const host = i >= 0 ? s.slice(0, i) : '';
+  const port = i >= 0 ? s.slice(i + 1) : s;
+  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) throw new ConfigError(`http.addr "${addr}" is not HOST:PORT`);
+  return { hostname: host.replace(/^\[|\]$/g, '') || '0.0.0.0', port: Number(port) };
 }
 
 function storageFrom(storage: Obj): StorageDriver {

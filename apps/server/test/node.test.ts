@@ -1,0 +1,182 @@
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, tempDir } from '@lade/test-support';
+import { ConfigError, FilesystemDriver, MemoryDriver, type RunningServer, createRegistry, layout, parseAddr, parseConfig, serve } from '../src/index.js';
+import { sha256 } from './helpers.js';
+
+function rawRequest(port: number, method: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method, path }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('Node adapter', () => {
+  let server: RunningServer;
+  let dir: { path: string; cleanup: () => Promise<void> };
+  beforeAll(async () => {
+    dir = await tempDir('lade-server-node-');
+    server = await serve({ registry: createRegistry({ storage: new FilesystemDriver(dir.path) }), port: 0 });
+  });
+  afterAll(async () => {
+    await server.close();
+    await dir.cleanup();
+  });
+
+  it('streams a 64 MiB chunked upload and download without buffering it', async () => {
+    const chunk = randomBytes(1024 * 1024);
+    const total = 64;
+    const h = createHash('sha256');
+    for (let i = 0; i < total; i++) h.update(chunk);
+    const digest = `sha256:${h.digest('hex')}`;
+    const post = await fetch(`${server.url}/v2/big/blobs/uploads/`, { method: 'POST' });
+    const location = new URL(post.headers.get('location')!, server.url);
+    const id = location.pathname.split('/').pop()!;
+    const onDisk = join(dir.path, layout.uploadData('big', id));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        if (sent >= total) return c.close();
+        // Send MiB n only once MiB n-16 reached storage: a server that buffered the body would never get there.
+        for (let i = 0; sent > 16 && i < 500; i++) {
+          const size = (await stat(onDisk).catch(() => undefined))?.size ?? 0;
+          if (size >= (sent - 16) * chunk.length) break;
+          if (i === 499) throw new Error('the server is not writing the body while it arrives');
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        sent++;
+        c.enqueue(chunk);
+      },
+    });
+    const patch = await fetch(location, { method: 'PATCH', body, duplex: 'half' } as RequestInit);
+    expect(patch.status).toBe(202);
+    expect(patch.headers.get('range')).toBe(`0-${total * chunk.length - 1}`);
+    location.searchParams.set('digest', digest);
+    expect((await fetch(location, { method: 'PUT' })).status).toBe(201);
+    const get = await fetch(`${server.url}/v2/big/blobs/${digest}`);
+    expect(get.headers.get('content-length')).toBe(String(total * chunk.length));
+    const back = createHash('sha256');
+    for await (const c of get.body as unknown as AsyncIterable<Uint8Array>) back.update(c);
+    expect(`sha256:${back.digest('hex')}`).toBe(digest);
+  });
+
+  it('serves ranges and HEAD over HTTP', async () => {
+    const content = randomBytes(100);
+    const digest = sha256(content);
+    const r = await fetch(`${server.url}/v2/r/blobs/uploads/?digest=${digest}`, { method: 'POST', body: content });
+    expect(r.status).toBe(201);
+    const part = await fetch(`${server.url}/v2/r/blobs/${digest}`, { headers: { Range: 'bytes=50-59' } });
+    expect(part.status).toBe(206);
+    expect(Buffer.from(await part.arrayBuffer())).toEqual(content.subarray(50, 60));
+    const head = await fetch(`${server.url}/v2/r/blobs/${digest}`, { method: 'HEAD' });
+    expect(head.headers.get('content-length')).toBe('100');
+  });
+
+  it('refuses raw dot segments (literal or percent-encoded) with NAME_INVALID before routing', async () => {
+    for (const path of ['/v2/a/%2e%2e/b/blobs/uploads/', '/v2/a/../b/tags/list', '/v2/a%2f..%2fb/tags/list', '/v2/./x/tags/list']) {
+      const r = await rawRequest(server.port, path.includes('uploads') ? 'POST' : 'GET', path);
+      expect(r.status, path).toBe(400);
+      expect(JSON.parse(r.body).errors[0].code).toBe('NAME_INVALID');
+    }
+  });
+
+  it('lets an in-flight upload finish on graceful close and then refuses connections', async () => {
+    const registry = createRegistry({ storage: new MemoryDriver() });
+    const s = await serve({ registry, port: 0 });
+    const post = await fetch(`${s.url}/v2/slow/blobs/uploads/`, { method: 'POST' });
+    const location = new URL(post.headers.get('location')!, s.url);
+    let n = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        await new Promise((r) => setTimeout(r, 50));
+        if (n++ >= 6) return c.close();
+        c.enqueue(new Uint8Array(1000));
+      },
+    });
+    const patch = fetch(location, { method: 'PATCH', body, duplex: 'half' } as RequestInit);
+    await new Promise((r) => setTimeout(r, 120));
+    const closing = s.close();
+    const res = await patch;
+    expect(res.status).toBe(202);
+    expect(res.headers.get('range')).toBe('0-5999');
+    await closing;
+    await expect(fetch(`${s.url}/v2/`)).rejects.toThrow();
+  });
+});
+
+describe('registry.yml', () => {
+  it('reads storage, http.addr, auth, proxy and maintenance settings close to distribution', async () => {
+    const dir = await tempDir();
+    const htpasswd = join(dir.path, 'htpasswd');
+    await writeFile(htpasswd, 'u:$2y$05$8hy0ylKi1HvjHFUbfLXmIeePKecDRBC/bv6HgWdtOmd9A2DYbDdka\n');
+    const c = parseConfig(`
+version: 0.1
+log: {accesslog: {disabled: true}}
+storage:
+  filesystem: {rootdirectory: ${dir.path}}
+  delete: {enabled: false}
+  maintenance: {readonly: {enabled: true}}
+http: {addr: "127.0.0.1:5123"}
+auth:
+  htpasswd: {realm: test-realm, path: ${htpasswd}}
+`);
+    expect(c).toMatchObject({ hostname: '127.0.0.1', port: 5123, accessLog: false, registry: { readOnly: true, deleteEnabled: false } });
+    expect(c.registry.storage?.name).toBe('filesystem');
+    const r = createRegistry(c.registry);
+    const res = await r.fetch(new Request('http://x/v2/'));
+    expect(res.headers.get('www-authenticate')).toBe('Basic realm="test-realm"');
+    const mem = parseConfig('storage: {inmemory: {}}\nhttp: {addr: ":0"}\nauth: {token: {secret: s3cr3t, service: svc, issuer: iss}}\nproxy: {remoteurl: "https://registry-1.docker.io", username: u, password: p}');
+    expect(mem.registry.storage?.name).toBe('inmemory');
+    expect(mem.registry.proxy).toBeDefined();
+    expect(parseConfig('storage: {s3: {bucket: b, regionendpoint: "http://127.0.0.1:9", accesskey: a, secretkey: s}}').registry.storage?.name).toBe('s3');
+    await dir.cleanup();
+  });
+
+  it('rejects unusable configs with CONFIG_INVALID', () => {
+    for (const text of ['[1, 2', 'storage: {nfs: {}}', 'storage: {inmemory: {}}\nauth: {htpasswd: {realm: r}}', 'http: {addr: "nope"}', 'storage: {inmemory: {}}\nauth: {token: {algorithm: PS512}}']) {
+      let err: unknown;
+      try {
+        parseConfig(text);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, text).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).code).toBe('CONFIG_INVALID');
+    }
+    expect(parseAddr(':5000')).toEqual({ hostname: '0.0.0.0', port: 5000 });
+  });
+});
+
+describe('lade-server binary', () => {
+  it('serves with --config/--addr/--root, prints JSON access logs and exits 0 on SIGTERM', async () => {
+    const dir = await tempDir();
+    const port = await freePort();
+    const cfg = join(dir.path, 'registry.yml');
+    await writeFile(cfg, 'storage: {inmemory: {}}\nhttp: {addr: ":1"}\n');
+    const child = spawn(process.execPath, ['--conditions', 'lade-source', '--import', 'tsx', join(__dirname, '../src/main.ts'), '--config', cfg, '--addr', `127.0.0.1:${port}`, '--root', join(dir.path, 'data')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    for (let i = 0; i < 100 && !err.includes('listening'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(err).toContain(`listening on http://127.0.0.1:${port} (storage: filesystem)`);
+    const res = await fetch(`http://127.0.0.1:${port}/v2/`);
+    expect(res.headers.get('docker-distribution-api-version')).toBe('registry/2.0');
+    const exited = new Promise<number | null>((r) => child.on('exit', r));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(JSON.parse(out.trim().split('\n')[0]!)).toMatchObject({ method: 'GET', path: '/v2/', status: 200 });
+    await dir.cleanup();
+  });
+});
