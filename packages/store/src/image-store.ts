@@ -714,27 +714,32 @@ export class ImageStore {
   // ---- transports ----
 
   /**
-   * An ImageSink into the store for `reference` (`alpine:3.19`, or `name@digest`). Blobs land as copy writes them;
-   * the name is given only by `commit()`, after checking every blob is present, so a failed copy leaves index.json
-   * unchanged. A tag that named another image leaves that image dangling (`<none>:<none>`) unless still named.
+   * An ImageSink into the store for `reference` (`alpine:3.19`, or `name@digest`), or with no reference for an
+   * unnamed image (`docker load` of an archive without RepoTags: listed as `<none>:<none>` unless already named).
+   * Blobs land as copy writes them; the name is given only by `commit()`, after checking every blob is present, so a
+   * failed copy leaves index.json unchanged. A tag that named another image leaves that image dangling
+   * (`<none>:<none>`) unless it is still named otherwise.
    */
-  sink(reference: string, options: StoreSinkOptions = {}): ImageSink {
-    const name = parseImageName(reference);
+  sink(reference?: string, options: StoreSinkOptions = {}): ImageSink {
+    const name = reference === undefined ? undefined : parseImageName(reference);
+    if (options.repoDigest !== undefined && name === undefined && !options.repoDigest.includes('@')) {
+      throw new NameInvalidError(`repo digest "${options.repoDigest}" needs a repository (name@digest) when the image has no name`);
+    }
     const repoDigest = options.repoDigest !== undefined ? this.#repoDigestRef(name, options.repoDigest) : undefined;
-    return new LayoutImageSink(this.layout, name.familiar, async (root) => {
+    return new LayoutImageSink(this.layout, name?.familiar ?? 'lade store (unnamed)', async (root, commitOptions) => {
       await this.layout.updateIndex(async (index) => {
         await checkComplete(this.layout, root.parsed);
         const summary = await this.#loadDetails(root.descriptor);
         const now = new Date().toISOString();
-        const digests = uniq([...(repoDigest ? [repoDigest] : []), ...(name.digest !== undefined ? [`${name.repository}@${name.digest}`] : [])]);
-        const next = this.#applyName(index, root, name.tag !== undefined ? name : undefined, summary, digests, { [PULLED_ANNOTATION]: now });
+        const digests = uniq([...(repoDigest ? [repoDigest] : []), ...(name?.digest !== undefined ? [`${name.repository}@${name.digest}`] : [])]);
+        const next = this.#applyName(index, root, name?.tag !== undefined ? name : undefined, summary, digests, { [PULLED_ANNOTATION]: now });
         return { index: next, result: undefined };
-      }, this.#lock);
+      }, commitOptions.signal ? { ...this.#lock, signal: commitOptions.signal } : this.#lock);
     });
   }
 
-  #repoDigestRef(name: ImageName, digest: string): string {
-    if (isDigest(digest)) return `${name.repository}@${digest}`;
+  #repoDigestRef(name: ImageName | undefined, digest: string): string {
+    if (isDigest(digest) && name) return `${name.repository}@${digest}`;
     const n = parseImageName(digest);
     if (n.digest === undefined) throw new NameInvalidError(`repo digest "${digest}" is neither a digest nor a name@digest`);
     return `${n.repository}@${n.digest}`;

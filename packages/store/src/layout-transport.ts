@@ -266,11 +266,14 @@ export function addLayoutEntry(index: OciIndexFile, root: Descriptor, ref: strin
 export async function ociLayoutSink(dir: string, ref?: string): Promise<LayoutImageSink> {
   checkRefName(ref);
   const layout = await OciLayout.open(dir, { create: true });
-  return new LayoutImageSink(layout, `oci:${dir}${ref ? `:${ref}` : ''}`, async (root) => {
-    await layout.updateIndex(async (index) => {
-      await checkComplete(layout, root.parsed);
-      return { index: addLayoutEntry(index, root.descriptor, ref), result: undefined };
-    });
+  return new LayoutImageSink(layout, `oci:${dir}${ref ? `:${ref}` : ''}`, async (root, options) => {
+    await layout.updateIndex(
+      async (index) => {
+        await checkComplete(layout, root.parsed);
+        return { index: addLayoutEntry(index, root.descriptor, ref), result: undefined };
+      },
+      options.signal ? { signal: options.signal } : {},
+    );
   });
 }
 

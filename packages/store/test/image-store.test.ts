@@ -212,6 +212,36 @@ describe('pulling into the store (sink)', () => {
   });
 });
 
+describe('unnamed images and repo digests', () => {
+  it('a sink without a name stores a <none>:<none> image, found by ID', async () => {
+    const store = await openStore();
+    const mem = new MemoryImageStore();
+    const img = putTestImage(mem, { tag: 'a', layers: ['x'] });
+    const sink = store.sink();
+    await copy(mem.source('a'), sink);
+    const rows = await store.listImages();
+    expect(rows.map((r) => [r.repository, r.tag, r.imageId, r.dangling])).toEqual([['<none>', '<none>', img.config.digest, true]]);
+    expect((await indexJson(store)).manifests[0]!.annotations?.[REF_NAME_ANNOTATION]).toBeUndefined();
+    expect((await store.resolve(img.config.digest.slice(7, 19))).root.digest).toBe(img.manifest.digest);
+    // Loading it again once it has a name adds nothing.
+    await store.tag(img.config.digest, 'named:1');
+    await copy(mem.source('a'), store.sink());
+    expect((await store.listImages()).map((r) => `${r.repository}:${r.tag}`)).toEqual(['named:1']);
+  });
+
+  it('takes a repo digest as a bare digest or as name@digest', async () => {
+    const store = await openStore();
+    const mem = new MemoryImageStore();
+    const img = putTestImage(mem, { tag: 'a', layers: ['x'] });
+    const other = hash('index bytes');
+    await copy(mem.source('a'), store.sink('app:1', { repoDigest: other }));
+    await copy(mem.source('a'), store.sink('app:1', { repoDigest: `registry.local/app@${img.manifest.digest}` }));
+    expect((await store.inspect('app:1')).RepoDigests.slice().sort()).toEqual([`app@${other}`, `registry.local/app@${img.manifest.digest}`].sort());
+    expect(() => store.sink(undefined, { repoDigest: other })).toThrow(expect.objectContaining({ code: 'NAME_INVALID' }));
+    expect(() => store.sink('app:1', { repoDigest: 'app:2' })).toThrow(expect.objectContaining({ code: 'NAME_INVALID' }));
+  });
+});
+
 describe('resolve', () => {
   it('finds images by familiar or full name, by ID, ID prefix and manifest digest', async () => {
     const store = await openStore();
@@ -589,6 +619,17 @@ describe('inspect, history, df', () => {
     ]);
   });
 
+  it('history without recorded steps shows one row per layer', async () => {
+    const store = await openStore();
+    const mem = new MemoryImageStore();
+    const img = putTestImage(mem, { tag: 'a', layers: ['one', 'two'], history: [] });
+    await pull(store, mem, 'a', 'app:1');
+    expect((await store.history('app:1')).map((h) => [h.id, h.size])).toEqual([
+      [img.config.digest, img.layers[1]!.size],
+      ['<missing>', img.layers[0]!.size],
+    ]);
+  });
+
   it('df counts shared blobs once and reports garbage', async () => {
     const store = await openStore();
     const mem = new MemoryImageStore();
@@ -619,6 +660,27 @@ describe('store as a source', () => {
     expect(out.getBlob(img.layers[1]!.digest)).toEqual(mem.getBlob(img.layers[1]!.digest));
     const byId = await copy(store.source(img.config.digest.slice(7, 19)), new MemoryImageStore().sink('x'));
     expect(byId.root.digest).toBe(img.manifest.digest);
+  });
+
+  it('opens a blob at an offset (resuming a transfer)', async () => {
+    const store = await openStore();
+    const mem = new MemoryImageStore();
+    const img = putTestImage(mem, { tag: 'a', layers: ['0123456789'] });
+    await pull(store, mem, 'a', 'app:1');
+    const src = store.source('app:1');
+    const rest = await new Response(await src.openBlob(img.layers[0]!, { offset: 4 })).text();
+    expect(rest).toBe('456789');
+  });
+
+  it('reading an image whose blobs were deleted behind its back fails with BLOB_UNKNOWN', async () => {
+    const store = await openStore();
+    const mem = new MemoryImageStore();
+    const img = putTestImage(mem, { tag: 'a', layers: ['x'] });
+    await pull(store, mem, 'a', 'app:1');
+    await store.blobs.delete(img.config.digest);
+    const fresh = await ImageStore.open(store.root);
+    await expect(fresh.inspect('app:1')).rejects.toMatchObject({ code: 'BLOB_UNKNOWN' });
+    expect((await fresh.fsck()).missing).toEqual([{ digest: img.config.digest, neededBy: 'app:1' }]);
   });
 
   it('an unknown image fails resolve() with IMAGE_UNKNOWN', async () => {

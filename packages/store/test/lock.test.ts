@@ -81,6 +81,15 @@ describe('acquireLock', () => {
     await held.release();
   });
 
+  it('a waiter queued behind a holder of the same process times out with LOCKED', async () => {
+    const d = await dir();
+    const held = await acquireLock(join(d, 'x.lock'));
+    await expect(acquireLock(join(d, 'x.lock'), { timeoutMs: 100 })).rejects.toMatchObject({ code: 'LOCKED' });
+    await held.release();
+    const next = await acquireLock(join(d, 'x.lock'), { timeoutMs: 1_000 });
+    await next.release();
+  });
+
   it('coordinates several processes: no increment of a shared counter is lost', async () => {
     const d = await dir();
     const counter = join(d, 'counter');
