@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHasher, type Digest, hash, isDigest } from '@lade/digest';
+import { createHasher, type Digest, hash, isDigest, LadeError } from '@lade/digest';
 import {
   buildManifest,
   type Descriptor,
@@ -352,10 +352,7 @@ class BlobIndex {
         },
       });
     const m = this.byDigest.get(d.digest);
-    if (!m)
-      throw new ArchiveError(`blob ${d.digest} is not in the archive; the archive is incomplete`, {
-        detail: { code: 'BLOB_UNKNOWN' },
-      });
+    if (!m) throw new LadeError('BLOB_UNKNOWN', `blob ${d.digest} is not in the archive; the archive is incomplete`);
     return this.open(m, offset);
   }
 
@@ -612,4 +609,39 @@ function selectImage(
   throw new ArchiveUnsupportedError(
     `${label} has no image "${selector}"; it holds ${images.map((i) => i.names[0] ?? i.id ?? i.descriptor.digest).join(', ')}`,
   );
+}
+
+/**
+ * An ImageSource over one image of an archive file or stream (for `lade copy docker-archive:FILE[:NAME] …`), opened
+ * on first use; `close()` removes what was spooled.
+ */
+export function archiveSource(
+  input: ArchiveInput,
+  selector?: string | number,
+  options: OpenArchiveOptions = {},
+): ImageSource {
+  let opened: Promise<{ archive: Archive; source: ImageSource }> | undefined;
+  const open = () => {
+    opened ??= openArchive(input, options).then((archive) => {
+      try {
+        return { archive, source: archive.source(selector) };
+      } catch (e) {
+        void archive.close();
+        throw e;
+      }
+    });
+    return opened;
+  };
+  const label = typeof input === 'string' ? input : 'stream';
+  return {
+    name: `archive:${label}${selector !== undefined ? `:${selector}` : ''}`,
+    resolve: async (o) => (await open()).source.resolve(o),
+    fetchManifest: async (d, o) => (await open()).source.fetchManifest(d, o),
+    openBlob: async (d, o) => (await open()).source.openBlob(d, o),
+    async close() {
+      if (!opened) return;
+      const { archive } = await opened.catch(() => ({ archive: undefined }));
+      await archive?.close();
+    },
+  };
 }

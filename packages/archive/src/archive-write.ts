@@ -249,6 +249,12 @@ export class ArchiveWriter {
         const parsed = parseManifest(img.bytes, img.descriptor.mediaType);
         if (parsed.kind !== 'manifest') continue;
         const layers = parsed.manifest.layers;
+        const missing = layers.find((l) => !this.written.has(l.digest));
+        if (missing) {
+          throw new ArchiveError(
+            `layer ${missing.digest} (${missing.mediaType}) is not in the archive, and docker load needs every layer; copy foreign layers too or write an oci archive`,
+          );
+        }
         const repoTags = tags.flatMap((t) => (t.tag ? [t.tag.familiar] : []));
         dockerEntries.push({
           Config: blobName(parsed.manifest.config.digest),

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { createHasher, type Digest } from '@lade/digest';
+import { createHasher, type Digest, isLadeError } from '@lade/digest';
 import * as fflate from 'fflate';
 import * as fzstd from 'fzstd';
 import { ArchiveUnsupportedError, CompressionError } from './errors.js';
@@ -122,7 +122,11 @@ function throughNode(
   const input = nodeStream!.Readable.fromWeb(
     source as import('node:stream/web').ReadableStream<Uint8Array>,
   ) as Readable;
-  input.on('error', (e) => z.destroy(e));
+  let sourceFailed = false;
+  input.on('error', (e) => {
+    sourceFailed = true;
+    z.destroy(e);
+  });
   input.pipe(z);
   const it = z[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let produced = 0;
@@ -133,8 +137,9 @@ function throughNode(
         try {
           r = await it.next();
         } catch (e) {
-          if (e instanceof CompressionError) throw e;
-          throw kind === 'none' ? e : corrupt(name, kind, e);
+          // The source's own errors (a truncated download, a tar error) pass through unchanged.
+          if (isLadeError(e) || kind === 'none' || sourceFailed) throw e;
+          throw corrupt(name, kind, e);
         }
         if (r.done) return c.close();
         produced += r.value.length;

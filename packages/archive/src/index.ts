@@ -2,6 +2,7 @@ export {
   type Archive,
   type ArchiveImage,
   type ArchiveInput,
+  archiveSource,
   normalizeMemberPath,
   type OpenArchiveOptions,
   openArchive,

@@ -252,4 +252,35 @@ describe('loadArchive', () => {
     const ok = await loadArchive(streamOf(bytes), (n) => store.sink(n ?? 'x'));
     expect(ok.lines).toEqual(['Loaded image: bazel/v1/tarball:test_image_1']);
   });
+
+  it('archiveSource opens lazily, copies one image and cleans up on close', async () => {
+    const { archiveSource } = await import('../src/index.js');
+    const source = archiveSource(ggcr('test_bundle.tar'), 'test_image_1:latest');
+    const store = new MemoryImageStore();
+    await copy(source, store.sink('one:1'));
+    await source.close!();
+    expect(store.tags.has('one:1')).toBe(true);
+    await expect(archiveSource(ggcr('test_bundle.tar')).resolve()).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringMatching(/holds 2 images/) });
+  });
+
+  it('answers BLOB_UNKNOWN for a blob the archive does not hold', async () => {
+    const archive = await openArchive(ggcr('test_image_1.tar'));
+    await expect(archive.source().openBlob({ mediaType: 'x', digest: `sha256:${'1'.repeat(64)}` as never, size: 1 })).rejects.toMatchObject({ code: 'BLOB_UNKNOWN' });
+    await archive.close();
+  });
+
+  it('refuses a docker archive missing a foreign layer, which docker load could not load', async () => {
+    const store = new MemoryImageStore();
+    const { manifest } = store.putImage({ layers: [new Uint8Array(1024)], tag: 'f:1' });
+    const parsed = parseManifest(store.manifests.get(manifest.digest)!.bytes);
+    if (parsed.kind !== 'manifest') throw new Error('manifest expected');
+    const { buildManifest } = await import('@lade/manifest');
+    const layer = parsed.manifest.layers[0]!;
+    const foreign = buildManifest({ mediaType: 'application/vnd.docker.distribution.manifest.v2+json', config: { ...parsed.manifest.config, mediaType: 'application/vnd.docker.container.image.v1+json' }, layers: [{ ...layer, mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', urls: ['https://example.com/layer'] }] });
+    store.putManifest(foreign.bytes, 'foreign:1');
+    const out = join(tmp.path, 'foreign.tar');
+    await expect(saveImages([{ source: store.source('foreign:1'), names: ['foreign:1'] }], out)).rejects.toMatchObject({ code: 'ARCHIVE_INVALID', message: expect.stringMatching(/docker load needs every layer/) });
+    await expect(stat(out)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
 });
+
