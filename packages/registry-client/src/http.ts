@@ -67,7 +67,7 @@ const isNode = !isDeno && typeof process !== 'undefined' && typeof process.versi
 
 /** A transport on undici (an `Agent` with keep-alive pools) on Node, the global `fetch` elsewhere. */
 export function createTransport(options: TransportOptions = {}): HttpTransport {
-  return isNode ? undiciTransport(options) : fetchTransport(options);
+  return isNode ? undiciTransport(options) : createFetchTransport(options);
 }
 
 // Node: undici's dispatcher API (no body copies, no fetch-spec port blocklist), wrapped into web Responses.
@@ -163,7 +163,11 @@ function nodeToWeb(r: import('node:stream').Readable, onFinish: () => void): Rea
   );
 }
 
-function fetchTransport(options: TransportOptions): HttpTransport {
+/**
+ * A transport on the global `fetch` (Deno, Bun, workers). Connection pooling is the runtime's; `insecureTls` is not
+ * honoured there (configure the runtime to trust the certificate instead).
+ */
+export function createFetchTransport(options: TransportOptions = {}): HttpTransport {
   const headersMs = options.timeouts?.headersMs ?? 60_000;
   return {
     async send(req) {

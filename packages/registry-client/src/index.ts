@@ -35,7 +35,7 @@ export {
   isLoopback,
   matchesInsecure,
 } from './hosts.js';
-export { type TimeoutOptions, type HttpTransport, type HttpRequest, type HttpResponse, type HttpHeaders, createTransport } from './http.js';
+export { type TimeoutOptions, type HttpTransport, type HttpRequest, type HttpResponse, type HttpHeaders, type TransportOptions, createTransport, createFetchTransport } from './http.js';
 export {
   RegistryError,
   type RegistryErrorEntry,

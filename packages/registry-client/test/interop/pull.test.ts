@@ -10,6 +10,7 @@ import {
   RegistryClient,
   RegistryConnectionError,
   UnauthorizedError,
+  createFetchTransport,
   dockerCredentials,
   dockerErrorMessage,
   registrySource,
@@ -137,6 +138,18 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('pull from a real do
     expect(err).toBeInstanceOf(RegistryConnectionError);
     expect((err as RegistryConnectionError).failure).toBe('refused');
     expect((err as Error).message).toBe(`Get "http://127.0.0.1:${port}/v2/": dial tcp 127.0.0.1:${port}: connect: connection refused`);
+  });
+
+  it('pulls the same through the global-fetch transport used off Node', async () => {
+    const r = new Registry(reg.host, { credentials: null, transport: createFetchTransport() });
+    const src = registrySource(`${reg.host}/fixtures/tricky:latest`, { client });
+    const root = await src.resolve();
+    const { descriptor, bytes } = await r.getManifest('fixtures/tricky', 'latest');
+    expect(descriptor).toEqual(root);
+    const config = (JSON.parse(new TextDecoder().decode(bytes)) as { layers: { digest: string; size: number }[] }).layers[1]!;
+    const blob = new Uint8Array(await new Response(await r.openBlob('fixtures/tricky', config as never, { verify: true })).arrayBuffer());
+    expect(hash(blob)).toBe(config.digest);
+    await r.close();
   });
 
   it('refuses plain http to a host not marked insecure', () => {
