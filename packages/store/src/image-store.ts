@@ -897,9 +897,11 @@ export class ImageStore {
       manifests = manifests.filter((d) => !inGroup.has(d));
       events.push({ Deleted: g.imageId });
       const next = { ...index, manifests };
-      const swept = await this.#sweep(next, g.entries.map((e) => e.descriptor));
-      for (const b of swept) if (b.digest !== g.imageId) events.push({ Deleted: b.digest });
-      return { index: next, result: events };
+      const afterWrite = async (): Promise<void> => {
+        const swept = await this.#sweep(next, g.entries.map((e) => e.descriptor));
+        for (const b of swept) if (b.digest !== g.imageId) events.push({ Deleted: b.digest });
+      };
+      return { index: next, result: events, afterWrite };
     }, this.#lock);
   }
 
@@ -946,7 +948,8 @@ export class ImageStore {
       return { index: { ...index, manifests: index.manifests.filter((d) => !drop.has(d)) }, result: events };
     }, this.#lock);
     const gc = await this.gc();
-    for (const b of gc.removedBlobs) events.push({ Deleted: b.digest });
+    const listed = new Set(events.map((e) => ('Deleted' in e ? e.Deleted : '')));
+    for (const b of gc.removedBlobs) if (!listed.has(b.digest)) events.push({ Deleted: b.digest });
     return { deleted: events, reclaimedBytes: gc.reclaimedBytes };
   }
 

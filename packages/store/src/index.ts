@@ -14,7 +14,7 @@ export {
   RangeInvalidError,
 } from './errors.js';
 export { acquireLock, withLock, type LockHandle, type LockOptions, type LockOwner } from './lock.js';
-export { OciLayout, type OciIndexFile, type OpenLayoutOptions, REF_NAME_ANNOTATION, OCI_LAYOUT_VERSION } from './layout.js';
+export { OciLayout, type OciIndexFile, type IndexUpdate, type OpenLayoutOptions, REF_NAME_ANNOTATION, OCI_LAYOUT_VERSION } from './layout.js';
 export {
   LayoutImageSink,
   LayoutImageSource,

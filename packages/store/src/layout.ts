@@ -22,6 +22,15 @@ export interface OciIndexFile {
   readonly [key: string]: unknown;
 }
 
+/** What an {@link OciLayout.updateIndex} callback returns. */
+export interface IndexUpdate<T> {
+  /** The new index, or absent to keep the current one. */
+  readonly index?: OciIndexFile;
+  readonly result: T;
+  /** Runs after the new index is written, under the same lock. */
+  readonly afterWrite?: () => Promise<void>;
+}
+
 /** Options of {@link OciLayout.open}. */
 export interface OpenLayoutOptions extends FsBlobStoreOptions {
   /** Create the layout when the directory has none (default false: a missing layout is LAYOUT_INVALID). */
@@ -139,19 +148,22 @@ export class OciLayout {
   }
 
   /**
-   * Read-modify-write of index.json under the writer lock. `update` gets the current index and returns the new one,
-   * or undefined to leave it unchanged; its result (and the new index) is returned.
+   * Read-modify-write of index.json under the writer lock. `update` gets the current index and returns the new one
+   * (or no `index` to leave it unchanged) and a result. `afterWrite`, when returned, runs once the new index.json is
+   * in place, still under the lock: deleting blobs only there means a crash can never leave index.json naming
+   * content that is gone.
    */
   async updateIndex<T>(
-    update: (index: OciIndexFile) => Promise<{ index?: OciIndexFile; result: T }> | { index?: OciIndexFile; result: T },
+    update: (index: OciIndexFile) => Promise<IndexUpdate<T>> | IndexUpdate<T>,
     options: LockOptions = {},
   ): Promise<T> {
     return withLock(
       this.lockPath,
       async () => {
         const current = await this.readIndex();
-        const { index, result } = await update(current);
+        const { index, result, afterWrite } = await update(current);
         if (index !== undefined) await this.#writeIndexFile(index);
+        if (afterWrite) await afterWrite();
         return result;
       },
       options,

@@ -28,6 +28,8 @@ if (mode === 'once') {
     await pullNew(`app:${i % 3}`, 1024 * 1024);
     if (i % 2 === 1) await store.tag(`app:${i % 3}`, `other:${i}`);
     if (i % 3 === 2) await store.remove(`other:${i - 1}`).catch(() => {});
+    // Deleting an image's last name deletes the image and sweeps its blobs at once.
+    if (i % 3 === 0) await store.remove(`app:${(i + 1) % 3}`).catch(() => {});
     if (i % 4 === 3) await store.prune();
     if (i % 5 === 4) await store.gc();
   }

@@ -465,6 +465,7 @@ describe('prune, gc, fsck', () => {
     await pull(store, mem, 'v1', 'app');
     await pull(store, mem, 'v2', 'app');
     const r = await store.prune();
+    expect(r.deleted.map((e) => ('Deleted' in e ? e.Deleted : e.Untagged)).sort()).toEqual([v1.config.digest, v1.manifest.digest, v1.layers[0]!.digest].sort());
     expect(r.deleted[0]).toEqual({ Deleted: v1.config.digest });
     expect(r.reclaimedBytes).toBe(v1.config.size + v1.layers[0]!.size + v1.manifest.size);
     expect((await store.listImages()).map((x) => x.imageId)).toEqual([v2.config.digest]);
