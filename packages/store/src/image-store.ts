@@ -24,7 +24,7 @@ import { type OciIndexFile, OciLayout, type OpenLayoutOptions, REF_NAME_ANNOTATI
 import { scanLeases } from './lease.js';
 import type { LockOptions } from './lock.js';
 import { type ImageName, familiarDigestReference, parseImageName, tryParseImageName } from './names.js';
-import { type FsckReport, type GcReport, collectGarbage, checkStore } from './maintenance.js';
+import { type FsckOptions, type FsckReport, type GcReport, collectGarbage, checkStore } from './maintenance.js';
 
 /** lade's annotation on index.json entries: the full normalized name, `docker.io/library/alpine:3.19`. */
 export const NAME_ANNOTATION = 'io.lade.image.name';
@@ -909,6 +909,8 @@ export class ImageStore {
   async #sweep(index: OciIndexFile, roots: readonly Descriptor[]): Promise<BlobInfo[]> {
     const candidates = await reachableBlobs(this.layout, roots);
     const keep = await reachableBlobs(this.layout, index.manifests);
+    // Another image's manifest is missing or unreadable: its blobs are unknown, so delete nothing (as GC does).
+    if (keep.unknown.size > 0) return [];
     const leases = await scanLeases(this.root);
     const removed: BlobInfo[] = [];
     for (const d of candidates.reachable) {
@@ -964,7 +966,7 @@ export class ImageStore {
   }
 
   /** Re-hashes every blob and checks that every referenced blob is present; garbage is reported, not an error. */
-  async fsck(options: { readonly concurrency?: number } = {}): Promise<FsckReport> {
+  async fsck(options: FsckOptions = {}): Promise<FsckReport> {
     return checkStore(this.layout, options);
   }
 }

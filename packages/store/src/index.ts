@@ -48,5 +48,5 @@ export {
   type StoreSinkOptions,
   type OpenStoreOptions,
 } from './image-store.js';
-export type { GcReport, FsckReport, FsckGarbage } from './maintenance.js';
+export type { GcReport, FsckReport, FsckGarbage, FsckOptions } from './maintenance.js';
 export { type ImageName, parseImageName } from './names.js';

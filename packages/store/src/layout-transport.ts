@@ -285,6 +285,8 @@ export interface Reachability {
   readonly missing: Map<Digest, string>;
   /** Manifests that are present but cannot be read, with the reason. */
   readonly invalid: Map<Digest, string>;
+  /** Roots (by name or digest) with a manifest that is missing or unreadable: what they reference is unknown. */
+  readonly unknown: Set<string>;
 }
 
 /** Walks every manifest, config and layer reachable from `roots` (what GC keeps, what fsck checks). */
@@ -292,19 +294,25 @@ export async function reachableBlobs(layout: OciLayout, roots: readonly Descript
   const reachable = new Set<Digest>();
   const missing = new Map<Digest, string>();
   const invalid = new Map<Digest, string>();
+  const unknown = new Set<string>();
   const visit = async (d: Descriptor, from: string, optional: boolean): Promise<void> => {
     if (reachable.has(d.digest)) return;
     reachable.add(d.digest);
+    const isManifest = isManifestMediaType(d.mediaType) || isIndexMediaType(d.mediaType);
     if (!(await layout.blobs.has(d.digest))) {
-      if (!optional && !isForeignLayer(d)) missing.set(d.digest, from);
+      if (!optional && !isForeignLayer(d)) {
+        missing.set(d.digest, from);
+        if (isManifest) unknown.add(from);
+      }
       return;
     }
-    if (!isManifestMediaType(d.mediaType) && !isIndexMediaType(d.mediaType)) return;
+    if (!isManifest) return;
     let parsed: ParsedManifest;
     try {
       parsed = await layout.readManifest(d);
     } catch (err) {
       invalid.set(d.digest, err instanceof Error ? err.message : String(err));
+      unknown.add(from);
       return;
     }
     if (parsed.kind === 'index') {
@@ -316,5 +324,5 @@ export async function reachableBlobs(layout: OciLayout, roots: readonly Descript
     }
   };
   for (const r of roots) await visit(r, r.annotations?.[REF_NAME_ANNOTATION] ?? r.digest, false);
-  return { reachable, missing, invalid };
+  return { reachable, missing, invalid, unknown };
 }

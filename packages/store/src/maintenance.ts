@@ -16,6 +16,11 @@ export interface GcReport {
   readonly reclaimedBytes: number;
   /** Unreferenced blobs kept because a writer in progress may be about to name them. */
   readonly keptForWriters: number;
+  /**
+   * Set when blobs were not swept at all: some named image has a missing or unreadable manifest, so what it
+   * references is unknown. Remove or re-pull those images (see fsck), then collect again.
+   */
+  readonly sweepSkipped?: string;
 }
 
 /** One problem or leftover fsck found. */
@@ -42,6 +47,16 @@ export interface FsckReport {
   readonly garbage: readonly FsckGarbage[];
   /** index.json or oci-layout could not be read. */
   readonly layoutError?: string;
+  /** With `repair`: corrupt blobs deleted, so that pulling the images again fetches them anew. */
+  readonly repaired: readonly Digest[];
+}
+
+/** Options of {@link checkStore}. */
+export interface FsckOptions {
+  /** Blobs hashed at once (default 2). */
+  readonly concurrency?: number;
+  /** Delete corrupt blobs (they are useless, and a pull skips blobs that are present). */
+  readonly repair?: boolean;
 }
 
 function pidAlive(pid: number): boolean {
@@ -79,7 +94,11 @@ function abandoned(t: { pid?: number; mtimeMs: number }): boolean {
 
 /** Mark from `index` (already read under the writer lock), sweep the layout's blobs and leftovers. */
 export async function collectGarbage(layout: OciLayout, index: OciIndexFile): Promise<GcReport> {
-  const { reachable } = await reachableBlobs(layout, index.manifests);
+  const { reachable, unknown } = await reachableBlobs(layout, index.manifests);
+  const sweepSkipped =
+    unknown.size > 0
+      ? `not deleting any blob: the manifests of ${[...unknown].join(', ')} are missing or unreadable, so what they need is unknown; remove or pull those images again`
+      : undefined;
   const leases = await scanLeases(layout.dir);
   const removedFiles: string[] = [];
   let reclaimedBytes = 0;
@@ -89,7 +108,7 @@ export async function collectGarbage(layout: OciLayout, index: OciIndexFile): Pr
   }
   const removedBlobs: BlobInfo[] = [];
   let keptForWriters = 0;
-  for await (const d of layout.blobs.list()) {
+  for await (const d of sweepSkipped ? [] : layout.blobs.list()) {
     if (reachable.has(d)) continue;
     const s = await stat(layout.blobs.blobPath(d)).catch(() => undefined);
     if (!s) continue;
@@ -114,7 +133,7 @@ export async function collectGarbage(layout: OciLayout, index: OciIndexFile): Pr
     removedFiles.push(t.path);
     reclaimedBytes += t.size;
   }
-  return { removedBlobs, removedFiles, reclaimedBytes, keptForWriters };
+  return { removedBlobs, removedFiles, reclaimedBytes, keptForWriters, ...(sweepSkipped ? { sweepSkipped } : {}) };
 }
 
 async function rehash(layout: OciLayout, d: Digest): Promise<{ actual: Digest; size: number }> {
@@ -134,7 +153,7 @@ async function rehash(layout: OciLayout, d: Digest): Promise<{ actual: Digest; s
  * Checks a layout: every blob re-hashed against its name, every blob that index.json reaches present and every
  * manifest readable. Orphans and temp files are listed as garbage, which does not make the store unhealthy.
  */
-export async function checkStore(layout: OciLayout, options: { readonly concurrency?: number } = {}): Promise<FsckReport> {
+export async function checkStore(layout: OciLayout, options: FsckOptions = {}): Promise<FsckReport> {
   let index: OciIndexFile;
   try {
     index = await layout.readIndex();
@@ -149,6 +168,7 @@ export async function checkStore(layout: OciLayout, options: { readonly concurre
       orphans: [],
       garbage: [],
       layoutError: err instanceof Error ? err.message : String(err),
+      repaired: [],
     };
   }
   const { reachable, missing, invalid } = await reachableBlobs(layout, index.manifests);
@@ -182,6 +202,10 @@ export async function checkStore(layout: OciLayout, options: { readonly concurre
   for (const t of await rootTempFiles(layout.dir)) garbage.push({ path: t.path, size: t.size, reason: 'temp-file' });
   // A lock whose holder died: harmless (the next writer breaks it), reported so users know why it is there.
   if (await isStaleLock(layout.lockPath)) garbage.push({ path: layout.lockPath, size: 0, reason: 'stale-lock' });
+  const repaired: Digest[] = [];
+  if (options.repair) {
+    for (const c of corrupt) if (await layout.blobs.delete(c.digest)) repaired.push(c.digest);
+  }
   const missingList = [...missing].map(([digest, neededBy]) => ({ digest, neededBy }));
   const invalidList = [...invalid].map(([digest, problem]) => ({ digest, problem }));
   return {
@@ -193,6 +217,7 @@ export async function checkStore(layout: OciLayout, options: { readonly concurre
     invalidManifests: invalidList,
     orphans,
     garbage,
+    repaired,
   };
 }
 

@@ -556,6 +556,43 @@ describe('prune, gc, fsck', () => {
     expect((await store.fsck()).ok).toBe(true);
   });
 
+  it('fsck --repair deletes corrupt blobs so that a re-pull fetches them again', async () => {
+    const store = await openStore();
+    const mem = new MemoryImageStore();
+    const img = putTestImage(mem, { tag: 'a', layers: ['one'] });
+    await pull(store, mem, 'a', 'app:1');
+    await writeFile(store.blobs.blobPath(img.layers[0]!.digest), 'bit rot');
+    const report = await store.fsck({ repair: true });
+    expect(report.ok).toBe(false);
+    expect(report.repaired).toEqual([img.layers[0]!.digest]);
+    expect(await store.blobs.has(img.layers[0]!.digest)).toBe(false);
+    await pull(store, mem, 'a', 'app:1');
+    expect(await store.fsck()).toMatchObject({ ok: true, corrupt: [], missing: [] });
+  });
+
+  it('gc deletes no blob while a named image has a missing manifest, and says why', async () => {
+    const store = await openStore();
+    const mem = new MemoryImageStore();
+    const a = putTestImage(mem, { tag: 'a', layers: ['a layer'] });
+    putTestImage(mem, { tag: 'b', layers: ['b layer'] });
+    await pull(store, mem, 'a', 'a:1');
+    await pull(store, mem, 'b', 'b:1');
+    const orphan = new TextEncoder().encode('orphan');
+    await store.blobs.ingest({ digest: hash(orphan) as Digest }, streamOf(orphan));
+    await store.blobs.delete(a.manifest.digest);
+    const report = await store.gc();
+    expect(report.removedBlobs).toEqual([]);
+    expect(report.sweepSkipped).toContain('a:1');
+    expect(await store.blobs.has(a.layers[0]!.digest)).toBe(true);
+    // rmi of the other image keeps its blobs too, for the same reason; removing the broken one unblocks GC.
+    await store.remove('b:1');
+    await store.remove('a:1');
+    const after = await store.gc();
+    expect(after.sweepSkipped).toBeUndefined();
+    expect(after.removedBlobs.map((b) => b.digest)).toContain(a.layers[0]!.digest);
+    expect(await store.fsck()).toMatchObject({ ok: true, orphans: [] });
+  });
+
   it('fsck reports an unreadable index.json instead of throwing', async () => {
     const store = await openStore();
     await writeFile(join(store.root, 'index.json'), '{');
