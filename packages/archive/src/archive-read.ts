@@ -118,8 +118,8 @@ function resolveLink(from: string, target: string, symbolic: boolean): string {
   return base.join('/');
 }
 
-function isMetadataName(name: string): boolean {
-  return !name.includes('/') ? true : /^[^/]+\/(json|VERSION)$/.test(name);
+function isLayerName(name: string): boolean {
+  return /(^|\/)layer\.tar$|\.(tar|tar\.gz|tgz|tar\.zst)$/.test(name);
 }
 
 const blobPath = /^blobs\/(sha256|sha512)\/([a-f0-9]+)$/;
@@ -198,23 +198,27 @@ async function scanArchive(input: ArchiveInput, options: OpenArchiveOptions): Pr
           `archive entry "${name}" is a ${h.type}; image archives hold only files, directories and links`,
         );
       const blobDigest = digestFromPath(name);
-      const meta = isMetadataName(name);
-      if (meta && h.size > META_LIMIT && !name.endsWith('.tar') && !name.endsWith('.tar.gz')) {
-        throw new ArchiveError(
-          `archive entry "${name}" is ${h.size} bytes, more than the ${META_LIMIT}-byte limit for metadata; the archive is corrupt or hostile`,
-        );
+      // Layers (blobs, `<id>/layer.tar`, skopeo's `<digest>.tar`, ggcr's `.tar.gz`) stream; everything else is JSON-sized metadata.
+      const layerLike = blobDigest !== undefined || isLayerName(name);
+      if (!layerLike) {
+        if (h.size > META_LIMIT) {
+          throw new ArchiveError(
+            `archive entry "${name}" is ${h.size} bytes, more than the ${META_LIMIT}-byte limit for metadata; the archive is corrupt or hostile`,
+          );
+        }
+        if (scan.memoryUsed + h.size > maxMemory) {
+          throw new ArchiveError(
+            `archive metadata exceeds the ${maxMemory}-byte memory limit at "${name}"; the archive is corrupt or hostile`,
+          );
+        }
       }
-      const small = h.size <= META_LIMIT && (meta || blobDigest !== undefined) && scan.memoryUsed + h.size <= maxMemory;
-      if (small) {
+      // Small blobs may be manifests or configs: keep them in memory while the budget lasts.
+      if (!layerLike || (blobDigest && h.size <= META_LIMIT && scan.memoryUsed + h.size <= maxMemory)) {
         const bytes = await entry.bytes(META_LIMIT);
         scan.memoryUsed += bytes.length;
         scan.members.set(name, { size: bytes.length, head: bytes.subarray(0, 4), bytes });
         continue;
       }
-      if (meta && !name.endsWith('.tar'))
-        throw new ArchiveError(
-          `archive metadata exceeds the ${maxMemory}-byte memory limit at "${name}"; the archive is corrupt or hostile`,
-        );
       // Layers: read in place (uncompressed file) or spooled to disk; hashed on the way when the path does not say the digest.
       const hasher = blobDigest ? undefined : createHasher('sha256');
       let head = new Uint8Array(0);

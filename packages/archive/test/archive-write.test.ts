@@ -260,12 +260,17 @@ describe('loadArchive', () => {
     await copy(source, store.sink('one:1'));
     await source.close!();
     expect(store.tags.has('one:1')).toBe(true);
-    await expect(archiveSource(ggcr('test_bundle.tar')).resolve()).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringMatching(/holds 2 images/) });
+    await expect(archiveSource(ggcr('test_bundle.tar')).resolve()).rejects.toMatchObject({
+      code: 'UNSUPPORTED',
+      message: expect.stringMatching(/holds 2 images/),
+    });
   });
 
   it('answers BLOB_UNKNOWN for a blob the archive does not hold', async () => {
     const archive = await openArchive(ggcr('test_image_1.tar'));
-    await expect(archive.source().openBlob({ mediaType: 'x', digest: `sha256:${'1'.repeat(64)}` as never, size: 1 })).rejects.toMatchObject({ code: 'BLOB_UNKNOWN' });
+    await expect(
+      archive.source().openBlob({ mediaType: 'x', digest: `sha256:${'1'.repeat(64)}` as never, size: 1 }),
+    ).rejects.toMatchObject({ code: 'BLOB_UNKNOWN' });
     await archive.close();
   });
 
@@ -276,11 +281,23 @@ describe('loadArchive', () => {
     if (parsed.kind !== 'manifest') throw new Error('manifest expected');
     const { buildManifest } = await import('@lade/manifest');
     const layer = parsed.manifest.layers[0]!;
-    const foreign = buildManifest({ mediaType: 'application/vnd.docker.distribution.manifest.v2+json', config: { ...parsed.manifest.config, mediaType: 'application/vnd.docker.container.image.v1+json' }, layers: [{ ...layer, mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', urls: ['https://example.com/layer'] }] });
+    const foreign = buildManifest({
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: { ...parsed.manifest.config, mediaType: 'application/vnd.docker.container.image.v1+json' },
+      layers: [
+        {
+          ...layer,
+          mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+          urls: ['https://example.com/layer'],
+        },
+      ],
+    });
     store.putManifest(foreign.bytes, 'foreign:1');
     const out = join(tmp.path, 'foreign.tar');
-    await expect(saveImages([{ source: store.source('foreign:1'), names: ['foreign:1'] }], out)).rejects.toMatchObject({ code: 'ARCHIVE_INVALID', message: expect.stringMatching(/docker load needs every layer/) });
+    await expect(saveImages([{ source: store.source('foreign:1'), names: ['foreign:1'] }], out)).rejects.toMatchObject({
+      code: 'ARCHIVE_INVALID',
+      message: expect.stringMatching(/docker load needs every layer/),
+    });
     await expect(stat(out)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
-

@@ -109,4 +109,39 @@ describe('docker-archive fixtures (go-containerregistry testdata)', () => {
     expect(() => archive.source('nope')).toThrow(/has no image "nope"/);
     await archive.close();
   });
+
+  it('reads gzip layers named in manifest.json (ggcr tarball style), larger than the metadata limit', async () => {
+    const { randomBytes, createHash } = await import('node:crypto');
+    const { writeTar } = await import('../src/index.js');
+    const { collect } = await import('./helpers.js');
+    const layerTar = await collect(writeTar([{ header: { name: 'random.bin' }, body: randomBytes(5 << 20) }]));
+    const gz = gzipSync(layerTar, { level: 1 });
+    const diffId = `sha256:${createHash('sha256').update(layerTar).digest('hex')}`;
+    const config = JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [diffId] },
+    });
+    const archive = await collect(
+      writeTar([
+        { header: { name: 'layer0.tar.gz' }, body: gz },
+        { header: { name: 'cfg.json' }, body: config },
+        {
+          header: { name: 'manifest.json' },
+          body: JSON.stringify([{ Config: 'cfg.json', RepoTags: ['gz:1'], Layers: ['layer0.tar.gz'] }]),
+        },
+      ]),
+    );
+    const opened = await openArchive(streamOf(archive));
+    const store = new MemoryImageStore();
+    await copy(opened.source(), store.sink('gz:1'));
+    const m = parseManifest(store.manifests.get(opened.images[0]!.descriptor.digest)!.bytes);
+    if (m.kind !== 'manifest') throw new Error('manifest expected');
+    expect(m.manifest.layers[0]).toMatchObject({
+      mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+      size: gz.length,
+      digest: `sha256:${createHash('sha256').update(gz).digest('hex')}`,
+    });
+    await opened.close();
+  });
 });
