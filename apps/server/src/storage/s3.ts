@@ -150,6 +150,12 @@ export class S3Driver implements StorageDriver {
     throw new StorageError('STORAGE_FAILED', `S3 ${what} failed after retries: ${(last as Error)?.message ?? last}`, { cause: last });
   }
 
+  /** Creates the bucket when it does not exist yet (for tests and first starts). */
+  async ensureBucket(): Promise<void> {
+    const res = await this.#ok({ method: 'PUT' }, `CREATE BUCKET ${this.#o.bucket}`, [409]);
+    await res.text();
+  }
+
   async getContent(path: string): Promise<Uint8Array | undefined> {
     const res = await this.#ok({ method: 'GET', key: this.#key(path) }, `GET ${path}`, [404]);
     if (res.status === 404) {
