@@ -3,6 +3,7 @@ import { registerArchiveCommands } from './archive.js';
 import { registerCopyCommand } from './copy.js';
 import { registerImageCommands } from './image.js';
 import { registerRegistryCommands } from './registry.js';
+import { registerServeCommand } from './serve.js';
 import { registerSystemCommands } from './system.js';
 
 /** Adds every command group to the program. */
@@ -12,4 +13,5 @@ export function registerCommands(program: LadeCommand, runtime: Runtime): void {
   registerRegistryCommands(program, runtime);
   registerCopyCommand(program, runtime);
   registerSystemCommands(program, runtime);
+  registerServeCommand(program, runtime);
 }

@@ -10,6 +10,7 @@
  * Not supported: `define`, `template`, `block`, `slice`, `call`, `html`, `js`, `urlquery`.
  */
 import { LadeError } from '@lade/digest';
+import { formatG } from './human.js';
 
 /** A `--format` template that does not parse or fails while rendering; messages read like docker's. */
 export class TemplateError extends LadeError {
@@ -26,8 +27,9 @@ type Token =
   | { kind: 'dot'; pos: number }
   | { kind: 'var'; name: string; chain: string[]; pos: number }
   | { kind: 'ident'; name: string; pos: number }
-  | { kind: 'string'; value: string; pos: number }
-  | { kind: 'number'; value: number; pos: number }
+  | { kind: 'string'; value: string; text: string; pos: number }
+  | { kind: 'number'; value: number; float: boolean; text: string; pos: number }
+  | { kind: 'char'; value: string; pos: number }
   | { kind: 'punct'; value: '(' | ')' | '|' | ':=' | '=' | ','; pos: number }
   | { kind: 'chain'; chain: string[]; pos: number };
 
@@ -68,7 +70,7 @@ function segment(source: string): Segment[] {
     }
     if (text !== '') out.push({ kind: 'text', text, pos: i });
     const close = findActionEnd(source, start);
-    if (close < 0) throw new ParseFailure(`template: :${lineOf(source, open)}: unclosed action`);
+    if (typeof close === 'string') throw new ParseFailure(`template: :${lineOf(source, open)}: ${close}`);
     let end = close;
     if (source[close - 1] === '-' && SPACE.test(source[close - 2] ?? '') && close - 2 >= start) {
       trimNext = true;
@@ -86,17 +88,26 @@ function segment(source: string): Segment[] {
   return out;
 }
 
-/** Index of the `}}` closing an action that starts at `from`, skipping quoted strings and comments. */
-function findActionEnd(source: string, from: number): number {
+/**
+ * Index of the `}}` closing an action that starts at `from`, skipping quoted strings and comments;
+ * or the lexer's error message (`unclosed action`, `unterminated quoted string`, …).
+ */
+function findActionEnd(source: string, from: number): number | string {
+  const unterminated: Record<string, string> = {
+    '"': 'unterminated quoted string',
+    '`': 'unterminated raw quoted string',
+    "'": 'unterminated character constant',
+  };
   let i = from;
   while (i < source.length) {
-    const c = source[i];
+    const c = source[i] ?? '';
     if (c === '"' || c === '`' || c === "'") {
       const quote = c;
       i++;
-      while (i < source.length && source[i] !== quote) {
+      while (source[i] !== quote) {
+        if (i >= source.length) return unterminated[quote] as string;
         if (quote !== '`' && source[i] === '\\') i++;
-        if (quote !== '`' && source[i] === '\n') return -1;
+        if (quote !== '`' && (source[i] === '\n' || i >= source.length)) return unterminated[quote] as string;
         i++;
       }
       i++;
@@ -104,14 +115,14 @@ function findActionEnd(source: string, from: number): number {
     }
     if (c === '/' && source[i + 1] === '*') {
       const endComment = source.indexOf('*/', i + 2);
-      if (endComment < 0) return -1;
+      if (endComment < 0) return 'unclosed comment';
       i = endComment + 2;
       continue;
     }
     if (c === '}' && source[i + 1] === '}') return i;
     i++;
   }
-  return -1;
+  return 'unclosed action';
 }
 
 const IDENT_START = /[A-Za-z_]/;
@@ -170,18 +181,20 @@ function lexAction(source: string, seg: Segment): Token[] {
       continue;
     }
     if (c === '"' || c === '`') {
-      tokens.push({ kind: 'string', value: readString(c), pos });
+      const start = i;
+      const value = readString(c);
+      tokens.push({ kind: 'string', value, text: text.slice(start, i), pos });
       continue;
     }
     if (c === "'") {
+      const start = i;
       const s = readString("'");
       const cp = s.codePointAt(0);
       if (cp === undefined || [...s].length !== 1) fail('malformed character constant');
-      tokens.push({ kind: 'number', value: cp ?? 0, pos });
+      tokens.push({ kind: 'number', value: cp ?? 0, float: false, text: text.slice(start, i), pos });
       continue;
     }
     if (/[0-9+-]/.test(c)) {
-      if ((c === '+' || c === '-') && !/[0-9.]/.test(text[i + 1] ?? '')) fail(`bad character U+${hex4(c)} '${c}'`);
       tokens.push(readNumber());
       continue;
     }
@@ -201,7 +214,14 @@ function lexAction(source: string, seg: Segment): Token[] {
       i++;
       continue;
     }
-    fail(`bad character U+${hex4(c)} '${c}'`);
+    // Go's lexer passes other printable ASCII through for the parser to reject; anything else it refuses itself.
+    if (/^[\x21-\x7e]$/.test(c)) {
+      tokens.push({ kind: 'char', value: c, pos });
+      i++;
+      continue;
+    }
+    const ch = String.fromCodePoint(text.codePointAt(i) ?? 0);
+    fail(`unrecognized character in action: U+${hex4(ch)} '${ch}'`);
   }
   return tokens;
 
@@ -254,7 +274,7 @@ function lexAction(source: string, seg: Segment): Token[] {
         text.slice(i),
       );
     const raw = m?.[0] ?? '';
-    if (raw === '' || raw === '+' || raw === '-' || IDENT_PART.test(text[i + raw.length] ?? '')) {
+    if (raw === '' || raw === '+' || raw === '-' || raw === '.' || IDENT_PART.test(text[i + raw.length] ?? '')) {
       fail(`bad number syntax: "${text.slice(i).split(/[ \t\r\n)|]/, 1)[0]}"`);
     }
     i += raw.length;
@@ -267,7 +287,9 @@ function lexAction(source: string, seg: Segment): Token[] {
     else if (/^0[bB]/.test(body)) value = Number.parseInt(body.slice(2), 2);
     else value = Number(body);
     if (Number.isNaN(value)) fail(`bad number syntax: "${raw}"`);
-    return { kind: 'number', value: negative ? -value : value, pos };
+    // Go makes a float64 of a constant written with a point or an exponent, an int otherwise.
+    const float = !/^0[xXoObB]/.test(body) && /[.eE]/.test(body);
+    return { kind: 'number', value: negative ? -value : value, float, text: raw, pos };
   }
 }
 
@@ -279,16 +301,18 @@ function hex4(c: string): string {
 // Parsing
 
 type Operand =
-  | { kind: 'field'; chain: string[]; pos: number }
-  | { kind: 'dot'; pos: number }
-  | { kind: 'var'; name: string; chain: string[]; pos: number }
-  | { kind: 'func'; name: string; pos: number }
-  | { kind: 'literal'; value: unknown; pos: number }
-  | { kind: 'pipe'; pipeline: Pipeline; chain: string[]; pos: number };
+  | { kind: 'field'; chain: string[]; pos: number; text: string }
+  | { kind: 'dot'; pos: number; text: string }
+  | { kind: 'var'; name: string; chain: string[]; pos: number; text: string }
+  | { kind: 'func'; name: string; pos: number; text: string }
+  | { kind: 'literal'; value: unknown; pos: number; text: string }
+  | { kind: 'pipe'; pipeline: Pipeline; chain: string[]; pos: number; text: string };
 
 interface Command {
   readonly args: Operand[];
   readonly pos: number;
+  /** The command as written, for error locations (`at <index .Name 10>`). */
+  readonly text: string;
 }
 
 interface Pipeline {
@@ -304,6 +328,7 @@ type Node =
   | { kind: 'action'; pipe: Pipeline }
   | { kind: 'if' | 'with'; pipe: Pipeline; list: Node[]; elseList: Node[] | undefined }
   | { kind: 'range'; pipe: Pipeline; list: Node[]; elseList: Node[] | undefined }
+  | { kind: 'template'; name: string; pipe: Pipeline | undefined; pos: number; text: string }
   | { kind: 'break' | 'continue'; pos: number };
 
 const KEYWORDS = new Set([
@@ -322,10 +347,18 @@ const KEYWORDS = new Set([
   'false',
 ]);
 
+interface ListEnd {
+  readonly word: 'end' | 'else';
+  readonly seg: Segment;
+  readonly rest: Token[];
+}
+
 class Parser {
   private index = 0;
   private readonly vars: string[][] = [['$']];
   private rangeDepth = 0;
+  private depth = 0;
+  readonly defines = new Map<string, Node[]>();
 
   constructor(
     private readonly source: string,
@@ -345,7 +378,7 @@ class Parser {
   }
 
   /** Parse nodes until `{{end}}`/`{{else …}}` (returned, not consumed into the list) or EOF. */
-  private parseList(): { list: Node[]; end: { word: 'end' | 'else'; seg: Segment; rest: Token[] } | undefined } {
+  private parseList(): { list: Node[]; end: ListEnd | undefined } {
     const list: Node[] = [];
     while (this.index < this.segments.length) {
       const seg = this.segments[this.index++] as Segment;
@@ -356,30 +389,75 @@ class Parser {
       const tokens = lexAction(this.source, seg);
       const first = tokens[0];
       if (first === undefined) this.fail(seg, 'missing value for command');
-      if (first.kind === 'ident' && (first.name === 'end' || first.name === 'else')) {
-        if (first.name === 'end' && tokens.length > 1) this.fail(seg, 'unexpected token in end');
-        return { list, end: { word: first.name, seg, rest: tokens.slice(1) } };
-      }
-      if (first.kind === 'ident' && (first.name === 'if' || first.name === 'with' || first.name === 'range')) {
-        list.push(this.parseControl(first.name, seg, tokens.slice(1)));
-        continue;
-      }
-      if (first.kind === 'ident' && (first.name === 'break' || first.name === 'continue')) {
-        if (tokens.length > 1) this.fail(seg, `unexpected token in {{${first.name}}}`);
-        if (this.rangeDepth === 0) this.fail(seg, `{{${first.name}}} outside {{range}}`);
-        list.push({ kind: first.name, pos: seg.pos });
-        continue;
-      }
-      if (first.kind === 'ident' && (first.name === 'define' || first.name === 'template' || first.name === 'block')) {
-        this.fail(seg, `{{${first.name}}} is not supported in --format templates`);
+      if (first.kind === 'ident') {
+        switch (first.name) {
+          case 'end':
+          case 'else':
+            if (first.name === 'end' && tokens.length > 1) this.fail(seg, `unexpected ${describeToken(tokens[1])} in end`);
+            return { list, end: { word: first.name, seg, rest: tokens.slice(1) } };
+          case 'if':
+          case 'with':
+          case 'range':
+            list.push(this.parseControl(first.name, seg, tokens.slice(1)));
+            continue;
+          case 'break':
+          case 'continue':
+            if (tokens.length > 1) this.fail(seg, `unexpected ${describeToken(tokens[1])} in {{${first.name}}}`);
+            if (this.rangeDepth === 0) this.fail(seg, `{{${first.name}}} outside {{range}}`);
+            list.push({ kind: first.name, pos: seg.pos });
+            continue;
+          case 'define':
+            if (this.depth > 0) this.fail(seg, 'unexpected <define> in command');
+            this.parseDefine(seg, tokens.slice(1));
+            continue;
+          case 'template':
+            list.push(this.parseTemplateCall(seg, tokens.slice(1), 'template'));
+            continue;
+          case 'block': {
+            const call = this.parseTemplateCall(seg, tokens.slice(1), 'block');
+            const body = this.parseBody('block');
+            this.defines.set(call.name, body);
+            list.push(call);
+            continue;
+          }
+        }
       }
       list.push({ kind: 'action', pipe: this.parsePipeline(seg, tokens, 'command') });
     }
     return { list, end: undefined };
   }
 
+  /** A list that must end with `{{end}}` (define, block). */
+  private parseBody(context: string): Node[] {
+    const saved = this.vars.splice(0, this.vars.length, ['$']);
+    this.depth++;
+    const body = this.parseList();
+    this.depth--;
+    this.vars.splice(0, this.vars.length, ...saved);
+    if (body.end === undefined) this.fail(undefined, 'unexpected EOF');
+    if (body.end.word !== 'end') this.fail(body.end.seg, `unexpected {{else}} in ${context}`);
+    return body.list;
+  }
+
+  private parseDefine(seg: Segment, tokens: Token[]): void {
+    const name = tokens[0];
+    if (name?.kind !== 'string') this.fail(seg, `unexpected ${describeToken(name)} in define clause`);
+    if (tokens.length > 1) this.fail(seg, `unexpected ${describeToken(tokens[1])} in define clause`);
+    this.defines.set(name.value, this.parseBody('define'));
+  }
+
+  private parseTemplateCall(seg: Segment, tokens: Token[], context: string): Extract<Node, { kind: 'template' }> {
+    const name = tokens[0];
+    if (name?.kind !== 'string') this.fail(seg, `unexpected ${describeToken(name)} in ${context} clause`);
+    const rest = tokens.slice(1);
+    const pipe = rest.length > 0 ? this.parsePipeline(seg, rest, context) : undefined;
+    const text = `{{template ${name.text}${pipe === undefined ? '' : ` ${pipe.text}`}}}`;
+    return { kind: 'template', name: name.value, pipe, pos: name.pos, text };
+  }
+
   private parseControl(word: 'if' | 'with' | 'range', seg: Segment, tokens: Token[]): Node {
     this.vars.push([]);
+    this.depth++;
     const pipe = this.parsePipeline(seg, tokens, word);
     if (word === 'range') this.rangeDepth++;
     const body = this.parseList();
@@ -388,22 +466,21 @@ class Parser {
     let elseList: Node[] | undefined;
     const end = body.end;
     if (end.word === 'else') {
-      const rest = end.rest;
-      const chained = rest[0];
+      const chained = end.rest[0];
       if (chained !== undefined) {
         // `{{else if …}}` / `{{else with …}}`: a nested control that shares our {{end}}.
         if (chained.kind !== 'ident' || (chained.name !== 'if' && chained.name !== 'with')) {
-          this.fail(end.seg, 'unexpected token in else');
+          this.fail(end.seg, `unexpected ${describeToken(chained)} in else`);
         }
-        elseList = [this.parseControl(chained.name, end.seg, rest.slice(1))];
-        this.vars.pop();
-        return { kind: word, pipe, list: body.list, elseList } as Node;
+        elseList = [this.parseControl(chained.name, end.seg, end.rest.slice(1))];
+      } else {
+        const after = this.parseList();
+        if (after.end === undefined) this.fail(undefined, 'unexpected EOF');
+        if (after.end.word !== 'end') this.fail(after.end.seg, 'expected end; found {{else}}');
+        elseList = after.list;
       }
-      const after = this.parseList();
-      if (after.end === undefined) this.fail(undefined, 'unexpected EOF');
-      if (after.end.word !== 'end') this.fail(after.end.seg, 'expected end; found {{else}}');
-      elseList = after.list;
     }
+    this.depth--;
     this.vars.pop();
     return { kind: word, pipe, list: body.list, elseList } as Node;
   }
@@ -420,15 +497,11 @@ class Parser {
         decl.push(t0.name);
         assign = t1.value === '=';
         i = 2;
-      } else if (t1?.kind === 'punct' && t1.value === ',' && context === 'range') {
+      } else if (t1?.kind === 'punct' && t1.value === ',') {
         const t2 = tokens[2];
         const t3 = tokens[3];
-        if (
-          t2?.kind !== 'var' ||
-          t2.chain.length > 0 ||
-          t3?.kind !== 'punct' ||
-          (t3.value !== ':=' && t3.value !== '=')
-        ) {
+        if (context !== 'range') this.fail(seg, `too many declarations in ${context}`);
+        if (t2?.kind !== 'var' || t2.chain.length > 0 || t3?.kind !== 'punct' || (t3.value !== ':=' && t3.value !== '=')) {
           this.fail(seg, 'range can only initialize variables');
         }
         decl.push(t0.name, (t2 as { name: string }).name);
@@ -441,112 +514,151 @@ class Parser {
     } else {
       for (const v of decl) this.vars[this.vars.length - 1]?.push(v);
     }
-    const { cmds, next } = this.parseCommands(seg, tokens, i, false);
-    if (next !== tokens.length) this.fail(seg, `unexpected "${tokenText(tokens[next])}" in ${context}`);
+    const { cmds, next } = this.parseCommands(seg, tokens, i, context);
+    if (next !== tokens.length) this.fail(seg, `unexpected ${describeToken(tokens[next])} in ${context}`);
     if (cmds.length === 0) this.fail(seg, `missing value for ${context}`);
-    return { decl, assign, cmds, pos: seg.pos, text: seg.text.trim() };
+    const first = tokens[0];
+    const last = tokens[tokens.length - 1];
+    const text = first && last ? this.source.slice(first.pos, tokenEnd(last)) : '';
+    return { decl, assign, cmds, pos: seg.pos, text };
   }
 
   private isDeclared(name: string): boolean {
     return this.vars.some((scope) => scope.includes(name));
   }
 
-  private parseCommands(
-    seg: Segment,
-    tokens: Token[],
-    start: number,
-    inParen: boolean,
-  ): { cmds: Command[]; next: number } {
+  /** Commands separated by `|`, up to the end of the tokens or a `)` (when inside parentheses). */
+  private parseCommands(seg: Segment, tokens: Token[], start: number, context: string): { cmds: Command[]; next: number } {
     const cmds: Command[] = [];
     let i = start;
     let args: Operand[] = [];
-    let cmdPos = tokens[i]?.pos ?? seg.pos;
+    let cmdStart = tokens[i];
+    let cmdLast: Token | undefined;
+    const finish = (): void => {
+      if (args.length === 0 || cmdStart === undefined || cmdLast === undefined) return;
+      const text = this.source.slice(cmdStart.pos, tokenEnd(cmdLast));
+      cmds.push({ args, pos: cmdStart.pos, text });
+    };
     while (i < tokens.length) {
       const t = tokens[i] as Token;
       if (t.kind === 'punct' && t.value === ')') {
-        if (!inParen) this.fail(seg, 'unexpected right paren');
+        if (context !== 'parenthesized pipeline') this.fail(seg, 'unexpected right paren');
         break;
       }
       if (t.kind === 'punct' && t.value === '|') {
-        if (args.length === 0) this.fail(seg, 'missing value for command');
-        cmds.push({ args, pos: cmdPos });
+        // Go accepts a trailing `|` but not an empty command in front of one.
+        if (args.length === 0) this.fail(seg, `unexpected "|" in ${context}`);
+        finish();
         args = [];
         i++;
-        cmdPos = tokens[i]?.pos ?? seg.pos;
+        cmdStart = tokens[i];
         continue;
       }
       if (t.kind === 'punct' && t.value === '(') {
-        const inner = this.parseCommands(seg, tokens, i + 1, true);
-        if (tokens[inner.next]?.kind !== 'punct' || (tokens[inner.next] as { value: string }).value !== ')') {
-          this.fail(seg, 'unclosed left paren');
-        }
+        const inner = this.parseCommands(seg, tokens, i + 1, 'parenthesized pipeline');
+        const close = tokens[inner.next];
+        if (close?.kind !== 'punct' || close.value !== ')') this.fail(seg, 'unclosed left paren');
         if (inner.cmds.length === 0) this.fail(seg, 'missing value for parenthesized pipeline');
         i = inner.next + 1;
         let chain: string[] = [];
+        let lastToken: Token = close;
         const maybeChain = tokens[i];
         if (maybeChain?.kind === 'chain') {
           chain = maybeChain.chain;
+          lastToken = maybeChain;
           i++;
         }
+        const text = this.source.slice(t.pos, tokenEnd(lastToken));
+        const innerText = this.source.slice(t.pos + 1, close.pos).trim();
         args.push({
           kind: 'pipe',
-          pipeline: { decl: [], assign: false, cmds: inner.cmds, pos: t.pos, text: '' },
+          pipeline: { decl: [], assign: false, cmds: inner.cmds, pos: t.pos, text: innerText },
           chain,
           pos: t.pos,
+          text,
         });
+        cmdLast = lastToken;
         continue;
       }
       args.push(this.operand(seg, t));
+      cmdLast = t;
       i++;
     }
-    if (args.length > 0) cmds.push({ args, pos: cmdPos });
-    else if (cmds.length > 0) this.fail(seg, 'missing value for command');
+    finish();
     return { cmds, next: i };
   }
 
   private operand(seg: Segment, t: Token): Operand {
+    const text = this.source.slice(t.pos, tokenEnd(t));
     switch (t.kind) {
-      case 'field':
-        return { kind: 'field', chain: t.chain, pos: t.pos };
+      case 'field': {
+        // Go places a field chain at its second link (`.Name.Foo` fails "at" column of `.Foo`).
+        const pos = t.chain.length > 1 ? t.pos + 1 + (t.chain[0]?.length ?? 0) : t.pos;
+        return { kind: 'field', chain: t.chain, pos, text };
+      }
       case 'dot':
-        return { kind: 'dot', pos: t.pos };
+        return { kind: 'dot', pos: t.pos, text };
       case 'var':
         if (!this.isDeclared(t.name)) this.fail(seg, `undefined variable "${t.name}"`);
-        return { kind: 'var', name: t.name, chain: t.chain, pos: t.pos };
+        return { kind: 'var', name: t.name, chain: t.chain, pos: t.pos, text };
       case 'string':
-        return { kind: 'literal', value: t.value, pos: t.pos };
+        return { kind: 'literal', value: t.value, pos: t.pos, text };
       case 'number':
-        return { kind: 'literal', value: t.value, pos: t.pos };
+        return { kind: 'literal', value: t.float ? new GoFloat(t.value) : t.value, pos: t.pos, text };
       case 'ident':
-        if (t.name === 'true' || t.name === 'false') return { kind: 'literal', value: t.name === 'true', pos: t.pos };
-        if (t.name === 'nil') return { kind: 'literal', value: null, pos: t.pos };
+        if (t.name === 'true' || t.name === 'false') return { kind: 'literal', value: t.name === 'true', pos: t.pos, text };
+        if (t.name === 'nil') return { kind: 'literal', value: null, pos: t.pos, text };
         if (KEYWORDS.has(t.name)) this.fail(seg, `unexpected <${t.name}> in command`);
         if (!this.funcs.has(t.name)) this.fail(seg, `function "${t.name}" not defined`);
-        return { kind: 'func', name: t.name, pos: t.pos };
+        return { kind: 'func', name: t.name, pos: t.pos, text };
       default:
-        return this.fail(seg, `unexpected "${tokenText(t)}" in operand`);
+        return this.fail(seg, `unexpected ${describeToken(t)} in operand`);
     }
   }
 }
 
-function tokenText(t: Token | undefined): string {
+/** Where a token's text ends in the source. */
+function tokenEnd(t: Token): number {
+  switch (t.kind) {
+    case 'punct':
+      return t.pos + t.value.length;
+    case 'char':
+      return t.pos + 1;
+    case 'ident':
+      return t.pos + t.name.length;
+    case 'field':
+    case 'chain':
+      return t.pos + t.chain.reduce((n, c) => n + 1 + c.length, 0);
+    case 'dot':
+      return t.pos + 1;
+    case 'var':
+      return t.pos + t.name.length + t.chain.reduce((n, c) => n + 1 + c.length, 0);
+    case 'string':
+    case 'number':
+      return t.pos + t.text.length;
+  }
+}
+
+/** A token as Go's parser names it in "unexpected …" errors. */
+function describeToken(t: Token | undefined): string {
   if (t === undefined) return 'EOF';
   switch (t.kind) {
     case 'punct':
-      return t.value;
+    case 'char':
+      return JSON.stringify(t.value);
     case 'ident':
-      return t.name;
+      return KEYWORDS.has(t.name) ? `<${t.name}>` : JSON.stringify(t.name);
     case 'field':
     case 'chain':
-      return `.${t.chain.join('.')}`;
+      return `<.${t.chain.join('.')}>`;
     case 'dot':
-      return '.';
+      return '<.>';
     case 'var':
-      return t.name;
+      return JSON.stringify(t.name);
     case 'string':
-      return JSON.stringify(t.value);
+      return t.text;
     case 'number':
-      return String(t.value);
+      return JSON.stringify(t.text);
   }
 }
 
@@ -561,7 +673,20 @@ class HeaderGuess {
   }
 }
 
-class ExecFailure extends Error {}
+/** A float64 constant written in the template (`1.5`, `1e3`): Go prints and compares it as a float, not an int. */
+class GoFloat {
+  constructor(readonly value: number) {}
+}
+
+class ExecFailure extends Error {
+  /** Where Go reports the failure: the node's text and position, when it is not the command's. */
+  constructor(
+    message: string,
+    readonly at?: { readonly text: string; readonly pos: number },
+  ) {
+    super(message);
+  }
+}
 class BreakSignal {}
 class ContinueSignal {}
 
@@ -571,21 +696,40 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+function num(v: unknown): number | undefined {
+  if (typeof v === 'number') return v;
+  if (v instanceof GoFloat) return v.value;
+  return undefined;
+}
+
+/** Go's type name for a value, as its error messages print it. */
 function typeName(v: unknown): string {
   if (v === undefined || v === null) return 'interface {}';
-  if (typeof v === 'string') return 'string';
+  if (typeof v === 'string' || v instanceof HeaderGuess) return 'string';
+  if (v instanceof GoFloat) return 'float64';
   if (typeof v === 'number') return Number.isInteger(v) ? 'int' : 'float64';
   if (typeof v === 'boolean') return 'bool';
-  if (Array.isArray(v)) return '[]interface {}';
+  if (Array.isArray(v)) return v.length > 0 && v.every((x) => typeof x === 'string') ? '[]string' : '[]interface {}';
   if (v instanceof Map || isPlainObject(v)) return 'map[string]interface {}';
+  if (typeof v === 'function') return 'func';
   if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
   return typeof v;
+}
+
+/** Go's basic kind for comparisons. */
+function kindOf(v: unknown): string {
+  if (v instanceof GoFloat) return 'float';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'int' : 'float';
+  if (typeof v === 'string' || v instanceof HeaderGuess) return 'string';
+  if (typeof v === 'boolean') return 'bool';
+  return 'other';
 }
 
 /** Go's truth: false, 0, nil, empty string, empty array/map are false. */
 function truth(v: unknown): boolean {
   if (v === undefined || v === null || v === false || v === 0 || v === '' || Number.isNaN(v)) return false;
   if (v instanceof HeaderGuess) return false;
+  if (v instanceof GoFloat) return v.value !== 0;
   if (Array.isArray(v)) return v.length > 0;
   if (v instanceof Map || v instanceof Set) return v.size > 0;
   if (isPlainObject(v)) return Object.keys(v).length > 0;
@@ -597,7 +741,8 @@ export function printValue(v: unknown, nested = false): string {
   if (v === undefined) return nested ? '<nil>' : '<no value>';
   if (v === null) return '<nil>';
   if (typeof v === 'string') return v;
-  if (typeof v === 'number') return formatNumber(v);
+  if (typeof v === 'number') return Number.isInteger(v) && Math.abs(v) < 1e21 ? String(v) : formatFloat(v);
+  if (v instanceof GoFloat) return formatFloat(v.value);
   if (typeof v === 'boolean' || typeof v === 'bigint') return String(v);
   if (v instanceof HeaderGuess) return v.text;
   if (v instanceof Date) return v.toISOString();
@@ -626,18 +771,15 @@ function compareKeys(a: unknown, b: unknown): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/** Integers print as Go ints; other numbers as Go's `%v` of a float64 (shortest, exponent at >= 21 or < -4). */
-function formatNumber(n: number): string {
-  if (Number.isInteger(n) && Math.abs(n) < 1e21) return String(n);
+/** Go's `%v` of a float64: the shortest digits that round-trip, in exponent form when the exponent is < -4 or >= 6. */
+function formatFloat(n: number): string {
   if (Number.isNaN(n)) return 'NaN';
   if (!Number.isFinite(n)) return n > 0 ? '+Inf' : '-Inf';
-  const abs = Math.abs(n);
-  const exp = Math.floor(Math.log10(abs));
-  if (exp < -4 || exp >= 21) {
-    const [m, e] = n.toExponential().split('e');
-    const ev = Number(e);
-    return `${m}e${ev < 0 ? '-' : '+'}${String(Math.abs(ev)).padStart(2, '0')}`;
-  }
+  if (n === 0) return Object.is(n, -0) ? '-0' : '0';
+  // strconv.FormatFloat(f, 'g', -1, 64): %e when the exponent is < -4 or >= 6 (not 21 as in JavaScript).
+  const [mantissa, e] = n.toExponential().split('e') as [string, string];
+  const exp = Number(e);
+  if (exp < -4 || exp >= 6) return `${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
   return String(n);
 }
 
@@ -647,6 +789,7 @@ export function toGoJson(v: unknown): string {
     if (value instanceof Map) return Object.fromEntries(value);
     if (value instanceof Set) return [...value];
     if (value instanceof HeaderGuess) return value.text;
+    if (value instanceof GoFloat) return value.value;
     if (typeof value === 'bigint') return Number(value);
     if (
       typeof value === 'object' &&
@@ -701,21 +844,20 @@ function readStruct(value: object): Record<string, unknown> {
 
 type TemplateFunction = (...args: unknown[]) => unknown;
 
-function asString(v: unknown, fn: string): string {
-  if (typeof v === 'string') return v;
-  if (v instanceof HeaderGuess) return v.text;
-  if (v === undefined || v === null) throw new ExecFailure(`error calling ${fn}: invalid value; expected string`);
-  if (typeof v === 'object') throw new ExecFailure(`wrong type for value; expected string; got ${typeName(v)}`);
-  return printValue(v);
+/** Parameter types of the functions, as Go checks them before calling. */
+type ParamType = 'string' | 'int' | '[]string' | 'any';
+
+interface Signature {
+  readonly params: readonly ParamType[];
+  readonly variadic?: ParamType;
 }
 
-function asInt(v: unknown, fn: string): number {
-  if (typeof v === 'number' && Number.isInteger(v)) return v;
-  throw new ExecFailure(`wrong type for value; expected int; got ${typeName(v)} (in ${fn})`);
+function str(v: unknown): string {
+  return v instanceof HeaderGuess ? v.text : (v as string);
 }
 
-function utf8Length(s: string): number {
-  return new TextEncoder().encode(s).length;
+function utf8(s: string): Uint8Array {
+  return new TextEncoder().encode(s);
 }
 
 /** Go's strings.Title: upper-case each letter that follows a separator (anything but letters, digits, `_`). */
@@ -723,8 +865,7 @@ function title(s: string): string {
   let prev = ' ';
   let out = '';
   for (const ch of s) {
-    const sep = isSeparator(prev);
-    out += sep ? ch.toUpperCase() : ch;
+    out += isSeparator(prev) ? ch.toUpperCase() : ch;
     prev = ch;
   }
   return out;
@@ -738,19 +879,25 @@ function isSeparator(ch: string): boolean {
 }
 
 function compareArgs(a: unknown, b: unknown, fn: string): number {
-  if (typeof a === 'number' && typeof b === 'number') return a - b;
-  if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
-  throw new ExecFailure(`error calling ${fn}: incompatible types for comparison`);
+  const ka = kindOf(a);
+  if (ka !== kindOf(b) || ka === 'other' || ka === 'bool') {
+    throw new ExecFailure(`error calling ${fn}: ${ka === kindOf(b) ? 'invalid type for comparison' : 'incompatible types for comparison'}`);
+  }
+  if (ka === 'string') {
+    const x = str(a);
+    const y = str(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  return (num(a) ?? 0) - (num(b) ?? 0);
 }
 
 function basicEqual(a: unknown, b: unknown): boolean {
-  if (a instanceof HeaderGuess) a = a.text;
-  if (b instanceof HeaderGuess) b = b.text;
   if (a === undefined || a === null || b === undefined || b === null) return (a ?? null) === (b ?? null);
-  const ta = typeof a;
-  const tb = typeof b;
-  if (ta !== tb) throw new ExecFailure('error calling eq: incompatible types for comparison');
-  if (ta === 'object') throw new ExecFailure('error calling eq: non-comparable type');
+  const ka = kindOf(a);
+  if (ka !== kindOf(b)) throw new ExecFailure('error calling eq: incompatible types for comparison');
+  if (ka === 'other') throw new ExecFailure('error calling eq: invalid type for comparison');
+  if (ka === 'string') return str(a) === str(b);
+  if (ka === 'int' || ka === 'float') return num(a) === num(b);
   return a === b;
 }
 
@@ -765,16 +912,19 @@ function sprint(args: unknown[]): string {
   return out;
 }
 
-/** Go's `fmt.Sprintf` for the common verbs: %v %s %d %q %t %x %X %f %g %e %%, with flags, width and precision. */
+/** Go's `fmt.Sprintf` for the common verbs: %v %s %d %q %t %x %X %f %e %g %%, with flags, width and precision. */
 export function sprintf(format: string, args: readonly unknown[]): string {
   let argIndex = 0;
   return format.replace(
     /%([-+# 0]*)(\d+)?(?:\.(\d+))?([a-zA-Z%])/g,
-    (whole, flags: string, width?: string, prec?: string, verb?: string) => {
+    (_whole, flags: string, width?: string, prec?: string, verb?: string) => {
       if (verb === '%') return '%';
       if (argIndex >= args.length) return `%!${verb}(MISSING)`;
       const arg = args[argIndex++];
+      const n = num(arg);
+      const isFloat = arg instanceof GoFloat || (typeof arg === 'number' && !Number.isInteger(arg));
       const p = prec === undefined ? undefined : Number(prec);
+      const bad = (): string => `%!${verb}(${typeName(arg)}=${printValue(arg)})`;
       let s: string;
       switch (verb) {
         case 'v':
@@ -783,156 +933,207 @@ export function sprintf(format: string, args: readonly unknown[]): string {
           if (p !== undefined) s = [...s].slice(0, p).join('');
           break;
         case 'q':
-          s = JSON.stringify(typeof arg === 'string' ? arg : printValue(arg));
+          s = typeof arg === 'string' ? JSON.stringify(arg) : bad();
           break;
         case 'd':
-          s =
-            typeof arg === 'number' && Number.isInteger(arg) ? String(arg) : `%!d(${typeName(arg)}=${printValue(arg)})`;
-          if (flags.includes('+') && typeof arg === 'number' && arg >= 0) s = `+${s}`;
+          s = n !== undefined && !isFloat ? String(n) : bad();
+          if (flags.includes('+') && n !== undefined && !isFloat && n >= 0) s = `+${s}`;
           break;
         case 't':
-          s = typeof arg === 'boolean' ? String(arg) : `%!t(${typeName(arg)}=${printValue(arg)})`;
+          s = typeof arg === 'boolean' ? String(arg) : bad();
           break;
         case 'x':
         case 'X': {
-          const h =
-            typeof arg === 'number'
-              ? Math.trunc(arg).toString(16)
-              : [...new TextEncoder().encode(typeof arg === 'string' ? arg : printValue(arg))]
-                  .map((b) => b.toString(16).padStart(2, '0'))
-                  .join('');
+          let h: string;
+          if (n !== undefined && !isFloat) h = n.toString(16);
+          else if (typeof arg === 'string') h = [...utf8(arg)].map((b) => b.toString(16).padStart(2, '0')).join('');
+          else h = bad();
           s = verb === 'X' ? h.toUpperCase() : h;
           break;
         }
         case 'f':
         case 'F':
-          s = typeof arg === 'number' ? arg.toFixed(p ?? 6) : `%!f(${typeName(arg)}=${printValue(arg)})`;
+          s = n !== undefined && isFloat ? n.toFixed(p ?? 6) : bad();
           break;
         case 'e':
-          s =
-            typeof arg === 'number'
-              ? goExponent(arg.toExponential(p ?? 6))
-              : `%!e(${typeName(arg)}=${printValue(arg)})`;
+          s = n !== undefined && isFloat ? n.toExponential(p ?? 6).replace(/e([+-])(\d)$/, 'e$10$2') : bad();
           break;
         case 'g':
-          s =
-            typeof arg === 'number'
-              ? p === undefined
-                ? formatNumber(arg)
-                : goExponent(Number(arg.toPrecision(p)).toString())
-              : `%!g(${typeName(arg)}=${printValue(arg)})`;
+          s = n !== undefined && isFloat ? (p === undefined ? formatFloat(n) : formatG(n, p)) : bad();
           break;
         default:
-          s = `%!${verb}(${typeName(arg)}=${printValue(arg)})`;
+          s = bad();
       }
       if (width !== undefined) {
         const w = Number(width);
         const len = [...s].length;
         if (len < w) {
           if (flags.includes('-')) s = s + ' '.repeat(w - len);
-          else if (flags.includes('0') && /[dfeEgxX]/.test(verb ?? ''))
+          else if (flags.includes('0') && /[dfFeEgxX]/.test(verb ?? ''))
             s = s.startsWith('-') ? `-${s.slice(1).padStart(w - 1, '0')}` : s.padStart(w, '0');
           else s = ' '.repeat(w - len) + s;
         }
       }
-      void whole;
       return s;
     },
   );
-}
-
-function goExponent(s: string): string {
-  return s.replace(/e([+-])(\d)$/, 'e$10$2');
 }
 
 function indexInto(item: unknown, key: unknown): unknown {
   // A missing map (JSON null) indexes like Go's nil map[string]string: the zero value.
   if (item === undefined || item === null) return typeof key === 'string' ? '' : undefined;
   if (Array.isArray(item) || typeof item === 'string') {
-    if (typeof key !== 'number' || !Number.isInteger(key))
+    const k = num(key);
+    if (k === undefined || !Number.isInteger(k) || key instanceof GoFloat) {
       throw new ExecFailure(`error calling index: cannot index slice/array with type ${typeName(key)}`);
-    const seq = typeof item === 'string' ? new TextEncoder().encode(item) : item;
-    if (key < 0 || key >= seq.length) throw new ExecFailure(`error calling index: index out of range: ${key}`);
-    return seq[key];
+    }
+    const seq = typeof item === 'string' ? utf8(item) : item;
+    if (k < 0 || k >= seq.length) throw new ExecFailure(`error calling index: index out of range: ${k}`);
+    return seq[k];
   }
-  const values = item instanceof Map ? [...item.values()] : typeof item === 'object' ? Object.values(item) : [];
-  const present = item instanceof Map ? item.has(key) : typeof item === 'object' && Object.hasOwn(item, String(key));
-  if (present) return item instanceof Map ? item.get(key) : (item as Record<string, unknown>)[String(key)];
   if (typeof item === 'object') {
+    const present = item instanceof Map ? item.has(key) : Object.hasOwn(item, String(key));
+    if (present) return item instanceof Map ? item.get(key) : (item as Record<string, unknown>)[String(key)];
+    const values = item instanceof Map ? [...item.values()] : Object.values(item);
     // Go returns the zero value of the element type: "" for a map of strings (labels, annotations), nil otherwise.
     return values.every((v) => typeof v === 'string') ? '' : undefined;
   }
   throw new ExecFailure(`error calling index: can't index item of type ${typeName(item)}`);
 }
 
-const BASIC_FUNCTIONS: Readonly<Record<string, TemplateFunction>> = {
-  json: (v) => toGoJson(v),
-  split: (s, sep) => {
-    const str = asString(s, 'split');
-    const by = asString(sep, 'split');
-    return by === '' ? Array.from(str) : str.split(by);
+function sliceOf(item: unknown, indexes: unknown[]): unknown {
+  if (indexes.length > 3) throw new ExecFailure(`error calling slice: too many slice indexes: ${indexes.length}`);
+  const ints = indexes.map((i) => {
+    const n = num(i);
+    if (n === undefined || !Number.isInteger(n) || i instanceof GoFloat) {
+      throw new ExecFailure(`error calling slice: cannot index slice/array with type ${typeName(i)}`);
+    }
+    return n;
+  });
+  if (typeof item === 'string') {
+    if (ints.length === 3) throw new ExecFailure('error calling slice: cannot 3-index slice a string');
+    const bytes = utf8(item);
+    const [lo = 0, hi = bytes.length] = ints;
+    if (lo < 0 || hi < lo || hi > bytes.length) throw new ExecFailure(`error calling slice: index out of range: ${hi}`);
+    return new TextDecoder().decode(bytes.slice(lo, hi));
+  }
+  if (Array.isArray(item)) {
+    const [lo = 0, hi = item.length] = ints;
+    if (lo < 0 || hi < lo || hi > item.length) throw new ExecFailure(`error calling slice: index out of range: ${hi}`);
+    return item.slice(lo, hi);
+  }
+  throw new ExecFailure(`error calling slice: can't slice item of type ${typeName(item)}`);
+}
+
+/** Go's template.HTMLEscapeString. */
+function htmlEscape(s: string): string {
+  return s.replace(/[\0"'&<>]/g, (c) => ({ '\0': '\uFFFD', '"': '&#34;', "'": '&#39;', '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c] ?? c);
+}
+
+/** Go's template.JSEscapeString. */
+function jsEscape(s: string): string {
+  let out = '';
+  for (const ch of s) {
+    const c = ch.codePointAt(0) ?? 0;
+    if (ch === '\\') out += '\\\\';
+    else if (ch === "'") out += "\\'";
+    else if (ch === '"') out += '\\"';
+    else if (ch === '<' || ch === '>' || ch === '&' || ch === '=') out += `\\u00${c.toString(16).toUpperCase()}`;
+    else if (c < 0x20 || (c >= 0x7f && c < 0xa0)) out += `\\u${c.toString(16).toUpperCase().padStart(4, '0')}`;
+    else out += ch;
+  }
+  return out;
+}
+
+/** Go's url.QueryEscape. */
+function queryEscape(s: string): string {
+  let out = '';
+  for (const b of utf8(s)) {
+    const ch = String.fromCharCode(b);
+    if (/[A-Za-z0-9\-_.~]/.test(ch)) out += ch;
+    else if (ch === ' ') out += '+';
+    else out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+const FUNCTIONS: Readonly<Record<string, { readonly sig: Signature; readonly fn: TemplateFunction }>> = {
+  // docker's basicFunctions
+  json: { sig: { params: ['any'] }, fn: (v) => toGoJson(v) },
+  split: {
+    sig: { params: ['string', 'string'] },
+    fn: (s, sep) => (str(sep) === '' ? Array.from(str(s)) : str(s).split(str(sep))),
   },
-  join: (list, sep) => {
-    if (!Array.isArray(list)) throw new ExecFailure(`wrong type for value; expected []string; got ${typeName(list)}`);
-    return list.map((x) => (typeof x === 'string' ? x : printValue(x))).join(asString(sep, 'join'));
+  join: { sig: { params: ['[]string', 'string'] }, fn: (list, sep) => ((list as string[] | undefined) ?? []).join(str(sep)) },
+  title: { sig: { params: ['string'] }, fn: (s) => title(str(s)) },
+  lower: { sig: { params: ['string'] }, fn: (s) => str(s).toLowerCase() },
+  upper: { sig: { params: ['string'] }, fn: (s) => str(s).toUpperCase() },
+  pad: {
+    sig: { params: ['string', 'int', 'int'] },
+    fn: (s, prefix, suffix) => (str(s) === '' ? '' : ' '.repeat(num(prefix) ?? 0) + str(s) + ' '.repeat(num(suffix) ?? 0)),
   },
-  title: (s) => title(asString(s, 'title')),
-  lower: (s) => asString(s, 'lower').toLowerCase(),
-  upper: (s) => asString(s, 'upper').toUpperCase(),
-  pad: (s, prefix, suffix) => {
-    const str = asString(s, 'pad');
-    return str === '' ? str : ' '.repeat(asInt(prefix, 'pad')) + str + ' '.repeat(asInt(suffix, 'pad'));
+  truncate: {
+    sig: { params: ['string', 'int'] },
+    fn: (s, length) => {
+      const points = Array.from(str(s));
+      const n = num(length) ?? 0;
+      return points.length < n ? points.join('') : points.slice(0, Math.max(0, n)).join('');
+    },
   },
-  truncate: (s, length) => {
-    const points = Array.from(asString(s, 'truncate'));
-    const n = asInt(length, 'truncate');
-    return points.length < n ? points.join('') : points.slice(0, Math.max(0, n)).join('');
+  // text/template builtins
+  print: { sig: { params: [], variadic: 'any' }, fn: (...args) => sprint(args) },
+  println: { sig: { params: [], variadic: 'any' }, fn: (...args) => `${args.map((a) => printValue(a)).join(' ')}\n` },
+  printf: { sig: { params: ['string'], variadic: 'any' }, fn: (format, ...args) => sprintf(str(format), args) },
+  len: {
+    sig: { params: ['any'] },
+    fn: (v) => {
+      if (typeof v === 'string') return utf8(v).length;
+      if (Array.isArray(v)) return v.length;
+      if (v instanceof Map || v instanceof Set) return v.size;
+      if (isPlainObject(v)) return Object.keys(v).length;
+      throw new ExecFailure(`error calling len: len of type ${typeName(v)}`);
+    },
   },
-  print: (...args) => sprint(args),
-  println: (...args) => `${args.map((a) => printValue(a)).join(' ')}\n`,
-  printf: (format, ...args) => sprintf(asString(format, 'printf'), args),
-  len: (v) => {
-    if (typeof v === 'string') return utf8Length(v);
-    if (Array.isArray(v)) return v.length;
-    if (v instanceof Map || v instanceof Set) return v.size;
-    if (typeof v === 'object' && v !== null) return Object.keys(v).length;
-    throw new ExecFailure(`error calling len: len of type ${typeName(v)}`);
+  index: { sig: { params: ['any'], variadic: 'any' }, fn: (item, ...keys) => keys.reduce((acc, k) => indexInto(acc, k), item) },
+  slice: { sig: { params: ['any'], variadic: 'any' }, fn: (item, ...indexes) => sliceOf(item, indexes) },
+  not: { sig: { params: ['any'] }, fn: (v) => !truth(v) },
+  eq: {
+    sig: { params: ['any'], variadic: 'any' },
+    fn: (a, ...rest) => {
+      if (rest.length === 0) throw new ExecFailure('error calling eq: missing argument for comparison');
+      return rest.some((b) => basicEqual(a, b));
+    },
   },
-  index: (item, ...keys) => keys.reduce((acc, k) => indexInto(acc, k), item),
-  not: (v) => !truth(v),
-  eq: (a, ...rest) => {
-    if (rest.length === 0) throw new ExecFailure('wrong number of args for eq: want at least 1 got 0');
-    return rest.some((b) => basicEqual(a, b));
+  ne: { sig: { params: ['any', 'any'] }, fn: (a, b) => !basicEqual(a, b) },
+  lt: { sig: { params: ['any', 'any'] }, fn: (a, b) => compareArgs(a, b, 'lt') < 0 },
+  le: { sig: { params: ['any', 'any'] }, fn: (a, b) => compareArgs(a, b, 'le') <= 0 },
+  gt: { sig: { params: ['any', 'any'] }, fn: (a, b) => compareArgs(a, b, 'gt') > 0 },
+  ge: { sig: { params: ['any', 'any'] }, fn: (a, b) => compareArgs(a, b, 'ge') >= 0 },
+  html: { sig: { params: [], variadic: 'any' }, fn: (...args) => htmlEscape(sprint(args)) },
+  js: { sig: { params: [], variadic: 'any' }, fn: (...args) => jsEscape(sprint(args)) },
+  urlquery: { sig: { params: [], variadic: 'any' }, fn: (...args) => queryEscape(sprint(args)) },
+  call: {
+    sig: { params: ['any'], variadic: 'any' },
+    fn: (f, ...args) => {
+      if (typeof f !== 'function') throw new ExecFailure(`error calling call: non-function of type ${typeName(f)}`);
+      return (f as TemplateFunction)(...args);
+    },
   },
-  ne: (a, b) => !basicEqual(a, b),
-  lt: (a, b) => compareArgs(a, b, 'lt') < 0,
-  le: (a, b) => compareArgs(a, b, 'le') <= 0,
-  gt: (a, b) => compareArgs(a, b, 'gt') > 0,
-  ge: (a, b) => compareArgs(a, b, 'ge') >= 0,
 };
 
 // `and` and `or` short-circuit on unevaluated arguments, so the executor handles them.
-const FUNCTION_NAMES: ReadonlySet<string> = new Set([...Object.keys(BASIC_FUNCTIONS), 'and', 'or']);
+const FUNCTION_NAMES: ReadonlySet<string> = new Set([...Object.keys(FUNCTIONS), 'and', 'or']);
 
-// docker's HeaderFunctions: these pass the header text through untouched (pad is deliberately not among them).
-const HEADER_PASSTHROUGH = new Set(['json', 'split', 'join', 'title', 'lower', 'upper', 'truncate']);
-
-const ARITY: Readonly<Record<string, number>> = {
-  json: 1,
-  split: 2,
-  join: 2,
-  title: 1,
-  lower: 1,
-  upper: 1,
-  pad: 3,
-  truncate: 2,
-  len: 1,
-  not: 1,
-  ne: 2,
-  lt: 2,
-  le: 2,
-  gt: 2,
-  ge: 2,
+// docker's HeaderFunctions: these pass the header text through untouched (pad is deliberately not among them),
+// with their own signatures (string in, string out).
+const HEADER_FUNCTIONS: Readonly<Record<string, Signature>> = {
+  json: { params: ['string'] },
+  split: { params: ['string', 'string'] },
+  join: { params: ['string', 'string'] },
+  title: { params: ['string'] },
+  lower: { params: ['string'] },
+  upper: { params: ['string'] },
+  truncate: { params: ['string', 'int'] },
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -957,13 +1158,23 @@ interface HeaderMode {
   readonly headers: Readonly<Record<string, string>>;
 }
 
+const MAX_TEMPLATE_DEPTH = 10_000;
+
+/** An argument on its way to a function: its value and, for literals and nodes, where it was written. */
+interface Arg {
+  readonly value: unknown;
+  readonly node?: Operand;
+}
+
 class Executor {
   private readonly out: string[] = [];
   private vars: Array<[string, unknown]> = [];
   private root: unknown;
+  private depth = 0;
 
   constructor(
     private readonly source: string,
+    private readonly defines: ReadonlyMap<string, Node[]>,
     private readonly options: ExecuteOptions,
     private readonly header: HeaderMode | undefined,
   ) {}
@@ -1009,11 +1220,29 @@ class Executor {
         case 'range':
           this.range(node, dot);
           break;
+        case 'template':
+          this.template(node, dot);
+          break;
         case 'break':
           throw new BreakSignal();
         case 'continue':
           throw new ContinueSignal();
       }
+    }
+  }
+
+  private template(node: Extract<Node, { kind: 'template' }>, dot: unknown): void {
+    const body = this.defines.get(node.name);
+    if (body === undefined) this.fail(node.pos, node.text, `template "${node.name}" not defined`);
+    const data = node.pipe === undefined ? undefined : this.pipeline(node.pipe, dot);
+    if (++this.depth > MAX_TEMPLATE_DEPTH) this.fail(node.pos, node.text, `exceeded maximum template depth (${MAX_TEMPLATE_DEPTH})`);
+    const saved = this.vars;
+    this.vars = [['$', data]];
+    try {
+      this.walk(body, data);
+    } finally {
+      this.vars = saved;
+      this.depth--;
     }
   }
 
@@ -1033,7 +1262,12 @@ class Executor {
     else if (value === undefined || value === null) entries = [];
     else if (typeof value === 'number' && Number.isInteger(value))
       entries = Array.from({ length: Math.max(0, value) }, (_, i) => [i, i]);
-    else this.fail(node.pipe.pos, node.pipe.text, `range can't iterate over ${printValue(value)}`);
+    else {
+      // Go reports the node it evaluated last: the pipeline's final operand.
+      const last = node.pipe.cmds[node.pipe.cmds.length - 1];
+      const at = last?.args.length === 1 ? (last.args[0] as Operand) : undefined;
+      this.fail(at?.pos ?? node.pipe.pos, at?.text ?? node.pipe.text, `range can't iterate over ${printValue(value)}`);
+    }
     if (entries.length === 0) {
       this.vars.length = mark;
       if (node.elseList) this.walk(node.elseList, dot);
@@ -1091,27 +1325,29 @@ class Executor {
 
   private command(cmd: Command, dot: unknown, piped: { value: unknown } | undefined): unknown {
     const head = cmd.args[0] as Operand;
-    if (head.kind === 'func') return this.call(head, cmd.args.slice(1), dot, piped);
+    if (head.kind === 'func') return this.call(head, cmd, cmd.args.slice(1), dot, piped);
     if (head.kind === 'literal' && head.value === null) return this.fail(head.pos, 'nil', 'nil is not a command');
     if (cmd.args.length > 1 || piped !== undefined) {
       // Arguments to a field are a method call: `.Method arg`.
-      if (head.kind === 'field' || head.kind === 'var') {
+      if (head.kind === 'field' || head.kind === 'var' || (head.kind === 'pipe' && head.chain.length > 0)) {
         const extra = cmd.args.slice(1).map((a) => this.evalArg(a, dot));
         if (piped) extra.push(piped.value);
         return this.evalOperand(head, dot, extra);
       }
-      return this.fail(head.pos, describe(head), `can't give argument to non-function ${describe(head)}`);
+      return this.fail(head.pos, head.text, `can't give argument to non-function ${head.text}`);
     }
     return this.evalOperand(head, dot, undefined);
   }
 
   private call(
     fn: Extract<Operand, { kind: 'func' }>,
+    cmd: Command,
     argNodes: Operand[],
     dot: unknown,
     piped: { value: unknown } | undefined,
   ): unknown {
     const name = fn.name;
+    const where = cmd.text;
     if (name === 'and' || name === 'or') {
       const thunks = argNodes.map((a) => () => this.evalArg(a, dot));
       if (piped) thunks.push(() => piped.value);
@@ -1123,33 +1359,60 @@ class Executor {
       }
       return v;
     }
-    const args = argNodes.map((a) => this.evalArg(a, dot));
-    if (piped) args.push(piped.value);
-    const arity = ARITY[name];
-    if (arity !== undefined && args.length !== arity) {
-      this.fail(fn.pos, name, `wrong number of args for ${name}: want ${arity} got ${args.length}`);
+    const headerSig = this.header !== undefined ? HEADER_FUNCTIONS[name] : undefined;
+    const entry = FUNCTIONS[name] as { sig: Signature; fn: TemplateFunction };
+    const sig = headerSig ?? entry.sig;
+    const count = argNodes.length + (piped ? 1 : 0);
+    if (sig.variadic === undefined ? count !== sig.params.length : count < sig.params.length) {
+      const want = sig.variadic === undefined ? `${sig.params.length}` : `at least ${sig.params.length}`;
+      this.fail(fn.pos, name, `wrong number of args for ${name}: want ${want} got ${count}`);
     }
-    if (this.header !== undefined && HEADER_PASSTHROUGH.has(name)) return args[0];
-    if (name === 'json' && this.options.contextRows === true && args.length === 1 && args[0] === this.root) {
-      return toContextJson(args[0]);
+    const args: Arg[] = argNodes.map((a) => ({ value: this.evalArg(a, dot), node: a }));
+    if (piped) args.push({ value: piped.value });
+    const values = args.map((a, i) => this.checkType(a, sig.params[i] ?? sig.variadic ?? 'any', cmd));
+    if (headerSig !== undefined) return values[0];
+    if (name === 'json') {
+      const context = this.contextJson(values[0]);
+      if (context !== undefined) return context;
     }
-    const impl = BASIC_FUNCTIONS[name] as TemplateFunction;
     try {
-      return impl(...args);
+      return entry.fn(...values);
     } catch (error) {
-      if (error instanceof ExecFailure) {
-        const msg =
-          error.message.startsWith('error calling') || error.message.startsWith('wrong')
-            ? error.message
-            : `error calling ${name}: ${error.message}`;
-        return this.fail(fn.pos, name, msg);
-      }
+      if (error instanceof ExecFailure) return this.fail(cmd.pos, where, error.message);
       throw error;
     }
   }
 
+  /** Go's argument checks: literals of the wrong kind, values of the wrong type, missing values. */
+  private checkType(arg: Arg, type: ParamType, cmd: Command): unknown {
+    const { value, node } = arg;
+    if (type === 'any') return value;
+    const at = node ?? { pos: cmd.pos, text: cmd.text };
+    if (node?.kind === 'literal') {
+      if (value === null) this.fail(at.pos, at.text, `cannot assign nil to ${type}`);
+      if (type === 'string' && typeof value !== 'string') this.fail(at.pos, at.text, `expected string; found ${node.text}`);
+      if (type === 'int' && !(typeof value === 'number' || (value instanceof GoFloat && Number.isInteger(value.value)))) {
+        this.fail(at.pos, at.text, `expected integer; found ${node.text}`);
+      }
+      if (type === '[]string') this.fail(at.pos, at.text, `can't handle ${node.text} for arg of type []string`);
+      return value instanceof GoFloat ? value.value : value;
+    }
+    if (value === undefined || value === null) {
+      if (type === '[]string') return [];
+      return this.fail(at.pos, at.text, `invalid value; expected ${type}`);
+    }
+    const ok =
+      (type === 'string' && (typeof value === 'string' || value instanceof HeaderGuess)) ||
+      (type === 'int' && typeof value === 'number' && Number.isInteger(value)) ||
+      (type === '[]string' && Array.isArray(value) && value.every((x) => typeof x === 'string'));
+    if (!ok) this.fail(at.pos, at.text, `wrong type for value; expected ${type}; got ${typeName(value)}`);
+    return value;
+  }
+
   private evalArg(a: Operand, dot: unknown): unknown {
-    if (a.kind === 'func') return this.call(a, [], dot, undefined);
+    if (a.kind === 'func') {
+      return this.call(a, { args: [a], pos: a.pos, text: a.text }, [], dot, undefined);
+    }
     return this.evalOperand(a, dot, undefined);
   }
 
@@ -1165,14 +1428,14 @@ class Executor {
       case 'var': {
         const base = this.getVar(a.name, a.pos);
         if (this.header !== undefined && a.name === '$' && a.chain.length > 0) return this.headerFor(a.chain);
-        return this.chain(base, a.chain, a.pos, callArgs);
+        return this.chain(base, a.chain, a.pos, callArgs, a.name);
       }
       case 'pipe': {
         const v = this.pipeline(a.pipeline, dot);
         return this.chain(v, a.chain, a.pos, callArgs);
       }
       case 'func':
-        return this.call(a, [], dot, undefined);
+        return this.call(a, { args: [a], pos: a.pos, text: a.text }, [], dot, undefined);
     }
   }
 
@@ -1181,29 +1444,27 @@ class Executor {
     const full = chain.join('.');
     if (Object.hasOwn(headers, full)) return headers[full];
     const last = chain[chain.length - 1] ?? '';
-    if (chain.length === 1 && Object.hasOwn(headers, last)) return headers[last];
     return new HeaderGuess(headerFromField(last));
   }
 
-  private chain(receiver: unknown, chain: string[], pos: number, callArgs: unknown[] | undefined): unknown {
+  private chain(receiver: unknown, chain: string[], pos: number, callArgs: unknown[] | undefined, prefix = ''): unknown {
     let v = receiver;
     chain.forEach((name, i) => {
       const isLast = i === chain.length - 1;
-      v = this.field(v, name, pos, chain.slice(0, i + 1), isLast ? callArgs : undefined);
+      v = this.field(v, name, pos, `${prefix}.${chain.slice(0, i + 1).join('.')}`, isLast ? callArgs : undefined);
     });
     if (chain.length === 0 && callArgs !== undefined && callArgs.length > 0) {
-      this.fail(pos, '', "can't give argument to non-function");
+      this.fail(pos, prefix || '.', `can't give argument to non-function ${prefix || '.'}`);
     }
     return v;
   }
 
-  private field(receiver: unknown, name: string, pos: number, path: string[], args: unknown[] | undefined): unknown {
-    const what = `.${path.join('.')}`;
+  private field(receiver: unknown, name: string, pos: number, what: string, args: unknown[] | undefined): unknown {
     if (receiver === undefined) return undefined;
     if (receiver === null) return this.fail(pos, what, `nil pointer evaluating interface {}.${name}`);
     if (receiver instanceof Map)
       return receiver.has(name) ? receiver.get(name) : this.missing(receiver, name, pos, what, true);
-    if (typeof receiver !== 'object' || Array.isArray(receiver)) {
+    if (typeof receiver !== 'object' || Array.isArray(receiver) || receiver instanceof GoFloat) {
       return this.fail(pos, what, `can't evaluate field ${name} in type ${typeName(receiver)}`);
     }
     const found = lookup(receiver, name);
@@ -1225,6 +1486,11 @@ class Executor {
     if (mapLike && this.options.missingFields === 'no-value') return undefined;
     return this.fail(pos, what, `can't evaluate field ${name} in type ${typeName(receiver)}`);
   }
+
+  /** `{{json .}}` of a formatter row marshals like docker's contexts (see {@link ExecuteOptions.contextRows}). */
+  contextJson(value: unknown): string | undefined {
+    return this.options.contextRows === true && value === this.root ? toContextJson(value) : undefined;
+  }
 }
 
 function lookup(receiver: object, name: string): { ok: true; value: unknown } | { ok: false } {
@@ -1235,23 +1501,6 @@ function lookup(receiver: object, name: string): { ok: true; value: unknown } | 
     proto = Object.getPrototypeOf(proto) as object | null;
   }
   return { ok: false };
-}
-
-function describe(a: Operand): string {
-  switch (a.kind) {
-    case 'field':
-      return `.${a.chain.join('.')}`;
-    case 'var':
-      return a.name + (a.chain.length ? `.${a.chain.join('.')}` : '');
-    case 'dot':
-      return '.';
-    case 'func':
-      return a.name;
-    case 'literal':
-      return printValue(a.value);
-    case 'pipe':
-      return '(…)';
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1273,8 +1522,11 @@ export interface GoTemplate {
  */
 export function compileTemplate(source: string): GoTemplate {
   let nodes: Node[];
+  let defines: ReadonlyMap<string, Node[]>;
   try {
-    nodes = new Parser(source, segment(source), FUNCTION_NAMES).parse();
+    const parser = new Parser(source, segment(source), FUNCTION_NAMES);
+    nodes = parser.parse();
+    defines = parser.defines;
   } catch (error) {
     if (error instanceof ParseFailure) throw new TemplateError(`template parsing error: ${error.message}`);
     throw error;
@@ -1283,7 +1535,7 @@ export function compileTemplate(source: string): GoTemplate {
     source,
     execute(data: unknown, options: ExecuteOptions = {}): string {
       try {
-        return new Executor(source, options, undefined).run(nodes, data);
+        return new Executor(source, defines, options, undefined).run(nodes, data);
       } catch (error) {
         if (error instanceof ExecFailure) throw new TemplateError(`template parsing error: ${error.message}`);
         if (error instanceof BreakSignal || error instanceof ContinueSignal) return '';
@@ -1291,7 +1543,7 @@ export function compileTemplate(source: string): GoTemplate {
       }
     },
     executeHeader(headers: Readonly<Record<string, string>> = {}): string {
-      const executor = new Executor(source, {}, { headers });
+      const executor = new Executor(source, defines, {}, { headers });
       try {
         return executor.run(nodes, headers);
       } catch (error) {
