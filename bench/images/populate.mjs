@@ -1,5 +1,5 @@
 // Fills a store with N small, distinct images (one layer, a config, a manifest each) through the store's own sink.
-import { MemoryImageStore, copy } from '../../packages/manifest/dist/index.js';
+import { copy, MemoryImageStore } from '../../packages/manifest/dist/index.js';
 import { ImageStore } from '../../packages/store/dist/index.js';
 
 const [root, countArg] = process.argv.slice(2);

@@ -1,7 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Digest, type DigestAlgorithm, DIGEST_HEX_LENGTH, digestAlgorithm, digestHex, isDigest, parseDigest, verifyingStream } from '@lade/digest';
+import {
+  DIGEST_HEX_LENGTH,
+  type Digest,
+  type DigestAlgorithm,
+  digestAlgorithm,
+  digestHex,
+  isDigest,
+  parseDigest,
+  verifyingStream,
+} from '@lade/digest';
 import type { BlobInfo, BlobStore, ByteRange, IngestExpectation, IngestOptions } from './blob-store.js';
 import { AbortedError, BlobUnknownError, RangeInvalidError } from './errors.js';
 import { fileRangeStream } from './file-stream.js';
@@ -120,9 +129,17 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  async ingest(expected: IngestExpectation, content: ReadableStream<Uint8Array>, options: IngestOptions = {}): Promise<BlobInfo> {
+  async ingest(
+    expected: IngestExpectation,
+    content: ReadableStream<Uint8Array>,
+    options: IngestOptions = {},
+  ): Promise<BlobInfo> {
     const digest = parseDigest(expected.digest);
-    const verifier = verifyingStream({ digest, ...(expected.size !== undefined ? { size: expected.size } : {}), name: `blob ${digest}` });
+    const verifier = verifyingStream({
+      digest,
+      ...(expected.size !== undefined ? { size: expected.size } : {}),
+      name: `blob ${digest}`,
+    });
     const existing = await this.stat(digest);
     if (existing && (expected.size === undefined || existing.size === expected.size)) {
       // Present: still read the content through the verifier so a bad upload is reported, but write nothing.
@@ -131,7 +148,10 @@ export class FsBlobStore implements BlobStore {
       return existing;
     }
     await mkdir(this.ingestDir, { recursive: true });
-    const temp = join(this.ingestDir, `${process.pid}-${digestHex(digest).slice(0, 16)}-${randomBytes(6).toString('hex')}.tmp`);
+    const temp = join(
+      this.ingestDir,
+      `${process.pid}-${digestHex(digest).slice(0, 16)}-${randomBytes(6).toString('hex')}.tmp`,
+    );
     const fh = await open(temp, 'wx', 0o644);
     let closed = false;
     try {

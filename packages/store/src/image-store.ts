@@ -1,30 +1,37 @@
+import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { stat } from 'node:fs/promises';
 import { type Digest, digestHex, isDigest } from '@lade/digest';
 import {
   type ContainerConfig,
   type Descriptor,
+  hostPlatform,
   type ImageSink,
   type ImageSource,
+  ManifestInvalidError,
   type ParsedImageConfig,
   type ParsedImageManifest,
   type ParsedManifest,
-  ManifestInvalidError,
   type Platform,
-  hostPlatform,
   selectManifest,
 } from '@lade/manifest';
 import { isImageIdPrefix, parseImageId } from '@lade/reference';
 import type { BlobInfo } from './blob-store.js';
 import { AmbiguousImageError, ImageConflictError, ImageUnknownError, NameInvalidError } from './errors.js';
 import type { FsBlobStore } from './fs-blob-store.js';
-import { LayoutImageSink, LayoutImageSource, type PendingRoot, checkComplete, plainDescriptor, reachableBlobs } from './layout-transport.js';
 import { type OciIndexFile, OciLayout, type OpenLayoutOptions, REF_NAME_ANNOTATION } from './layout.js';
+import {
+  checkComplete,
+  LayoutImageSink,
+  LayoutImageSource,
+  type PendingRoot,
+  plainDescriptor,
+  reachableBlobs,
+} from './layout-transport.js';
 import { scanLeases } from './lease.js';
 import type { LockOptions } from './lock.js';
-import { type ImageName, familiarDigestReference, parseImageName, tryParseImageName } from './names.js';
-import { type FsckOptions, type FsckReport, type GcReport, collectGarbage, checkStore } from './maintenance.js';
+import { checkStore, collectGarbage, type FsckOptions, type FsckReport, type GcReport } from './maintenance.js';
+import { type ImageName, parseImageName, tryParseImageName } from './names.js';
 
 /** lade's annotation on index.json entries: the full normalized name, `docker.io/library/alpine:3.19`. */
 export const NAME_ANNOTATION = 'io.lade.image.name';
@@ -249,7 +256,9 @@ function readEntry(d: Descriptor): Entry {
   const refName = a[REF_NAME_ANNOTATION];
   const full = a[NAME_ANNOTATION];
   // Entries lade wrote carry the full name; others (skopeo, umoci) are named by ref.name alone, read as a reference.
-  const name = (full !== undefined ? tryParseImageName(full) : undefined) ?? (refName !== undefined ? tryParseImageName(refName) : undefined);
+  const name =
+    (full !== undefined ? tryParseImageName(full) : undefined) ??
+    (refName !== undefined ? tryParseImageName(refName) : undefined);
   return {
     descriptor: d,
     ...(refName !== undefined ? { refName } : {}),
@@ -367,7 +376,10 @@ export class ImageStore {
 
   /** Opens the store at `root` (default {@link defaultStoreRoot}), creating an empty layout when there is none. */
   static async open(root: string = defaultStoreRoot(), options: OpenStoreOptions = {}): Promise<ImageStore> {
-    const layout = await OciLayout.open(root, { create: true, ...(options.fsync !== undefined ? { fsync: options.fsync } : {}) });
+    const layout = await OciLayout.open(root, {
+      create: true,
+      ...(options.fsync !== undefined ? { fsync: options.fsync } : {}),
+    });
     return new ImageStore(layout, options);
   }
 
@@ -400,9 +412,13 @@ export class ImageStore {
       } catch {
         chosen = present.find((c) => !c.mediaType.includes('index'));
       }
-      if (!chosen) throw new ManifestInvalidError(`index ${root.digest} has none of its manifests in the store; pull the image again`);
+      if (!chosen)
+        throw new ManifestInvalidError(
+          `index ${root.digest} has none of its manifests in the store; pull the image again`,
+        );
       const child = await this.layout.readManifest(chosen);
-      if (child.kind !== 'manifest') throw new ManifestInvalidError(`index ${root.digest}: nested indexes are not supported as images`);
+      if (child.kind !== 'manifest')
+        throw new ManifestInvalidError(`index ${root.digest}: nested indexes are not supported as images`);
       manifest = child;
     } else {
       manifest = parsedRoot;
@@ -411,7 +427,15 @@ export class ImageStore {
     const size = manifest.manifest.config.size + manifest.manifest.layers.reduce((n, l) => n + l.size, 0);
     const created = config.config.created;
     const labels = { ...(config.config.config?.Labels ?? {}) };
-    return { root: parsedRoot, manifest, config, imageId: config.digest, size, ...(created ? { created } : {}), labels };
+    return {
+      root: parsedRoot,
+      manifest,
+      config,
+      imageId: config.digest,
+      size,
+      ...(created ? { created } : {}),
+      labels,
+    };
   }
 
   async #summary(d: Descriptor): Promise<Summary> {
@@ -450,19 +474,26 @@ export class ImageStore {
 
   #digestsOf(g: ImageGroup): ImageName[] {
     const seen = new Map<string, ImageName>();
-    for (const e of g.entries) for (const r of e.repoDigests) {
-      const n = tryParseImageName(r);
-      if (n) seen.set(n.full, n);
-    }
+    for (const e of g.entries)
+      for (const r of e.repoDigests) {
+        const n = tryParseImageName(r);
+        if (n) seen.set(n.full, n);
+      }
     return [...seen.values()];
   }
 
-  #resolveIn(groups: readonly ImageGroup[], input: string): { group: ImageGroup; entry: Entry; matchedBy: ResolvedImage['matchedBy']; name?: ImageName } {
+  #resolveIn(
+    groups: readonly ImageGroup[],
+    input: string,
+  ): { group: ImageGroup; entry: Entry; matchedBy: ResolvedImage['matchedBy']; name?: ImageName } {
     const byId = (hex: string, full: boolean): { group: ImageGroup; entry: Entry } | undefined => {
       const hits = groups.filter((g) => (full ? digestHex(g.imageId) === hex : digestHex(g.imageId).startsWith(hex)));
       if (hits.length > 1) {
         const ids = hits.map((g) => g.imageId).sort();
-        throw new AmbiguousImageError(`ID prefix "${input}" matches ${hits.length} images: ${ids.map((i) => digestHex(i).slice(0, 12)).join(', ')}; give more digits`, ids);
+        throw new AmbiguousImageError(
+          `ID prefix "${input}" matches ${hits.length} images: ${ids.map((i) => digestHex(i).slice(0, 12)).join(', ')}; give more digits`,
+          ids,
+        );
       }
       const g = hits[0];
       return g ? { group: g, entry: g.entries[0]! } : undefined;
@@ -476,23 +507,33 @@ export class ImageStore {
     // A name first, as docker does; then an ID prefix (`abc123` may be either).
     const name = tryParseImageName(input);
     // An exact ref.name written by another tool (skopeo, umoci) that is no docker name.
-    const raw = groups.flatMap((g) => g.entries.filter((e) => e.refName === input && !e.name).map((entry) => ({ group: g, entry })))[0];
+    const raw = groups.flatMap((g) =>
+      g.entries.filter((e) => e.refName === input && !e.name).map((entry) => ({ group: g, entry })),
+    )[0];
     if (raw) return { ...raw, matchedBy: 'tag' };
     if (name) {
       if (name.tag !== undefined) {
         for (const g of groups) {
           const e = g.entries.find((x) => x.name?.full === `${name.repository}:${name.tag}`);
-          if (e && (name.digest === undefined || e.descriptor.digest === name.digest || this.#digestsOf(g).some((d) => d.digest === name.digest))) {
+          if (
+            e &&
+            (name.digest === undefined ||
+              e.descriptor.digest === name.digest ||
+              this.#digestsOf(g).some((d) => d.digest === name.digest))
+          ) {
             return { group: g, entry: e, matchedBy: 'tag', name };
           }
         }
       } else if (name.digest !== undefined) {
         for (const g of groups) {
-          if (this.#digestsOf(g).some((d) => d.full === name.full)) return { group: g, entry: g.entries[0]!, matchedBy: 'digest', name };
+          if (this.#digestsOf(g).some((d) => d.full === name.full))
+            return { group: g, entry: g.entries[0]!, matchedBy: 'digest', name };
         }
         for (const g of groups) {
           // Pulled under another name, or copied in without a repo digest: the manifest digest itself.
-          const e = g.entries.find((x) => x.descriptor.digest === name.digest && (x.name?.repository === name.repository || !x.name));
+          const e = g.entries.find(
+            (x) => x.descriptor.digest === name.digest && (x.name?.repository === name.repository || !x.name),
+          );
           if (e) return { group: g, entry: e, matchedBy: 'digest', name };
         }
       }
@@ -503,7 +544,9 @@ export class ImageStore {
       if (hit) return { ...hit, matchedBy: 'id' };
     }
     if (!name && !isImageIdPrefix(input)) {
-      throw new NameInvalidError(`invalid reference format: "${input}" is neither an image name nor an image ID`, { detail: { input } });
+      throw new NameInvalidError(`invalid reference format: "${input}" is neither an image name nor an image ID`, {
+        detail: { input },
+      });
     }
     throw new ImageUnknownError(`No such image: ${input}`, { detail: { input } });
   }
@@ -576,11 +619,22 @@ export class ImageStore {
         return d ? { digest: d } : {};
       };
       const matches = (n: ImageName): boolean =>
-        refGlobs.length === 0 || refGlobs.some((re) => re.test(n.tag !== undefined ? `${n.familiarRepository}:${n.tag}` : n.familiar) || re.test(n.familiarRepository));
+        refGlobs.length === 0 ||
+        refGlobs.some(
+          (re) =>
+            re.test(n.tag !== undefined ? `${n.familiarRepository}:${n.tag}` : n.familiar) ||
+            re.test(n.familiarRepository),
+        );
       if (tags.length > 0) {
         for (const t of tags) {
           if (!matches(t)) continue;
-          rows.push({ ...base, repository: t.familiarRepository, tag: t.tag ?? NONE, name: t.full, ...digestFor(t.repository) });
+          rows.push({
+            ...base,
+            repository: t.familiarRepository,
+            tag: t.tag ?? NONE,
+            name: t.full,
+            ...digestFor(t.repository),
+          });
         }
       } else if (digests.length > 0) {
         const repos = uniq(digests.map((d) => d.repository));
@@ -593,7 +647,10 @@ export class ImageStore {
         rows.push({ ...base, repository: NONE, tag: NONE });
       }
     }
-    rows.sort((a, b) => timeMs(b.created) - timeMs(a.created) || a.repository.localeCompare(b.repository) || a.tag.localeCompare(b.tag));
+    rows.sort(
+      (a, b) =>
+        timeMs(b.created) - timeMs(a.created) || a.repository.localeCompare(b.repository) || a.tag.localeCompare(b.tag),
+    );
     return rows;
   }
 
@@ -604,7 +661,11 @@ export class ImageStore {
     const { group, entry } = this.#resolveIn(groups, nameOrId);
     const d = await this.#loadDetails(entry.descriptor);
     const c = d.config.config;
-    const lastTag = group.entries.map((e) => e.taggedAt).filter((t): t is string => t !== undefined).sort().at(-1);
+    const lastTag = group.entries
+      .map((e) => e.taggedAt)
+      .filter((t): t is string => t !== undefined)
+      .sort()
+      .at(-1);
     return {
       Id: d.imageId,
       RepoTags: this.#tagsOf(group).map((n) => n.familiar),
@@ -639,10 +700,17 @@ export class ImageStore {
       const empty = h.empty_layer === true;
       const size = empty ? 0 : (layers[li]?.size ?? 0);
       if (!empty) li++;
-      rows.push({ ...(h.created ? { created: h.created } : {}), createdBy: h.created_by ?? '', size, comment: h.comment ?? '', emptyLayer: empty });
+      rows.push({
+        ...(h.created ? { created: h.created } : {}),
+        createdBy: h.created_by ?? '',
+        size,
+        comment: h.comment ?? '',
+        emptyLayer: empty,
+      });
     }
     // Layers the history does not account for (configs without history): one row each, as docker does.
-    for (; li < layers.length; li++) rows.push({ createdBy: '', size: layers[li]!.size, comment: '', emptyLayer: false });
+    for (; li < layers.length; li++)
+      rows.push({ createdBy: '', size: layers[li]!.size, comment: '', emptyLayer: false });
     rows.reverse();
     const tags = this.#tagsOf(group).map((n) => n.familiar);
     return rows.map((r, i) => ({ ...r, id: i === 0 ? d.imageId : '<missing>', tags: i === 0 ? tags : [] }));
@@ -654,7 +722,10 @@ export class ImageStore {
     const blobsOf = new Map<Digest, Set<Digest>>();
     const sizes = new Map<Digest, number>();
     await mapLimit(groups, 16, async (g) => {
-      const { reachable } = await reachableBlobs(this.layout, g.entries.map((e) => e.descriptor));
+      const { reachable } = await reachableBlobs(
+        this.layout,
+        g.entries.map((e) => e.descriptor),
+      );
       const present = new Set<Digest>();
       for (const b of reachable) {
         const info = await this.blobs.stat(b);
@@ -723,25 +794,36 @@ export class ImageStore {
   sink(reference?: string, options: StoreSinkOptions = {}): ImageSink {
     const name = reference === undefined ? undefined : parseImageName(reference);
     if (options.repoDigest !== undefined && name === undefined && !options.repoDigest.includes('@')) {
-      throw new NameInvalidError(`repo digest "${options.repoDigest}" needs a repository (name@digest) when the image has no name`);
+      throw new NameInvalidError(
+        `repo digest "${options.repoDigest}" needs a repository (name@digest) when the image has no name`,
+      );
     }
     const repoDigest = options.repoDigest !== undefined ? this.#repoDigestRef(name, options.repoDigest) : undefined;
     return new LayoutImageSink(this.layout, name?.familiar ?? 'lade store (unnamed)', async (root, commitOptions) => {
-      await this.layout.updateIndex(async (index) => {
-        await checkComplete(this.layout, root.parsed);
-        const summary = await this.#loadDetails(root.descriptor);
-        const now = new Date().toISOString();
-        const digests = uniq([...(repoDigest ? [repoDigest] : []), ...(name?.digest !== undefined ? [`${name.repository}@${name.digest}`] : [])]);
-        const next = this.#applyName(index, root, name?.tag !== undefined ? name : undefined, summary, digests, { [PULLED_ANNOTATION]: now });
-        return { index: next, result: undefined };
-      }, commitOptions.signal ? { ...this.#lock, signal: commitOptions.signal } : this.#lock);
+      await this.layout.updateIndex(
+        async (index) => {
+          await checkComplete(this.layout, root.parsed);
+          const summary = await this.#loadDetails(root.descriptor);
+          const now = new Date().toISOString();
+          const digests = uniq([
+            ...(repoDigest ? [repoDigest] : []),
+            ...(name?.digest !== undefined ? [`${name.repository}@${name.digest}`] : []),
+          ]);
+          const next = this.#applyName(index, root, name?.tag !== undefined ? name : undefined, summary, digests, {
+            [PULLED_ANNOTATION]: now,
+          });
+          return { index: next, result: undefined };
+        },
+        commitOptions.signal ? { ...this.#lock, signal: commitOptions.signal } : this.#lock,
+      );
     });
   }
 
   #repoDigestRef(name: ImageName | undefined, digest: string): string {
     if (isDigest(digest) && name) return `${name.repository}@${digest}`;
     const n = parseImageName(digest);
-    if (n.digest === undefined) throw new NameInvalidError(`repo digest "${digest}" is neither a digest nor a name@digest`);
+    if (n.digest === undefined)
+      throw new NameInvalidError(`repo digest "${digest}" is neither a digest nor a name@digest`);
     return `${n.repository}@${n.digest}`;
   }
 
@@ -796,7 +878,9 @@ export class ImageStore {
         ...summaryAnnotations(summary),
         ...(repoDigests.length > 0 ? { [REPO_DIGESTS_ANNOTATION]: repoDigests.join(',') } : {}),
         ...extra,
-        ...(name ? { [REF_NAME_ANNOTATION]: name.familiar, [NAME_ANNOTATION]: name.full, [TAGGED_ANNOTATION]: now } : {}),
+        ...(name
+          ? { [REF_NAME_ANNOTATION]: name.familiar, [NAME_ANNOTATION]: name.full, [TAGGED_ANNOTATION]: now }
+          : {}),
       };
       out.push({ ...plainDescriptor(root.descriptor), annotations });
     }
@@ -811,7 +895,14 @@ export class ImageStore {
   #danglingEntry(e: Entry): Descriptor {
     const a = e.descriptor.annotations ?? {};
     const keep: Record<string, string> = {};
-    for (const k of [REPO_DIGESTS_ANNOTATION, ID_ANNOTATION, SIZE_ANNOTATION, CREATED_ANNOTATION, LABELS_ANNOTATION, PULLED_ANNOTATION]) {
+    for (const k of [
+      REPO_DIGESTS_ANNOTATION,
+      ID_ANNOTATION,
+      SIZE_ANNOTATION,
+      CREATED_ANNOTATION,
+      LABELS_ANNOTATION,
+      PULLED_ANNOTATION,
+    ]) {
       if (a[k] !== undefined) keep[k] = a[k];
     }
     return { ...plainDescriptor(e.descriptor), ...(Object.keys(keep).length > 0 ? { annotations: keep } : {}) };
@@ -820,7 +911,8 @@ export class ImageStore {
   /** Gives the image `source` (name or ID) the name `target` (`docker tag`). `target` must be a tag, not a digest. */
   async tag(source: string, target: string): Promise<void> {
     const name = parseImageName(target);
-    if (name.digest !== undefined) throw new NameInvalidError(`refusing to create a tag with a digest reference: "${target}"; give NAME:TAG`);
+    if (name.digest !== undefined)
+      throw new NameInvalidError(`refusing to create a tag with a digest reference: "${target}"; give NAME:TAG`);
     await this.layout.updateIndex(async (index) => {
       const groups = await this.#groups(index);
       const { group, entry } = this.#resolveIn(groups, source);
@@ -863,7 +955,11 @@ export class ImageStore {
       const inGroup = new Set(g.entries.map((e) => e.descriptor));
       if (hit.matchedBy === 'tag') {
         const full = hit.entry.name?.full;
-        const sameName = new Set(g.entries.filter((e) => e === hit.entry || (full !== undefined && e.name?.full === full)).map((e) => e.descriptor));
+        const sameName = new Set(
+          g.entries
+            .filter((e) => e === hit.entry || (full !== undefined && e.name?.full === full))
+            .map((e) => e.descriptor),
+        );
         manifests = manifests.filter((d) => !sameName.has(d));
         events.push({ Untagged: hit.entry.name?.familiar ?? hit.entry.refName ?? nameOrId });
         const otherTags = tags.filter((t) => t.full !== full);
@@ -877,7 +973,9 @@ export class ImageStore {
           manifests = manifests.map((d) => {
             if (!inGroup.has(d)) return d;
             const a: Record<string, string> = { ...(d.annotations ?? {}) };
-            const left = splitList(a[REPO_DIGESTS_ANNOTATION]).filter((r) => tryParseImageName(r)?.full !== target.full);
+            const left = splitList(a[REPO_DIGESTS_ANNOTATION]).filter(
+              (r) => tryParseImageName(r)?.full !== target.full,
+            );
             if (left.length > 0) a[REPO_DIGESTS_ANNOTATION] = left.join(',');
             else delete a[REPO_DIGESTS_ANNOTATION];
             return { ...d, annotations: a };
@@ -898,7 +996,10 @@ export class ImageStore {
       events.push({ Deleted: g.imageId });
       const next = { ...index, manifests };
       const afterWrite = async (): Promise<void> => {
-        const swept = await this.#sweep(next, g.entries.map((e) => e.descriptor));
+        const swept = await this.#sweep(
+          next,
+          g.entries.map((e) => e.descriptor),
+        );
         for (const b of swept) if (b.digest !== g.imageId) events.push({ Deleted: b.digest });
       };
       return { index: next, result: events, afterWrite };
@@ -960,7 +1061,10 @@ export class ImageStore {
    * ingest files, stale leases and temp files of dead processes.
    */
   async gc(): Promise<GcReport> {
-    const report = await this.layout.updateIndex(async (index) => ({ result: await collectGarbage(this.layout, index) }), this.#lock);
+    const report = await this.layout.updateIndex(
+      async (index) => ({ result: await collectGarbage(this.layout, index) }),
+      this.#lock,
+    );
     for (const b of report.removedBlobs) this.#details.delete(b.digest);
     return report;
   }
@@ -970,4 +1074,3 @@ export class ImageStore {
     return checkStore(this.layout, options);
   }
 }
-

@@ -1,6 +1,4 @@
-export type { BlobStore, BlobInfo, ByteRange, IngestExpectation, IngestOptions } from './blob-store.js';
-export { FsBlobStore, type FsBlobStoreOptions, type IngestTempFile, type StrayBlobEntry, INGEST_DIR } from './fs-blob-store.js';
-export { MemoryBlobStore } from './memory-blob-store.js';
+export type { BlobInfo, BlobStore, ByteRange, IngestExpectation, IngestOptions } from './blob-store.js';
 export {
   AbortedError,
   AmbiguousImageError,
@@ -13,40 +11,55 @@ export {
   NameInvalidError,
   RangeInvalidError,
 } from './errors.js';
-export { acquireLock, withLock, type LockHandle, type LockOptions, type LockOwner } from './lock.js';
-export { OciLayout, type OciIndexFile, type IndexUpdate, type OpenLayoutOptions, REF_NAME_ANNOTATION, OCI_LAYOUT_VERSION } from './layout.js';
 export {
+  FsBlobStore,
+  type FsBlobStoreOptions,
+  INGEST_DIR,
+  type IngestTempFile,
+  type StrayBlobEntry,
+} from './fs-blob-store.js';
+export {
+  CREATED_ANNOTATION,
+  type DfImage,
+  type DfReport,
+  defaultStoreRoot,
+  type HistoryRow,
+  ID_ANNOTATION,
+  type ImageFilters,
+  type ImageInspect,
+  type ImageRow,
+  ImageStore,
+  LABELS_ANNOTATION,
+  type ListImagesOptions,
+  NAME_ANNOTATION,
+  type OpenStoreOptions,
+  type PruneResult,
+  PULLED_ANNOTATION,
+  REPO_DIGESTS_ANNOTATION,
+  type RemoveEvent,
+  type RemoveOptions,
+  type ResolvedImage,
+  SIZE_ANNOTATION,
+  type StoreSinkOptions,
+  TAGGED_ANNOTATION,
+} from './image-store.js';
+export {
+  type IndexUpdate,
+  OCI_LAYOUT_VERSION,
+  type OciIndexFile,
+  OciLayout,
+  type OpenLayoutOptions,
+  REF_NAME_ANNOTATION,
+} from './layout.js';
+export {
+  isValidRefName,
   LayoutImageSink,
   LayoutImageSource,
   ociLayoutSink,
   ociLayoutSource,
-  isValidRefName,
   type PendingRoot,
 } from './layout-transport.js';
-export {
-  ImageStore,
-  defaultStoreRoot,
-  NAME_ANNOTATION,
-  REPO_DIGESTS_ANNOTATION,
-  TAGGED_ANNOTATION,
-  PULLED_ANNOTATION,
-  ID_ANNOTATION,
-  SIZE_ANNOTATION,
-  CREATED_ANNOTATION,
-  LABELS_ANNOTATION,
-  type ImageRow,
-  type ImageFilters,
-  type ListImagesOptions,
-  type ResolvedImage,
-  type RemoveEvent,
-  type RemoveOptions,
-  type PruneResult,
-  type ImageInspect,
-  type HistoryRow,
-  type DfImage,
-  type DfReport,
-  type StoreSinkOptions,
-  type OpenStoreOptions,
-} from './image-store.js';
-export type { GcReport, FsckReport, FsckGarbage, FsckOptions } from './maintenance.js';
+export { acquireLock, type LockHandle, type LockOptions, type LockOwner, withLock } from './lock.js';
+export type { FsckGarbage, FsckOptions, FsckReport, GcReport } from './maintenance.js';
+export { MemoryBlobStore } from './memory-blob-store.js';
 export { type ImageName, parseImageName } from './names.js';

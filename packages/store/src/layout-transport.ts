@@ -3,19 +3,19 @@ import {
   type Descriptor,
   type ImageSink,
   type ImageSource,
-  type OpenBlobOptions,
-  type ParsedManifest,
-  type TransportOptions,
-  type WriteBlobOptions,
-  type WriteManifestOptions,
   isForeignLayer,
   isIndexMediaType,
   isManifestMediaType,
+  type OpenBlobOptions,
+  type ParsedManifest,
   parseManifest,
+  type TransportOptions,
+  type WriteBlobOptions,
+  type WriteManifestOptions,
 } from '@lade/manifest';
 import { AbortedError, BlobUnknownError, ManifestUnknownError, NameInvalidError } from './errors.js';
-import { type Lease, takeLease } from './lease.js';
 import { type OciIndexFile, OciLayout, REF_NAME_ANNOTATION } from './layout.js';
+import { type Lease, takeLease } from './lease.js';
 
 /** The root manifest a sink received, waiting for commit. */
 export interface PendingRoot {
@@ -49,7 +49,9 @@ export async function checkComplete(layout: OciLayout, parsed: ParsedManifest): 
     for (const d of needed) {
       const info = await layout.blobs.stat(d.digest);
       if (!info || info.size !== d.size) {
-        throw new BlobUnknownError(`blob ${d.digest} of manifest ${parsed.digest} is missing from ${layout.dir}; copy the image again`);
+        throw new BlobUnknownError(
+          `blob ${d.digest} of manifest ${parsed.digest} is missing from ${layout.dir}; copy the image again`,
+        );
       }
     }
     return;
@@ -67,7 +69,9 @@ export async function checkComplete(layout: OciLayout, parsed: ParsedManifest): 
   }
   if (complete === 0) {
     if (firstError) throw firstError;
-    throw new BlobUnknownError(`index ${parsed.digest} has none of its manifests in ${layout.dir}; copy the image again`);
+    throw new BlobUnknownError(
+      `index ${parsed.digest} has none of its manifests in ${layout.dir}; copy the image again`,
+    );
   }
 }
 
@@ -84,7 +88,11 @@ export class LayoutImageSink implements ImageSink {
   #lease: Promise<Lease> | undefined;
   #committed = false;
 
-  constructor(layout: OciLayout, name: string, onCommit: (root: PendingRoot, options: TransportOptions) => Promise<void>) {
+  constructor(
+    layout: OciLayout,
+    name: string,
+    onCommit: (root: PendingRoot, options: TransportOptions) => Promise<void>,
+  ) {
     this.layout = layout;
     this.name = name;
     this.#onCommit = onCommit;
@@ -113,7 +121,8 @@ export class LayoutImageSink implements ImageSink {
     try {
       const parsed = await this.layout.readManifest(descriptor);
       await checkComplete(this.layout, parsed);
-      const needed = parsed.kind === 'manifest' ? [parsed.manifest.config, ...parsed.manifest.layers] : parsed.index.manifests;
+      const needed =
+        parsed.kind === 'manifest' ? [parsed.manifest.config, ...parsed.manifest.layers] : parsed.index.manifests;
       for (const d of needed) await this.layout.blobs.touch(d.digest);
       return true;
     } catch {
@@ -121,7 +130,11 @@ export class LayoutImageSink implements ImageSink {
     }
   }
 
-  async writeBlob(descriptor: Descriptor, content: ReadableStream<Uint8Array>, options: WriteBlobOptions = {}): Promise<void> {
+  async writeBlob(
+    descriptor: Descriptor,
+    content: ReadableStream<Uint8Array>,
+    options: WriteBlobOptions = {},
+  ): Promise<void> {
     await this.#ensureLease();
     await this.layout.blobs.ingest({ digest: descriptor.digest, size: descriptor.size }, content, {
       ...(options.signal ? { signal: options.signal } : {}),
@@ -184,7 +197,9 @@ export class LayoutImageSource implements ImageSource {
       bytes = await this.layout.readSmallBlob(descriptor, 'manifest');
     } catch (err) {
       if (err instanceof BlobUnknownError) {
-        throw new ManifestUnknownError(`manifest ${descriptor.digest} is not in ${this.name}; copy the image again`, { cause: err });
+        throw new ManifestUnknownError(`manifest ${descriptor.digest} is not in ${this.name}; copy the image again`, {
+          cause: err,
+        });
       }
       throw err;
     }
@@ -218,10 +233,15 @@ export function findLayoutEntry(index: OciIndexFile, dir: string, ref: string | 
   if (ref === undefined || ref === '') {
     if (index.manifests.length === 1) return index.manifests[0]!;
     if (index.manifests.length === 0) throw new ManifestUnknownError(`the OCI layout ${dir} holds no image`);
-    throw new ManifestUnknownError(`the OCI layout ${dir} holds ${index.manifests.length} images; name one as oci:${dir}:REF`);
+    throw new ManifestUnknownError(
+      `the OCI layout ${dir} holds ${index.manifests.length} images; name one as oci:${dir}:REF`,
+    );
   }
   const found = index.manifests.find((m) => m.annotations?.[REF_NAME_ANNOTATION] === ref);
-  if (!found) throw new ManifestUnknownError(`no image named "${ref}" in the OCI layout ${dir}; list the names with umoci ls --layout ${dir}`);
+  if (!found)
+    throw new ManifestUnknownError(
+      `no image named "${ref}" in the OCI layout ${dir}; list the names with umoci ls --layout ${dir}`,
+    );
   return found;
 }
 
@@ -238,10 +258,18 @@ export async function ociLayoutSource(dir: string, ref?: string): Promise<Layout
 }
 
 /** Adds `root` to an index under `ref`, the way skopeo does: an older entry of that name loses its name. */
-export function addLayoutEntry(index: OciIndexFile, root: Descriptor, ref: string | undefined, annotations: Record<string, string> = {}): OciIndexFile {
+export function addLayoutEntry(
+  index: OciIndexFile,
+  root: Descriptor,
+  ref: string | undefined,
+  annotations: Record<string, string> = {},
+): OciIndexFile {
   const named = ref !== undefined && ref !== '';
   const entryAnnotations: Record<string, string> = { ...annotations, ...(named ? { [REF_NAME_ANNOTATION]: ref } : {}) };
-  const entry: Descriptor = { ...plainDescriptor(root), ...(Object.keys(entryAnnotations).length > 0 ? { annotations: entryAnnotations } : {}) };
+  const entry: Descriptor = {
+    ...plainDescriptor(root),
+    ...(Object.keys(entryAnnotations).length > 0 ? { annotations: entryAnnotations } : {}),
+  };
   const manifests: Descriptor[] = [];
   for (const m of index.manifests) {
     if (named && m.annotations?.[REF_NAME_ANNOTATION] === ref) {

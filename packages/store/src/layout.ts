@@ -2,7 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Digest, isDigest } from '@lade/digest';
-import { type Descriptor, MAX_MANIFEST_SIZE, ManifestInvalidError, MediaType, type ParsedImageConfig, type ParsedManifest, parseImageConfig, parseManifest } from '@lade/manifest';
+import {
+  type Descriptor,
+  MAX_MANIFEST_SIZE,
+  ManifestInvalidError,
+  MediaType,
+  type ParsedImageConfig,
+  type ParsedManifest,
+  parseImageConfig,
+  parseManifest,
+} from '@lade/manifest';
 import { LayoutInvalidError } from './errors.js';
 import { FsBlobStore, type FsBlobStoreOptions, syncDir } from './fs-blob-store.js';
 import { type LockOptions, withLock } from './lock.js';
@@ -53,7 +62,9 @@ function checkDescriptor(value: unknown, where: string): Descriptor {
     !Number.isSafeInteger(d.size) ||
     d.size < 0
   ) {
-    throw new LayoutInvalidError(`${where}: an entry of index.json is not a valid descriptor (mediaType, digest, size); repair or remove it`);
+    throw new LayoutInvalidError(
+      `${where}: an entry of index.json is not a valid descriptor (mediaType, digest, size); repair or remove it`,
+    );
   }
   if (d.annotations !== undefined && (typeof d.annotations !== 'object' || d.annotations === null)) {
     throw new LayoutInvalidError(`${where}: an entry of index.json has invalid annotations`);
@@ -85,7 +96,10 @@ export class OciLayout {
       if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw err;
     }
     if (text === undefined) {
-      if (!options.create) throw new LayoutInvalidError(`${dir} is not an OCI image layout (no oci-layout file); create it first or check the path`);
+      if (!options.create)
+        throw new LayoutInvalidError(
+          `${dir} is not an OCI image layout (no oci-layout file); create it first or check the path`,
+        );
       await layout.#init();
       return layout;
     }
@@ -96,7 +110,9 @@ export class OciLayout {
       throw new LayoutInvalidError(`${marker} is not JSON; repair it or use another directory`, { cause });
     }
     if (typeof version !== 'string' || !version.startsWith('1.')) {
-      throw new LayoutInvalidError(`${marker} declares image layout version ${JSON.stringify(version)}; lade reads 1.x`);
+      throw new LayoutInvalidError(
+        `${marker} declares image layout version ${JSON.stringify(version)}; lade reads 1.x`,
+      );
     }
     await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
     return layout;
@@ -137,7 +153,9 @@ export class OciLayout {
     try {
       json = JSON.parse(text);
     } catch (cause) {
-      throw new LayoutInvalidError(`${this.indexPath} is not JSON; restore it from a backup or rebuild the layout`, { cause });
+      throw new LayoutInvalidError(`${this.indexPath} is not JSON; restore it from a backup or rebuild the layout`, {
+        cause,
+      });
     }
     const idx = json as Partial<OciIndexFile> | null;
     if (typeof idx !== 'object' || idx === null || idx.schemaVersion !== 2 || !Array.isArray(idx.manifests)) {
@@ -187,7 +205,11 @@ export class OciLayout {
   /** A parsed manifest or index from the layout, verified against its descriptor. */
   async readManifest(descriptor: Pick<Descriptor, 'digest' | 'size' | 'mediaType'>): Promise<ParsedManifest> {
     const bytes = await this.readSmallBlob(descriptor, 'manifest');
-    return parseManifest(bytes, { contentType: descriptor.mediaType, preferBody: true, expected: { digest: descriptor.digest, size: descriptor.size } });
+    return parseManifest(bytes, {
+      contentType: descriptor.mediaType,
+      preferBody: true,
+      expected: { digest: descriptor.digest, size: descriptor.size },
+    });
   }
 
   /** A parsed image config from the layout, verified against its descriptor. */

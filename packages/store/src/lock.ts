@@ -53,7 +53,8 @@ async function readOwner(path: string): Promise<{ owner?: LockOwner; raw: string
   }
   try {
     const v = JSON.parse(raw) as Partial<LockOwner>;
-    if (typeof v.pid === 'number' && typeof v.host === 'string' && typeof v.token === 'string') return { owner: v as LockOwner, raw };
+    if (typeof v.pid === 'number' && typeof v.host === 'string' && typeof v.token === 'string')
+      return { owner: v as LockOwner, raw };
   } catch {
     // unreadable: judged by age below
   }
@@ -106,7 +107,8 @@ async function acquireFile(path: string, options: LockOptions): Promise<LockHand
   try {
     let wait = 5;
     for (;;) {
-      if (options.signal?.aborted) throw new AbortedError(`waiting for lock ${path} was aborted`, { cause: options.signal.reason });
+      if (options.signal?.aborted)
+        throw new AbortedError(`waiting for lock ${path} was aborted`, { cause: options.signal.reason });
       try {
         // link() creates the lock atomically with its content: nobody ever sees an empty lock file.
         await link(temp, path);
@@ -120,7 +122,9 @@ async function acquireFile(path: string, options: LockOptions): Promise<LockHand
         continue;
       }
       if (Date.now() >= deadline) {
-        const who = found?.owner ? `process ${found.owner.pid} on ${found.owner.host}${found.owner.purpose ? ` (${found.owner.purpose})` : ''}` : 'another process';
+        const who = found?.owner
+          ? `process ${found.owner.pid} on ${found.owner.host}${found.owner.purpose ? ` (${found.owner.purpose})` : ''}`
+          : 'another process';
         throw new LockTimeoutError(
           `${path} is held by ${who}; wait for it to finish, or remove the file if that process no longer exists`,
           { detail: found?.owner },
@@ -167,7 +171,8 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
   try {
     const started = Date.now();
     await waitTurn(previous, path, options);
-    const timeoutMs = options.timeoutMs === undefined ? undefined : Math.max(0, options.timeoutMs - (Date.now() - started));
+    const timeoutMs =
+      options.timeoutMs === undefined ? undefined : Math.max(0, options.timeoutMs - (Date.now() - started));
     const handle = await acquireFile(path, timeoutMs === undefined ? options : { ...options, timeoutMs });
     return {
       path,
@@ -191,7 +196,11 @@ function waitTurn(previous: Promise<void>, path: string, options: LockOptions): 
   return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       done();
-      reject(new LockTimeoutError(`${path} is held by another task of this process (pid ${process.pid}) for over ${timeoutMs} ms; wait for it to finish`));
+      reject(
+        new LockTimeoutError(
+          `${path} is held by another task of this process (pid ${process.pid}) for over ${timeoutMs} ms; wait for it to finish`,
+        ),
+      );
     }, timeoutMs);
     const onAbort = (): void => {
       done();

@@ -1,9 +1,9 @@
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Digest, createHasher, digestAlgorithm } from '@lade/digest';
+import { createHasher, type Digest, digestAlgorithm } from '@lade/digest';
 import type { BlobInfo } from './blob-store.js';
-import { reachableBlobs } from './layout-transport.js';
 import type { OciIndexFile, OciLayout } from './layout.js';
+import { reachableBlobs } from './layout-transport.js';
 import { scanLeases } from './lease.js';
 import { isStaleLock } from './lock.js';
 
@@ -197,7 +197,8 @@ export async function checkStore(layout: OciLayout, options: FsckOptions = {}): 
   for (const t of await layout.blobs.tempFiles()) {
     garbage.push({ path: t.path, size: t.size, reason: abandoned(t) ? 'ingest-temp' : 'ingest-in-progress' });
   }
-  for (const s of await layout.blobs.strayEntries()) garbage.push({ path: s.path, size: s.size, reason: 'stray-entry' });
+  for (const s of await layout.blobs.strayEntries())
+    garbage.push({ path: s.path, size: s.size, reason: 'stray-entry' });
   for (const p of (await scanLeases(layout.dir)).stale) garbage.push({ path: p, size: 0, reason: 'stale-lease' });
   for (const t of await rootTempFiles(layout.dir)) garbage.push({ path: t.path, size: t.size, reason: 'temp-file' });
   // A lock whose holder died: harmless (the next writer breaks it), reported so users know why it is there.
@@ -220,4 +221,3 @@ export async function checkStore(layout: OciLayout, options: FsckOptions = {}): 
     repaired,
   };
 }
-

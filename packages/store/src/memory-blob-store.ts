@@ -35,15 +35,24 @@ export class MemoryBlobStore implements BlobStore {
     });
   }
 
-  async ingest(expected: IngestExpectation, content: ReadableStream<Uint8Array>, options: IngestOptions = {}): Promise<BlobInfo> {
+  async ingest(
+    expected: IngestExpectation,
+    content: ReadableStream<Uint8Array>,
+    options: IngestOptions = {},
+  ): Promise<BlobInfo> {
     const digest = parseDigest(expected.digest);
-    const verifier = verifyingStream({ digest, ...(expected.size !== undefined ? { size: expected.size } : {}), name: `blob ${digest}` });
+    const verifier = verifyingStream({
+      digest,
+      ...(expected.size !== undefined ? { size: expected.size } : {}),
+      name: `blob ${digest}`,
+    });
     const reader = content.pipeThrough(verifier).getReader();
     const chunks: Uint8Array[] = [];
     let size = 0;
     try {
       for (;;) {
-        if (options.signal?.aborted) throw new AbortedError(`ingest of ${digest} was aborted`, { cause: options.signal.reason });
+        if (options.signal?.aborted)
+          throw new AbortedError(`ingest of ${digest} was aborted`, { cause: options.signal.reason });
         const { done, value } = await reader.read();
         if (done) break;
         chunks.push(value.slice());

@@ -26,7 +26,9 @@ export function parseImageName(input: string): ImageName {
     throw new NameInvalidError(`${msg}: "${input}"`, { cause: err, detail: { input } });
   }
   if (ref.digest !== undefined && !isDigest(ref.digest)) {
-    throw new NameInvalidError(`unsupported digest in "${input}": lade stores sha256 and sha512 digests only`, { detail: { input } });
+    throw new NameInvalidError(`unsupported digest in "${input}": lade stores sha256 and sha512 digests only`, {
+      detail: { input },
+    });
   }
   const full = formatReference(ref);
   return {
@@ -46,9 +48,4 @@ export function tryParseImageName(input: string): ImageName | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** `docker.io/library/alpine` + digest → the familiar canonical form `alpine@sha256:…`. */
-export function familiarDigestReference(repository: string, digest: string): string {
-  return familiarString(`${repository}@${digest}`);
 }

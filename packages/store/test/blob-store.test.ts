@@ -36,7 +36,10 @@ const drivers: [string, () => Promise<{ store: BlobStore; dir?: string }>][] = [
 describe.each(drivers)('%s', (_name, make) => {
   it('ingests verified content and reads it back whole and by range', async () => {
     const { store } = await make();
-    const info = await store.ingest({ digest: helloDigest, size: hello.byteLength }, streamOf(hello.subarray(0, 5), hello.subarray(5)));
+    const info = await store.ingest(
+      { digest: helloDigest, size: hello.byteLength },
+      streamOf(hello.subarray(0, 5), hello.subarray(5)),
+    );
     expect(info).toEqual({ digest: helloDigest, size: hello.byteLength });
     expect(await store.has(helloDigest)).toBe(true);
     expect(await store.stat(helloDigest)).toEqual({ digest: helloDigest, size: hello.byteLength });
@@ -49,20 +52,29 @@ describe.each(drivers)('%s', (_name, make) => {
 
   it('ingests without a known size', async () => {
     const { store } = await make();
-    expect(await store.ingest({ digest: helloDigest }, streamOf(hello))).toEqual({ digest: helloDigest, size: hello.byteLength });
+    expect(await store.ingest({ digest: helloDigest }, streamOf(hello))).toEqual({
+      digest: helloDigest,
+      size: hello.byteLength,
+    });
   });
 
   it('reports progress while ingesting', async () => {
     const { store } = await make();
     const seen: number[] = [];
-    await store.ingest({ digest: helloDigest, size: hello.byteLength }, streamOf(hello.subarray(0, 5), hello.subarray(5)), { onProgress: (n) => seen.push(n) });
+    await store.ingest(
+      { digest: helloDigest, size: hello.byteLength },
+      streamOf(hello.subarray(0, 5), hello.subarray(5)),
+      { onProgress: (n) => seen.push(n) },
+    );
     expect(seen).toEqual([5, hello.byteLength]);
   });
 
   it('rejects content whose digest does not match with DIGEST_INVALID and stores nothing', async () => {
     const { store, dir } = await make();
     const wrong = hash(enc.encode('other')) as Digest;
-    await expect(store.ingest({ digest: wrong, size: hello.byteLength }, streamOf(hello))).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
+    await expect(store.ingest({ digest: wrong, size: hello.byteLength }, streamOf(hello))).rejects.toMatchObject({
+      code: 'DIGEST_INVALID',
+    });
     expect(await store.has(wrong)).toBe(false);
     expect(await collect(store)).toEqual([]);
     if (dir) expect(await readdir(join(dir, '.lade-ingest')).catch(() => [])).toEqual([]);
@@ -70,21 +82,28 @@ describe.each(drivers)('%s', (_name, make) => {
 
   it('rejects content longer than its size with SIZE_INVALID and stores nothing', async () => {
     const { store } = await make();
-    await expect(store.ingest({ digest: helloDigest, size: 3 }, streamOf(hello))).rejects.toMatchObject({ code: 'SIZE_INVALID' });
+    await expect(store.ingest({ digest: helloDigest, size: 3 }, streamOf(hello))).rejects.toMatchObject({
+      code: 'SIZE_INVALID',
+    });
     expect(await collect(store)).toEqual([]);
   });
 
   it('rejects content that ends short with SIZE_INVALID and stores nothing', async () => {
     const { store } = await make();
-    await expect(store.ingest({ digest: helloDigest, size: 100 }, streamOf(hello))).rejects.toMatchObject({ code: 'SIZE_INVALID' });
+    await expect(store.ingest({ digest: helloDigest, size: 100 }, streamOf(hello))).rejects.toMatchObject({
+      code: 'SIZE_INVALID',
+    });
     expect(await collect(store)).toEqual([]);
   });
 
   it('stores nothing when the content stream errors mid-way', async () => {
     const { store, dir } = await make();
-    await expect(store.ingest({ digest: helloDigest, size: hello.byteLength }, failingStream(hello.subarray(0, 4), new Error('connection reset')))).rejects.toThrow(
-      'connection reset',
-    );
+    await expect(
+      store.ingest(
+        { digest: helloDigest, size: hello.byteLength },
+        failingStream(hello.subarray(0, 4), new Error('connection reset')),
+      ),
+    ).rejects.toThrow('connection reset');
     expect(await collect(store)).toEqual([]);
     if (dir) expect(await readdir(join(dir, '.lade-ingest')).catch(() => [])).toEqual([]);
   });
@@ -93,20 +112,26 @@ describe.each(drivers)('%s', (_name, make) => {
     const { store } = await make();
     const ac = new AbortController();
     ac.abort(new Error('user cancelled'));
-    await expect(store.ingest({ digest: helloDigest, size: hello.byteLength }, streamOf(hello), { signal: ac.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+    await expect(
+      store.ingest({ digest: helloDigest, size: hello.byteLength }, streamOf(hello), { signal: ac.signal }),
+    ).rejects.toMatchObject({ code: 'ABORTED' });
     expect(await collect(store)).toEqual([]);
   });
 
   it('rejects an invalid digest with DIGEST_INVALID', async () => {
     const { store } = await make();
-    await expect(store.ingest({ digest: 'sha256:xyz' as Digest }, streamOf(hello))).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
+    await expect(store.ingest({ digest: 'sha256:xyz' as Digest }, streamOf(hello))).rejects.toMatchObject({
+      code: 'DIGEST_INVALID',
+    });
   });
 
   it('re-ingesting present content verifies it and keeps the blob', async () => {
     const { store } = await make();
     await store.ingest({ digest: helloDigest, size: hello.byteLength }, streamOf(hello));
     await store.ingest({ digest: helloDigest, size: hello.byteLength }, streamOf(hello));
-    await expect(store.ingest({ digest: helloDigest, size: hello.byteLength }, streamOf(enc.encode('hello, blob stor!')))).rejects.toMatchObject({
+    await expect(
+      store.ingest({ digest: helloDigest, size: hello.byteLength }, streamOf(enc.encode('hello, blob stor!'))),
+    ).rejects.toMatchObject({
       code: 'DIGEST_INVALID',
     });
     expect(await readAll(await store.read(helloDigest))).toBe('hello, blob store');
@@ -138,7 +163,9 @@ describe.each(drivers)('%s', (_name, make) => {
 
   it('ingests the same content concurrently without conflict', async () => {
     const { store } = await make();
-    await Promise.all(Array.from({ length: 8 }, () => store.ingest({ digest: helloDigest, size: hello.byteLength }, streamOf(hello))));
+    await Promise.all(
+      Array.from({ length: 8 }, () => store.ingest({ digest: helloDigest, size: hello.byteLength }, streamOf(hello))),
+    );
     expect(await collect(store)).toEqual([helloDigest]);
     expect(await readAll(await store.read(helloDigest))).toBe('hello, blob store');
   });
@@ -184,6 +211,9 @@ describe('FsBlobStore on disk', () => {
     await writeFile(join(t.path, 'blobs', 'sha256', 'not-a-digest'), 'x');
     await mkdir(join(t.path, 'blobs', 'md5'));
     expect(await collect(store)).toEqual([helloDigest]);
-    expect((await store.strayEntries()).map((s) => s.path).sort()).toEqual([join(t.path, 'blobs', 'md5'), join(t.path, 'blobs', 'sha256', 'not-a-digest')]);
+    expect((await store.strayEntries()).map((s) => s.path).sort()).toEqual([
+      join(t.path, 'blobs', 'md5'),
+      join(t.path, 'blobs', 'sha256', 'not-a-digest'),
+    ]);
   });
 });

@@ -1,4 +1,4 @@
-import { MemoryImageStore, copy } from '@lade/manifest';
+import { copy, MemoryImageStore } from '@lade/manifest';
 import { run, tempDir } from '@lade/test-support';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ImageStore } from '../src/index.js';
@@ -21,14 +21,25 @@ describe('several processes on one store', () => {
     const times = 10;
     const results = await Promise.all(
       Array.from({ length: procs }, (_, i) =>
-        run(tsNode[0]!, [...tsNode.slice(1), new URL('./store-child.ts', import.meta.url).pathname, t.path, String(i), String(times)]),
+        run(tsNode[0]!, [
+          ...tsNode.slice(1),
+          new URL('./store-child.ts', import.meta.url).pathname,
+          t.path,
+          String(i),
+          String(times),
+        ]),
       ),
     );
     for (const r of results) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
     const rows = await store.listImages();
     const baseRows = rows.filter((r) => r.imageId === base.config.digest);
     expect(baseRows).toHaveLength(1 + procs * times);
-    expect(rows.filter((r) => r.repository.startsWith('own/')).map((r) => r.repository).sort()).toEqual(['own/p0', 'own/p1', 'own/p2', 'own/p3']);
+    expect(
+      rows
+        .filter((r) => r.repository.startsWith('own/'))
+        .map((r) => r.repository)
+        .sort(),
+    ).toEqual(['own/p0', 'own/p1', 'own/p2', 'own/p3']);
     const report = await store.fsck();
     expect(report.ok).toBe(true);
     expect(report.orphans).toEqual([]);

@@ -1,6 +1,6 @@
 // Child process of crash.test.ts: works on a store until killed (mode "loop") or pulls one image and exits ("once").
 import { randomBytes } from 'node:crypto';
-import { MemoryImageStore, copy } from '@lade/manifest';
+import { copy, MemoryImageStore } from '@lade/manifest';
 import { ImageStore } from '../src/index.js';
 import { putTestImage } from './helpers.js';
 
@@ -9,7 +9,11 @@ const store = await ImageStore.open(root!);
 
 async function pullNew(name: string, layerBytes: number): Promise<void> {
   const mem = new MemoryImageStore();
-  const layers = [randomBytes(layerBytes).toString('base64'), randomBytes(layerBytes / 4).toString('base64'), 'shared base layer'];
+  const layers = [
+    randomBytes(layerBytes).toString('base64'),
+    randomBytes(layerBytes / 4).toString('base64'),
+    'shared base layer',
+  ];
   putTestImage(mem, { tag: 'x', layers, created: new Date().toISOString() });
   const sink = store.sink(name, { repoDigest: mem.resolve('x')!.digest });
   try {

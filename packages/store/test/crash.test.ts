@@ -54,7 +54,13 @@ describe('crash safety', () => {
     for (let i = 0; i < 20; i++) {
       await runAndKill(t.path, 1500);
       const report = await store.fsck();
-      expect({ round: i, corrupt: report.corrupt, missing: report.missing, invalid: report.invalidManifests, layout: report.layoutError }).toEqual({
+      expect({
+        round: i,
+        corrupt: report.corrupt,
+        missing: report.missing,
+        invalid: report.invalidManifests,
+        layout: report.layoutError,
+      }).toEqual({
         round: i,
         corrupt: [],
         missing: [],
@@ -81,6 +87,7 @@ describe('crash safety', () => {
     expect(after.garbage).toEqual([]);
     // Not an assertion about the store: a hint that the kills did land mid-write.
     if (!sawGarbage) console.warn('crash test: no kill left garbage behind this time');
-    if (process.env.LADE_CRASH_DEBUG) console.log('garbage rounds', garbageRounds, 'images', (await store.listImages()).length);
+    if (process.env.LADE_CRASH_DEBUG)
+      console.log('garbage rounds', garbageRounds, 'images', (await store.listImages()).length);
   }, 300_000);
 });

@@ -1,7 +1,16 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type Descriptor, MediaType, MemoryImageStore, buildConfig, buildIndex, buildManifest, type HistoryEntry, type Platform } from '@lade/manifest';
+import {
+  buildConfig,
+  buildIndex,
+  buildManifest,
+  type Descriptor,
+  type HistoryEntry,
+  MediaType,
+  type MemoryImageStore,
+  type Platform,
+} from '@lade/manifest';
 import { repoRoot } from '@lade/test-support';
 
 const enc = new TextEncoder();
@@ -46,9 +55,14 @@ export interface TestImageInput {
 }
 
 /** Builds a small image into a MemoryImageStore under `tag` (a source for copy). */
-export function putTestImage(mem: MemoryImageStore, input: TestImageInput): { manifest: Descriptor; config: Descriptor; layers: Descriptor[] } {
+export function putTestImage(
+  mem: MemoryImageStore,
+  input: TestImageInput,
+): { manifest: Descriptor; config: Descriptor; layers: Descriptor[] } {
   const docker = input.format === 'v2s2';
-  const layers = input.layers.map((l) => mem.putBlob(enc.encode(l), docker ? MediaType.DOCKER_LAYER : MediaType.OCI_LAYER));
+  const layers = input.layers.map((l) =>
+    mem.putBlob(enc.encode(l), docker ? MediaType.DOCKER_LAYER : MediaType.OCI_LAYER),
+  );
   const platform = input.platform ?? { os: 'linux', architecture: 'amd64' };
   const config = buildConfig(
     {
@@ -59,20 +73,37 @@ export function putTestImage(mem: MemoryImageStore, input: TestImageInput): { ma
       ...(input.author ? { author: input.author } : {}),
       config: { Cmd: ['/bin/sh'], Env: ['PATH=/bin'], ...(input.labels ? { Labels: input.labels } : {}) },
       rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
-      history: input.history ?? layers.map((_, i) => ({ created_by: `step ${i + 1}`, ...(input.created ? { created: input.created } : {}) })),
+      history:
+        input.history ??
+        layers.map((_, i) => ({ created_by: `step ${i + 1}`, ...(input.created ? { created: input.created } : {}) })),
     },
     { mediaType: docker ? MediaType.DOCKER_CONFIG : MediaType.OCI_CONFIG },
   );
   mem.blobs.set(config.descriptor.digest, config.bytes);
-  const manifest = buildManifest({ mediaType: docker ? MediaType.DOCKER_MANIFEST : MediaType.OCI_MANIFEST, config: config.descriptor, layers });
+  const manifest = buildManifest({
+    mediaType: docker ? MediaType.DOCKER_MANIFEST : MediaType.OCI_MANIFEST,
+    config: config.descriptor,
+    layers,
+  });
   const d = mem.putManifest(manifest.bytes, input.tag);
   return { manifest: d, config: config.descriptor, layers };
 }
 
 /** An index over two platform images in `mem`, tagged `tag`. */
-export function putTestIndex(mem: MemoryImageStore, tag: string): { index: Descriptor; amd64: Descriptor; arm64: Descriptor; amd64Config: Descriptor } {
-  const a = putTestImage(mem, { tag: `${tag}-amd64`, layers: [`${tag} amd64`], platform: { os: 'linux', architecture: 'amd64' } });
-  const b = putTestImage(mem, { tag: `${tag}-arm64`, layers: [`${tag} arm64`], platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
+export function putTestIndex(
+  mem: MemoryImageStore,
+  tag: string,
+): { index: Descriptor; amd64: Descriptor; arm64: Descriptor; amd64Config: Descriptor } {
+  const a = putTestImage(mem, {
+    tag: `${tag}-amd64`,
+    layers: [`${tag} amd64`],
+    platform: { os: 'linux', architecture: 'amd64' },
+  });
+  const b = putTestImage(mem, {
+    tag: `${tag}-arm64`,
+    layers: [`${tag} arm64`],
+    platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
+  });
   const idx = buildIndex({
     manifests: [
       { ...a.manifest, platform: { os: 'linux', architecture: 'amd64' } },

@@ -1,10 +1,16 @@
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Digest, hash } from '@lade/digest';
-import { MemoryImageStore, copy } from '@lade/manifest';
+import { copy, MemoryImageStore } from '@lade/manifest';
 import { tempDir } from '@lade/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ImageStore, NAME_ANNOTATION, REF_NAME_ANNOTATION, REPO_DIGESTS_ANNOTATION, defaultStoreRoot } from '../src/index.js';
+import {
+  defaultStoreRoot,
+  ImageStore,
+  NAME_ANNOTATION,
+  REF_NAME_ANNOTATION,
+  REPO_DIGESTS_ANNOTATION,
+} from '../src/index.js';
 import { putTestImage, putTestIndex, snapshotDir, streamOf } from './helpers.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -18,11 +24,19 @@ async function openStore(): Promise<ImageStore> {
   return ImageStore.open(t.path, { fsync: false, platform: { os: 'linux', architecture: 'amd64' } });
 }
 
-async function indexJson(store: ImageStore): Promise<{ manifests: { digest: string; annotations?: Record<string, string> }[] }> {
+async function indexJson(
+  store: ImageStore,
+): Promise<{ manifests: { digest: string; annotations?: Record<string, string> }[] }> {
   return JSON.parse(await readFile(join(store.root, 'index.json'), 'utf8'));
 }
 
-async function pull(store: ImageStore, mem: MemoryImageStore, tag: string, name: string, options: { repoDigest?: string; all?: boolean } = {}) {
+async function pull(
+  store: ImageStore,
+  mem: MemoryImageStore,
+  tag: string,
+  name: string,
+  options: { repoDigest?: string; all?: boolean } = {},
+) {
   const sink = store.sink(name, options.repoDigest ? { repoDigest: options.repoDigest } : {});
   try {
     return await copy(mem.source(tag), sink, { platform: 'linux/amd64', ...(options.all ? { all: true } : {}) });
@@ -35,7 +49,11 @@ describe('ImageStore layout', () => {
   it('creates an OCI image layout on open', async () => {
     const store = await openStore();
     expect(JSON.parse(await readFile(join(store.root, 'oci-layout'), 'utf8'))).toEqual({ imageLayoutVersion: '1.0.0' });
-    expect(await indexJson(store)).toEqual({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] });
+    expect(await indexJson(store)).toEqual({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [],
+    });
     expect((await readdir(join(store.root, 'blobs'))).sort()).toEqual(['sha256']);
   });
 
@@ -126,7 +144,13 @@ describe('pulling into the store (sink)', () => {
     const img = putTestImage(mem, { tag: 'a', layers: ['l'] });
     const before = await snapshotDir(store.root);
     const sink = store.sink('app:1');
-    await expect(sink.writeManifest({ ...img.manifest, digest: hash('other') as Digest }, mem.getManifest(img.manifest.digest)!.bytes, { root: true })).rejects.toMatchObject({
+    await expect(
+      sink.writeManifest(
+        { ...img.manifest, digest: hash('other') as Digest },
+        mem.getManifest(img.manifest.digest)!.bytes,
+        { root: true },
+      ),
+    ).rejects.toMatchObject({
       code: 'DIGEST_INVALID',
     });
     await sink.close!();
@@ -160,7 +184,9 @@ describe('pulling into the store (sink)', () => {
       ['app', '<none>', v1.config.digest, true],
     ]);
     expect((await store.listImages({ filters: { dangling: true } })).map((r) => r.imageId)).toEqual([v1.config.digest]);
-    expect((await store.listImages({ filters: { dangling: false } })).map((r) => r.imageId)).toEqual([v2.config.digest]);
+    expect((await store.listImages({ filters: { dangling: false } })).map((r) => r.imageId)).toEqual([
+      v2.config.digest,
+    ]);
     const idx = await indexJson(store);
     const old = idx.manifests.find((m) => m.digest === v1.manifest.digest)!;
     expect(old.annotations?.[REF_NAME_ANNOTATION]).toBeUndefined();
@@ -191,7 +217,13 @@ describe('pulling into the store (sink)', () => {
     const img = putTestImage(mem, { tag: 'a', layers: ['x'] });
     await pull(store, mem, 'a', `alpine@${img.manifest.digest}`);
     const [row] = await store.listImages();
-    expect(row).toMatchObject({ repository: 'alpine', tag: '<none>', digest: img.manifest.digest, repoDigests: [`alpine@${img.manifest.digest}`], repoTags: [] });
+    expect(row).toMatchObject({
+      repository: 'alpine',
+      tag: '<none>',
+      digest: img.manifest.digest,
+      repoDigests: [`alpine@${img.manifest.digest}`],
+      repoTags: [],
+    });
     expect((await store.resolve(`alpine@${img.manifest.digest}`)).matchedBy).toBe('digest');
     // then by tag: one image with both
     await pull(store, mem, 'a', 'alpine:3');
@@ -206,7 +238,11 @@ describe('pulling into the store (sink)', () => {
     const idx = putTestIndex(mem, 'multi');
     await pull(store, mem, 'multi', 'multi:1', { all: true });
     const [row] = await store.listImages();
-    expect(row).toMatchObject({ manifestDigest: idx.index.digest, imageId: idx.amd64Config.digest, mediaType: 'application/vnd.oci.image.index.v1+json' });
+    expect(row).toMatchObject({
+      manifestDigest: idx.index.digest,
+      imageId: idx.amd64Config.digest,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+    });
     expect((await store.inspect('multi:1')).Architecture).toBe('amd64');
     expect((await store.fsck()).ok).toBe(true);
   });
@@ -220,7 +256,9 @@ describe('unnamed images and repo digests', () => {
     const sink = store.sink();
     await copy(mem.source('a'), sink);
     const rows = await store.listImages();
-    expect(rows.map((r) => [r.repository, r.tag, r.imageId, r.dangling])).toEqual([['<none>', '<none>', img.config.digest, true]]);
+    expect(rows.map((r) => [r.repository, r.tag, r.imageId, r.dangling])).toEqual([
+      ['<none>', '<none>', img.config.digest, true],
+    ]);
     expect((await indexJson(store)).manifests[0]!.annotations?.[REF_NAME_ANNOTATION]).toBeUndefined();
     expect((await store.resolve(img.config.digest.slice(7, 19))).root.digest).toBe(img.manifest.digest);
     // Loading it again once it has a name adds nothing.
@@ -236,9 +274,15 @@ describe('unnamed images and repo digests', () => {
     const other = hash('index bytes');
     await copy(mem.source('a'), store.sink('app:1', { repoDigest: other }));
     await copy(mem.source('a'), store.sink('app:1', { repoDigest: `registry.local/app@${img.manifest.digest}` }));
-    expect((await store.inspect('app:1')).RepoDigests.slice().sort()).toEqual([`app@${other}`, `registry.local/app@${img.manifest.digest}`].sort());
-    expect(() => store.sink(undefined, { repoDigest: other })).toThrow(expect.objectContaining({ code: 'NAME_INVALID' }));
-    expect(() => store.sink('app:1', { repoDigest: 'app:2' })).toThrow(expect.objectContaining({ code: 'NAME_INVALID' }));
+    expect((await store.inspect('app:1')).RepoDigests.slice().sort()).toEqual(
+      [`app@${other}`, `registry.local/app@${img.manifest.digest}`].sort(),
+    );
+    expect(() => store.sink(undefined, { repoDigest: other })).toThrow(
+      expect.objectContaining({ code: 'NAME_INVALID' }),
+    );
+    expect(() => store.sink('app:1', { repoDigest: 'app:2' })).toThrow(
+      expect.objectContaining({ code: 'NAME_INVALID' }),
+    );
   });
 });
 
@@ -260,9 +304,12 @@ describe('resolve', () => {
     expect((await store.resolve(img.manifest.digest)).root.digest).toBe(img.manifest.digest);
   });
 
-  it('an unknown name or ID is IMAGE_UNKNOWN with docker\'s message', async () => {
+  it("an unknown name or ID is IMAGE_UNKNOWN with docker's message", async () => {
     const store = await openStore();
-    await expect(store.resolve('nothere')).rejects.toMatchObject({ code: 'IMAGE_UNKNOWN', message: 'No such image: nothere' });
+    await expect(store.resolve('nothere')).rejects.toMatchObject({
+      code: 'IMAGE_UNKNOWN',
+      message: 'No such image: nothere',
+    });
     await expect(store.resolve('sha256:abcdef')).rejects.toMatchObject({ code: 'IMAGE_UNKNOWN' });
     await expect(store.resolve('UPPER!')).rejects.toMatchObject({ code: 'NAME_INVALID' });
   });
@@ -295,7 +342,11 @@ describe('tag, untag, remove', () => {
     await store.tag('app:1', 'app:2');
     await store.tag(img.config.digest.slice(7, 19), 'registry.local:5000/team/app:prod');
     const rows = await store.listImages();
-    expect(rows.map((r) => `${r.repository}:${r.tag}`).sort()).toEqual(['app:1', 'app:2', 'registry.local:5000/team/app:prod']);
+    expect(rows.map((r) => `${r.repository}:${r.tag}`).sort()).toEqual([
+      'app:1',
+      'app:2',
+      'registry.local:5000/team/app:prod',
+    ]);
     expect(new Set(rows.map((r) => r.imageId))).toEqual(new Set([img.config.digest]));
     expect(rows[0]!.repoTags.slice().sort()).toEqual(['app:1', 'app:2', 'registry.local:5000/team/app:prod']);
     const refNames = (await indexJson(store)).manifests.map((m) => m.annotations?.[REF_NAME_ANNOTATION]).sort();
@@ -350,8 +401,17 @@ describe('tag, untag, remove', () => {
     await store.tag('app:1', 'app:2');
     expect(await store.remove('app:1')).toEqual([{ Untagged: 'app:1' }]);
     const events = await store.remove('app:2');
-    expect(events.slice(0, 3)).toEqual([{ Untagged: 'app:2' }, { Untagged: `app@${img.manifest.digest}` }, { Deleted: img.config.digest }]);
-    expect(events.slice(3).map((e) => ('Deleted' in e ? e.Deleted : '')).sort()).toEqual([img.manifest.digest, img.layers[0]!.digest].sort());
+    expect(events.slice(0, 3)).toEqual([
+      { Untagged: 'app:2' },
+      { Untagged: `app@${img.manifest.digest}` },
+      { Deleted: img.config.digest },
+    ]);
+    expect(
+      events
+        .slice(3)
+        .map((e) => ('Deleted' in e ? e.Deleted : ''))
+        .sort(),
+    ).toEqual([img.manifest.digest, img.layers[0]!.digest].sort());
     expect(await store.listImages()).toEqual([]);
     const left: string[] = [];
     for await (const d of store.blobs.list()) left.push(d);
@@ -373,7 +433,11 @@ describe('tag, untag, remove', () => {
     });
     expect(await snapshotDir(store.root)).toEqual(before);
     const events = await store.remove(short, { force: true });
-    expect(events.slice(0, 3)).toEqual([{ Untagged: 'app:1' }, { Untagged: 'other:1' }, { Deleted: img.config.digest }]);
+    expect(events.slice(0, 3)).toEqual([
+      { Untagged: 'app:1' },
+      { Untagged: 'other:1' },
+      { Deleted: img.config.digest },
+    ]);
     expect(await store.listImages()).toEqual([]);
   });
 
@@ -383,7 +447,11 @@ describe('tag, untag, remove', () => {
     const img = putTestImage(mem, { tag: 'a', layers: ['x'] });
     await pull(store, mem, 'a', 'app:1', { repoDigest: img.manifest.digest });
     const events = await store.remove(img.config.digest);
-    expect(events.slice(0, 3)).toEqual([{ Untagged: 'app:1' }, { Untagged: `app@${img.manifest.digest}` }, { Deleted: img.config.digest }]);
+    expect(events.slice(0, 3)).toEqual([
+      { Untagged: 'app:1' },
+      { Untagged: `app@${img.manifest.digest}` },
+      { Deleted: img.config.digest },
+    ]);
   });
 
   it('rmi keeps blobs another image shares', async () => {
@@ -413,7 +481,12 @@ describe('listing filters', () => {
     const store = await openStore();
     const mem = new MemoryImageStore();
     const old = putTestImage(mem, { tag: 'o', layers: ['o'], created: '2023-01-01T00:00:00Z', labels: { tier: 'db' } });
-    const mid = putTestImage(mem, { tag: 'm', layers: ['m'], created: '2024-01-01T00:00:00Z', labels: { tier: 'web', team: 'a' } });
+    const mid = putTestImage(mem, {
+      tag: 'm',
+      layers: ['m'],
+      created: '2024-01-01T00:00:00Z',
+      labels: { tier: 'web', team: 'a' },
+    });
     const neu = putTestImage(mem, { tag: 'n', layers: ['n'], created: '2025-01-01T00:00:00Z' });
     await pull(store, mem, 'o', 'postgres:15');
     await pull(store, mem, 'm', 'team/web:1');
@@ -428,14 +501,19 @@ describe('listing filters', () => {
 
   it('before= and since= compare creation times with the named image', async () => {
     const { store, old } = await threeImages();
-    expect((await store.listImages({ filters: { before: 'team/web:1' } })).map((r) => r.repository)).toEqual(['postgres']);
-    expect((await store.listImages({ filters: { since: old.config.digest.slice(7, 19) } })).map((r) => r.repository)).toEqual(['alpine', 'team/web']);
+    expect((await store.listImages({ filters: { before: 'team/web:1' } })).map((r) => r.repository)).toEqual([
+      'postgres',
+    ]);
+    expect(
+      (await store.listImages({ filters: { since: old.config.digest.slice(7, 19) } })).map((r) => r.repository),
+    ).toEqual(['alpine', 'team/web']);
     await expect(store.listImages({ filters: { before: 'ghost' } })).rejects.toMatchObject({ code: 'IMAGE_UNKNOWN' });
   });
 
   it('reference= globs over familiar names as docker does', async () => {
     const { store } = await threeImages();
-    const q = async (reference: string | string[]) => (await store.listImages({ filters: { reference } })).map((r) => r.repository);
+    const q = async (reference: string | string[]) =>
+      (await store.listImages({ filters: { reference } })).map((r) => r.repository);
     expect(await q('alpine')).toEqual(['alpine']);
     expect(await q('alp*')).toEqual(['alpine']);
     expect(await q('*:3.*')).toEqual(['alpine']);
@@ -447,7 +525,8 @@ describe('listing filters', () => {
 
   it('label= matches a key or key=value, all of them', async () => {
     const { store } = await threeImages();
-    const q = async (label: string | string[]) => (await store.listImages({ filters: { label } })).map((r) => r.repository);
+    const q = async (label: string | string[]) =>
+      (await store.listImages({ filters: { label } })).map((r) => r.repository);
     expect(await q('tier')).toEqual(['team/web', 'postgres']);
     expect(await q('tier=db')).toEqual(['postgres']);
     expect(await q(['tier=web', 'team=a'])).toEqual(['team/web']);
@@ -465,7 +544,9 @@ describe('prune, gc, fsck', () => {
     await pull(store, mem, 'v1', 'app');
     await pull(store, mem, 'v2', 'app');
     const r = await store.prune();
-    expect(r.deleted.map((e) => ('Deleted' in e ? e.Deleted : e.Untagged)).sort()).toEqual([v1.config.digest, v1.manifest.digest, v1.layers[0]!.digest].sort());
+    expect(r.deleted.map((e) => ('Deleted' in e ? e.Deleted : e.Untagged)).sort()).toEqual(
+      [v1.config.digest, v1.manifest.digest, v1.layers[0]!.digest].sort(),
+    );
     expect(r.deleted[0]).toEqual({ Deleted: v1.config.digest });
     expect(r.reclaimedBytes).toBe(v1.config.size + v1.layers[0]!.size + v1.manifest.size);
     expect((await store.listImages()).map((x) => x.imageId)).toEqual([v2.config.digest]);
@@ -521,16 +602,23 @@ describe('prune, gc, fsck', () => {
     await writeFile(join(store.blobs.ingestDir, '999999999-x.tmp'), 'partial');
     report = await store.fsck();
     expect(report.ok).toBe(false);
-    expect(report.corrupt).toEqual([{ digest: img.layers[0]!.digest, path: store.blobs.blobPath(img.layers[0]!.digest), actual: hash('tampered') }]);
+    expect(report.corrupt).toEqual([
+      { digest: img.layers[0]!.digest, path: store.blobs.blobPath(img.layers[0]!.digest), actual: hash('tampered') },
+    ]);
     expect(report.missing).toEqual([{ digest: img.layers[1]!.digest, neededBy: 'app:1' }]);
     expect(report.orphans).toEqual([{ digest: hash(orphan), size: orphan.byteLength }]);
-    expect(report.garbage).toEqual([{ path: join(store.blobs.ingestDir, '999999999-x.tmp'), size: 7, reason: 'ingest-temp' }]);
+    expect(report.garbage).toEqual([
+      { path: join(store.blobs.ingestDir, '999999999-x.tmp'), size: 7, reason: 'ingest-temp' },
+    ]);
   });
 
   it('fsck reports a lock left by a dead process as garbage, and the next writer breaks it', async () => {
     const store = await openStore();
     const { hostname } = await import('node:os');
-    await writeFile(join(store.root, 'index.json.lock'), JSON.stringify({ pid: 999_999_999, host: hostname(), since: '2020-01-01T00:00:00Z', token: 'x' }));
+    await writeFile(
+      join(store.root, 'index.json.lock'),
+      JSON.stringify({ pid: 999_999_999, host: hostname(), since: '2020-01-01T00:00:00Z', token: 'x' }),
+    );
     const report = await store.fsck();
     expect(report.ok).toBe(true);
     expect(report.garbage).toEqual([{ path: join(store.root, 'index.json.lock'), size: 0, reason: 'stale-lock' }]);
@@ -603,7 +691,7 @@ describe('prune, gc, fsck', () => {
 });
 
 describe('inspect, history, df', () => {
-  it('inspect has docker\'s shape', async () => {
+  it("inspect has docker's shape", async () => {
     const store = await openStore();
     const mem = new MemoryImageStore();
     const img = putTestImage(mem, {
@@ -630,7 +718,11 @@ describe('inspect, history, df', () => {
       Size: img.config.size + img.layers[0]!.size + img.layers[1]!.size,
       Config: { Cmd: ['/bin/sh'], Env: ['PATH=/bin'], Labels: { a: 'b' } },
       RootFS: { Type: 'layers', Layers: [img.layers[0]!.digest, img.layers[1]!.digest] },
-      Descriptor: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: img.manifest.digest, size: img.manifest.size },
+      Descriptor: {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: img.manifest.digest,
+        size: img.manifest.size,
+      },
     });
     expect(Date.parse(i.Metadata.LastTagTime)).toBeGreaterThan(Date.now() - 60_000);
     await expect(store.inspect('ghost')).rejects.toMatchObject({ code: 'IMAGE_UNKNOWN' });
@@ -651,9 +743,33 @@ describe('inspect, history, df', () => {
     await pull(store, mem, 'a', 'app:1');
     const h = await store.history('app:1');
     expect(h).toEqual([
-      { id: img.config.digest, created: '2024-01-03T00:00:00Z', createdBy: 'COPY app /app', size: img.layers[1]!.size, comment: 'buildkit', emptyLayer: false, tags: ['app:1'] },
-      { id: '<missing>', created: '2024-01-02T00:00:00Z', createdBy: 'ENV A=1', size: 0, comment: '', emptyLayer: true, tags: [] },
-      { id: '<missing>', created: '2024-01-01T00:00:00Z', createdBy: 'ADD rootfs /', size: img.layers[0]!.size, comment: '', emptyLayer: false, tags: [] },
+      {
+        id: img.config.digest,
+        created: '2024-01-03T00:00:00Z',
+        createdBy: 'COPY app /app',
+        size: img.layers[1]!.size,
+        comment: 'buildkit',
+        emptyLayer: false,
+        tags: ['app:1'],
+      },
+      {
+        id: '<missing>',
+        created: '2024-01-02T00:00:00Z',
+        createdBy: 'ENV A=1',
+        size: 0,
+        comment: '',
+        emptyLayer: true,
+        tags: [],
+      },
+      {
+        id: '<missing>',
+        created: '2024-01-01T00:00:00Z',
+        createdBy: 'ADD rootfs /',
+        size: img.layers[0]!.size,
+        comment: '',
+        emptyLayer: false,
+        tags: [],
+      },
     ]);
   });
 
@@ -677,10 +793,21 @@ describe('inspect, history, df', () => {
     await pull(store, mem, 'b', 'b:1');
     const df = await store.df();
     const shared = a.layers[0]!.size;
-    const total = a.manifest.size + a.config.size + shared + a.layers[1]!.size + b.manifest.size + b.config.size + b.layers[1]!.size;
+    const total =
+      a.manifest.size +
+      a.config.size +
+      shared +
+      a.layers[1]!.size +
+      b.manifest.size +
+      b.config.size +
+      b.layers[1]!.size;
     expect(df.images).toEqual({ total: 2, active: 0, size: total, reclaimable: total });
     const rowA = df.rows.find((r) => r.repository === 'a')!;
-    expect(rowA).toMatchObject({ sharedSize: shared, uniqueSize: a.manifest.size + a.config.size + a.layers[1]!.size, containers: 0 });
+    expect(rowA).toMatchObject({
+      sharedSize: shared,
+      uniqueSize: a.manifest.size + a.config.size + a.layers[1]!.size,
+      containers: 0,
+    });
     expect(df.garbage).toEqual({ blobs: 0, bytes: 0 });
     expect(df.blobs.count).toBe(7);
   });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { run, tempDir } from '@lade/test-support';
@@ -51,7 +51,10 @@ describe('acquireLock', () => {
     const d = await dir();
     const dead = await run('sh', ['-c', 'echo $$']);
     const pid = Number(dead.stdout.trim());
-    await writeFile(join(d, 'x.lock'), JSON.stringify({ pid, host: hostname(), since: new Date().toISOString(), token: 'dead' }));
+    await writeFile(
+      join(d, 'x.lock'),
+      JSON.stringify({ pid, host: hostname(), since: new Date().toISOString(), token: 'dead' }),
+    );
     const started = Date.now();
     const lock = await acquireLock(join(d, 'x.lock'), { timeoutMs: 5_000 });
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -65,7 +68,16 @@ describe('acquireLock', () => {
     cleanups.push(async () => {
       child.kill('SIGKILL');
     });
-    await writeFile(join(d, 'x.lock'), JSON.stringify({ pid: child.pid, host: hostname(), since: new Date().toISOString(), token: 'live', purpose: 'pull' }));
+    await writeFile(
+      join(d, 'x.lock'),
+      JSON.stringify({
+        pid: child.pid,
+        host: hostname(),
+        since: new Date().toISOString(),
+        token: 'live',
+        purpose: 'pull',
+      }),
+    );
     const err = await acquireLock(join(d, 'x.lock'), { timeoutMs: 300 }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'LOCKED' });
     expect((err as Error).message).toContain(`process ${child.pid}`);
@@ -77,7 +89,9 @@ describe('acquireLock', () => {
     const held = await acquireLock(join(d, 'x.lock'));
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 50);
-    await expect(acquireLock(join(d, 'x.lock'), { signal: ac.signal, timeoutMs: 10_000 })).rejects.toMatchObject({ code: 'ABORTED' });
+    await expect(acquireLock(join(d, 'x.lock'), { signal: ac.signal, timeoutMs: 10_000 })).rejects.toMatchObject({
+      code: 'ABORTED',
+    });
     await held.release();
   });
 
@@ -98,7 +112,13 @@ describe('acquireLock', () => {
     const times = 25;
     const results = await Promise.all(
       Array.from({ length: procs }, () =>
-        run(tsNode[0]!, [...tsNode.slice(1), join(import.meta.dirname, 'lock-child.ts'), join(d, 'index.json.lock'), counter, String(times)]),
+        run(tsNode[0]!, [
+          ...tsNode.slice(1),
+          join(import.meta.dirname, 'lock-child.ts'),
+          join(d, 'index.json.lock'),
+          counter,
+          String(times),
+        ]),
       ),
     );
     for (const r of results) expect(r.stderr).toBe('');

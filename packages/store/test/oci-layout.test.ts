@@ -1,9 +1,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MemoryImageStore, copy } from '@lade/manifest';
+import { copy, MemoryImageStore } from '@lade/manifest';
 import { tempDir } from '@lade/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
-import { OciLayout, REF_NAME_ANNOTATION, isValidRefName, ociLayoutSink, ociLayoutSource } from '../src/index.js';
+import { isValidRefName, OciLayout, ociLayoutSink, ociLayoutSource, REF_NAME_ANNOTATION } from '../src/index.js';
 import { putTestImage, snapshotDir } from './helpers.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -33,7 +33,14 @@ describe('oci: transport', () => {
     const img = putTestImage(mem, { tag: 'a', layers: ['l1'] });
     await toLayout(mem, 'a', d, 'v1');
     const idx = JSON.parse(await readFile(join(d, 'index.json'), 'utf8'));
-    expect(idx.manifests).toEqual([{ mediaType: img.manifest.mediaType, digest: img.manifest.digest, size: img.manifest.size, annotations: { [REF_NAME_ANNOTATION]: 'v1' } }]);
+    expect(idx.manifests).toEqual([
+      {
+        mediaType: img.manifest.mediaType,
+        digest: img.manifest.digest,
+        size: img.manifest.size,
+        annotations: { [REF_NAME_ANNOTATION]: 'v1' },
+      },
+    ]);
     const src = await ociLayoutSource(d, 'v1');
     expect(src.name).toBe(`oci:${d}:v1`);
     expect((await src.resolve()).digest).toBe(img.manifest.digest);
@@ -96,7 +103,16 @@ describe('oci: transport', () => {
   });
 
   it('validates ref names with the OCI annotation grammar skopeo uses', () => {
-    for (const ok of ['latest', 'v1.0', 'alpine:3.19', 'docker.io/library/alpine:3.19', '127.0.0.1:5000/a/b:c', 'a@sha256:abc', 'a--b']) expect(isValidRefName(ok)).toBe(true);
+    for (const ok of [
+      'latest',
+      'v1.0',
+      'alpine:3.19',
+      'docker.io/library/alpine:3.19',
+      '127.0.0.1:5000/a/b:c',
+      'a@sha256:abc',
+      'a--b',
+    ])
+      expect(isValidRefName(ok)).toBe(true);
     for (const bad of ['', ' x', 'a b', '-a', 'a-', 'a//b', 'a/', ':a']) expect(isValidRefName(bad)).toBe(false);
   });
 

@@ -1,5 +1,5 @@
 // Child process of concurrency.test.ts: adds tags to one store, and pulls a private image, concurrently with siblings.
-import { MemoryImageStore, copy } from '@lade/manifest';
+import { copy, MemoryImageStore } from '@lade/manifest';
 import { ImageStore } from '../src/index.js';
 import { putTestImage } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MemoryImageStore, copy } from '@lade/manifest';
+import { copy, MemoryImageStore } from '@lade/manifest';
 import { peerFixtures, peersAvailable, runOk, tempDir } from '@lade/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageStore, ociLayoutSink, ociLayoutSource } from '../../src/index.js';
