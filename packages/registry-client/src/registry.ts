@@ -645,7 +645,7 @@ export class Registry {
               continue;
             }
             if (signal?.aborted) throw signal.reason;
-            throw e instanceof RegistryError ? e : connectionError(e, 'GET', `blob ${descriptor.digest}`, subject);
+            throw e instanceof RegistryError ? e : connectionError(e, 'GET', `${this.#baseUrl ?? `https://${this.endpoint}`}/v2/${repository}/blobs/${descriptor.digest}`, subject);
           }
           if (chunk.done) {
             reader = undefined;

@@ -56,7 +56,11 @@ export async function startFaultProxy(upstreamHost: string): Promise<FaultProxy>
         ures.on('data', (chunk: Buffer) => {
           if (action?.kind === 'truncate') {
             const left = action.afterBytes - sent;
-            if (left <= 0) return;
+            if (left <= 0) {
+              res.socket?.destroy();
+              ures.destroy();
+              return;
+            }
             if (chunk.length >= left) {
               res.write(chunk.subarray(0, left), () => {
                 res.socket?.destroy();

@@ -94,6 +94,39 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('pull through faults
     expect(proxy.seen.filter((s) => s.method === 'GET' && /manifests/.test(s.url)).length).toBeGreaterThanOrEqual(3);
   });
 
+  it('rejects a manifest whose bytes do not match the Docker-Content-Digest the registry sent', async () => {
+    const body = '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}';
+    proxy.rules.push({
+      method: 'GET',
+      path: /\/manifests\/latest/,
+      action: { kind: 'status', status: 200, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'docker-content-digest': hash('other') }, body },
+    });
+    await expect(client.registry(proxy.host).getManifest('fixtures/amd64', 'latest')).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
+  });
+
+  it('refuses a manifest over 4 MiB without reading it', async () => {
+    proxy.rules.push({
+      method: 'GET',
+      path: /\/manifests\/latest/,
+      action: { kind: 'status', status: 200, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: 'x'.repeat(4 * 1024 * 1024 + 1) },
+    });
+    await expect(client.registry(proxy.host).getManifest('fixtures/amd64', 'latest')).rejects.toMatchObject({ code: 'SIZE_INVALID' });
+  });
+
+  it('reports a blob that keeps failing mid-transfer once the resumes are spent, naming the URL', async () => {
+    proxy.rules.push({ method: 'GET', path: blobPath, times: 100, action: { kind: 'truncate', afterBytes: 0 } });
+    const r = client.registry(proxy.host);
+    const { bytes } = await r.getManifest('fixtures/big', 'latest');
+    const layer = (JSON.parse(new TextDecoder().decode(bytes)) as { layers: { digest: string; size: number }[] }).layers[0]!;
+    const err = await r
+      .openBlob('fixtures/big', layer as never, { maxResumes: 2 })
+      .then((s) => new Response(s).arrayBuffer())
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'UNAVAILABLE' });
+    expect((err as Error).message).toContain(`http://${proxy.host}/v2/fixtures/big/blobs/${layer.digest}`);
+    expect(proxy.seen.filter((q) => blobPath.test(q.url)).length).toBeGreaterThanOrEqual(3);
+  });
+
   it('gives up after the configured retries with the registry status in the error', async () => {
     const r = new Registry(proxy.host, { credentials: null, retry: { retries: 2, minDelayMs: 5 } });
     proxy.rules.push({ method: 'GET', path: /\/manifests\//, times: 10, action: { kind: 'status', status: 502 } });
