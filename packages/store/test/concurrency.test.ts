@@ -45,4 +45,34 @@ describe('several processes on one store', () => {
     expect(report.orphans).toEqual([]);
     expect(report.garbage).toEqual([]);
   }, 120_000);
+
+  it('pulls complete while another process collects garbage in a loop (leases protect unnamed blobs)', async () => {
+    const t = await tempDir('lade-conc-gc-');
+    cleanups.push(t.cleanup);
+    const store = await ImageStore.open(t.path);
+    const gc = run(tsNode[0]!, [...tsNode.slice(1), new URL('./gc-child.ts', import.meta.url).pathname, t.path, '4000']);
+    const mem = new MemoryImageStore();
+    const big = 'x'.repeat(2 * 1024 * 1024);
+    const started = Date.now();
+    let pulls = 0;
+    try {
+      // Keep pulling fresh images while the collector runs; each pull's blobs are unnamed until its commit.
+      while (Date.now() - started < 3500) {
+        const img = putTestImage(mem, { tag: `i${pulls}`, layers: [`${big}${pulls}`, `small ${pulls}`] });
+        await copy(mem.source(`i${pulls}`), store.sink(`app:${pulls}`));
+        expect((await store.resolve(`app:${pulls}`)).root.digest).toBe(img.manifest.digest);
+        pulls++;
+      }
+    } finally {
+      await gc;
+    }
+    const r = await gc;
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    const [runs] = r.stdout.trim().split(' ').map(Number);
+    expect(runs).toBeGreaterThan(0);
+    expect(pulls).toBeGreaterThan(1);
+    const report = await store.fsck();
+    expect({ ok: report.ok, missing: report.missing, corrupt: report.corrupt }).toEqual({ ok: true, missing: [], corrupt: [] });
+    for (const row of await store.listImages()) await store.inspect(row.imageId);
+  }, 120_000);
 });
