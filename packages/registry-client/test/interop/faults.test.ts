@@ -67,6 +67,15 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('pull through faults
     await expect(new Response(verified).arrayBuffer()).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
   });
 
+  it('fails a pull whose layer bytes are wrong with DIGEST_INVALID and tags nothing', async () => {
+    proxy.rules.push({ method: 'GET', path: blobPath, times: 100, action: { kind: 'corrupt' } });
+    const store = new MemoryImageStore();
+    const err = await copy(registrySource(`${proxy.host}/fixtures/amd64:latest`, { client }), store.sink('amd64')).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'DIGEST_INVALID' });
+    expect(store.blobs.size).toBe(0);
+    expect(store.tags.size).toBe(0);
+  });
+
   it('waits out a 429 with Retry-After and then succeeds', async () => {
     proxy.rules.push({ method: 'HEAD', path: /\/manifests\//, times: 1, action: { kind: 'status', status: 429, headers: { 'retry-after': '1' } } });
     const t0 = Date.now();

@@ -113,6 +113,17 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('pull from a real do
     expect(await r.catalog({ pageSize: 4 })).toEqual(pages.flat());
   });
 
+  it('pulls every tag of a repository (pull --all-tags)', async () => {
+    const r = client.registry(reg.host);
+    const { descriptor, bytes } = await r.getManifest('fixtures/arm64', 'latest');
+    await r.putManifest('fixtures/arm64', 'second', bytes, descriptor.mediaType);
+    const store = new MemoryImageStore();
+    const tags = await r.listTags('fixtures/arm64');
+    expect(tags.sort()).toEqual(['latest', 'second']);
+    for (const t of tags) await copy(registrySource(`${reg.host}/fixtures/arm64:${t}`, { client }), store.sink(t));
+    expect(store.resolve('latest')?.digest).toBe(store.resolve('second')?.digest);
+  });
+
   it('reports a missing tag as MANIFEST_UNKNOWN in docker words', async () => {
     const src = registrySource(`${reg.host}/fixtures/tricky:nope`, { client });
     const err = await src.resolve().then(
