@@ -255,10 +255,13 @@ function readEntry(d: Descriptor): Entry {
   const a = d.annotations ?? {};
   const refName = a[REF_NAME_ANNOTATION];
   const full = a[NAME_ANNOTATION];
-  // Entries lade wrote carry the full name; others (skopeo, umoci) are named by ref.name alone, read as a reference.
-  const name =
-    (full !== undefined ? tryParseImageName(full) : undefined) ??
-    (refName !== undefined ? tryParseImageName(refName) : undefined);
+  // ref.name is the name. lade's full-name annotation only confirms it: tools that copy an entry (umoci tag) or drop
+  // its ref.name (skopeo, when the name moves to another image) leave lade's annotations behind unchanged.
+  let name: ImageName | undefined;
+  if (refName !== undefined) {
+    const annotated = full !== undefined ? tryParseImageName(full) : undefined;
+    name = annotated !== undefined && annotated.familiar === refName ? annotated : tryParseImageName(refName);
+  }
   return {
     descriptor: d,
     ...(refName !== undefined ? { refName } : {}),

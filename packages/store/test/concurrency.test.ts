@@ -50,7 +50,12 @@ describe('several processes on one store', () => {
     const t = await tempDir('lade-conc-gc-');
     cleanups.push(t.cleanup);
     const store = await ImageStore.open(t.path);
-    const gc = run(tsNode[0]!, [...tsNode.slice(1), new URL('./gc-child.ts', import.meta.url).pathname, t.path, '4000']);
+    const gc = run(tsNode[0]!, [
+      ...tsNode.slice(1),
+      new URL('./gc-child.ts', import.meta.url).pathname,
+      t.path,
+      '4000',
+    ]);
     const mem = new MemoryImageStore();
     const big = 'x'.repeat(2 * 1024 * 1024);
     const started = Date.now();
@@ -72,7 +77,11 @@ describe('several processes on one store', () => {
     expect(runs).toBeGreaterThan(0);
     expect(pulls).toBeGreaterThan(1);
     const report = await store.fsck();
-    expect({ ok: report.ok, missing: report.missing, corrupt: report.corrupt }).toEqual({ ok: true, missing: [], corrupt: [] });
+    expect({ ok: report.ok, missing: report.missing, corrupt: report.corrupt }).toEqual({
+      ok: true,
+      missing: [],
+      corrupt: [],
+    });
     for (const row of await store.listImages()) await store.inspect(row.imageId);
   }, 120_000);
 });

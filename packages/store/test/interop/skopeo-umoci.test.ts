@@ -105,6 +105,41 @@ describe.runIf(peersAvailable('skopeo', 'umoci'))('interop with skopeo and umoci
     expect((await readFile(join(bundle, 'rootfs', 'arch'), 'utf8')).trim()).toBe('amd64');
   });
 
+  it('when skopeo moves a name lade wrote to another image, the old image turns dangling', async () => {
+    const root = await dir();
+    const store = await ImageStore.open(root);
+    const first = await copy(await ociLayoutSource(fixtures, 'amd64'), store.sink('app:1'));
+    await runOk('skopeo', ['copy', '-q', `oci:${fixtures}:tricky`, `oci:${root}:app:1`]);
+    const tricky = await skopeoInspect(`oci:${fixtures}:tricky`);
+    const rows = await store.listImages();
+    expect(rows.map((r) => [r.repository, r.tag, r.manifestDigest]).sort()).toEqual(
+      [
+        ['app', '1', tricky.Digest],
+        ['<none>', '<none>', first.root.digest],
+      ].sort(),
+    );
+    expect((await store.prune()).deleted.length).toBeGreaterThan(0);
+    expect((await store.listImages()).map((r) => r.manifestDigest)).toEqual([tricky.Digest]);
+    expect((await store.fsck()).ok).toBe(true);
+  });
+
+  it('sees names umoci adds to and removes from the store', async () => {
+    const root = await dir();
+    const store = await ImageStore.open(root);
+    const r = await copy(await ociLayoutSource(fixtures, 'arm64'), store.sink('app:1'), { platform: 'linux/arm64' });
+    await runOk('umoci', ['tag', '--image', `${root}:app:1`, 'from-umoci']);
+    expect((await store.listImages()).map((x) => `${x.repository}:${x.tag}`).sort()).toEqual([
+      'app:1',
+      'from-umoci:latest',
+    ]);
+    expect((await store.resolve('from-umoci')).root.digest).toBe(r.root.digest);
+    await runOk('umoci', ['rm', '--image', `${root}:app:1`]);
+    expect((await store.listImages()).map((x) => `${x.repository}:${x.tag}`)).toEqual(['from-umoci:latest']);
+    expect((await store.inspect('from-umoci')).Architecture).toBe('arm64');
+    await runOk('umoci', ['gc', '--layout', root]);
+    expect((await store.fsck()).ok).toBe(true);
+  });
+
   it('what ociLayoutSink writes, skopeo and umoci read; what skopeo writes, ociLayoutSource reads', async () => {
     const d = await dir();
     const mem = new MemoryImageStore();
