@@ -2,7 +2,9 @@ import type { LadeCommand, Runtime } from '../command.js';
 import { registerArchiveCommands } from './archive.js';
 import { registerCopyCommand } from './copy.js';
 import { registerImageCommands } from './image.js';
+import { registerManifestCommands } from './manifest.js';
 import { registerRegistryCommands } from './registry.js';
+import { registerRootfsCommands } from './rootfs.js';
 import { registerServeCommand } from './serve.js';
 import { registerSystemCommands } from './system.js';
 
@@ -14,4 +16,6 @@ export function registerCommands(program: LadeCommand, runtime: Runtime): void {
   registerCopyCommand(program, runtime);
   registerSystemCommands(program, runtime);
   registerServeCommand(program, runtime);
+  registerManifestCommands(program, runtime);
+  registerRootfsCommands(program, runtime);
 }

@@ -1,7 +1,8 @@
 import { type Credentials, credentialKey, getCredentials, readDockerConfig, removeCredentials, saveCredentials, registryLocation } from '@lade/registry-client';
 import { isDigest } from '@lade/digest';
 import { join } from 'node:path';
-import { addCommand, addGroup, type LadeCommand, type Runtime } from '../command.js';
+import { addCommand, addGroup, collect, type LadeCommand, parseIntFlag, type Runtime } from '../command.js';
+import { ellipsis, renderFormat } from '../output.js';
 import type { CliContext } from '../context.js';
 import { CommandError, UsageError } from '../errors.js';
 import { readAll, readLine, readSecret } from '../io.js';
@@ -140,7 +141,102 @@ async function deleteImage(ctx: CliContext, args: string[]): Promise<void> {
   }
 }
 
-/** `login`, `logout`, `tags ls`, `catalog`, `delete`. */
+// ---- search ----
+
+interface SearchFlags {
+  limit?: number;
+  filter?: string[];
+  format?: string;
+  trunc?: boolean;
+}
+
+interface SearchResult {
+  readonly name: string;
+  readonly description: string;
+  readonly star_count: number;
+  readonly is_official: boolean;
+  readonly is_automated: boolean;
+}
+
+/** Docker Hub's search API (`index.docker.io/v1/search`), which docker search uses for docker.io. */
+async function hubSearch(ctx: CliContext, term: string, limit: number): Promise<SearchResult[]> {
+  const url = `https://index.docker.io/v1/search?q=${encodeURIComponent(term)}&n=${limit}`;
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { 'user-agent': 'lade' }, ...io(ctx) });
+  } catch (error) {
+    throw new CommandError('UNAVAILABLE', `Get "${url}": ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`, { cause: error });
+  }
+  if (!res.ok) throw new CommandError('UNAVAILABLE', `Unexpected status code ${res.status}`);
+  const body = (await res.json()) as { results?: SearchResult[] };
+  return body.results ?? [];
+}
+
+/** Searching another registry: the names of its `_catalog` that contain the term. */
+async function catalogSearch(ctx: CliContext, host: string, term: string): Promise<SearchResult[]> {
+  const client = registryClient(ctx);
+  try {
+    const repos = await client.registry(host).catalog(io(ctx));
+    return repos
+      .filter((r) => r.includes(term))
+      .map((r) => ({ name: `${host}/${r}`, description: '', star_count: 0, is_official: false, is_automated: false }));
+  } finally {
+    await client.close();
+  }
+}
+
+async function search(ctx: CliContext, args: string[], flags: SearchFlags): Promise<void> {
+  const text = args[0] ?? '';
+  const limit = flags.limit ?? 25;
+  if (limit < 1 || limit > 100) throw new CommandError('USAGE', `limit ${limit} is outside the range of [1, 100]`);
+  let stars = 0;
+  let official: boolean | undefined;
+  let automated: boolean | undefined;
+  for (const f of flags.filter ?? []) {
+    const eq = f.indexOf('=');
+    const key = eq > 0 ? f.slice(0, eq) : f;
+    const value = eq > 0 ? f.slice(eq + 1) : '';
+    if (key === 'stars') {
+      if (!/^\d+$/.test(value)) throw new CommandError('FILTER_INVALID', `invalid filter 'stars=${value}'`);
+      stars = Number(value);
+    } else if (key === 'is-official' || key === 'is-automated') {
+      if (!['true', 'false'].includes(value)) throw new CommandError('FILTER_INVALID', `invalid filter '${key}=${value}'`);
+      if (key === 'is-official') official = value === 'true';
+      else automated = value === 'true';
+    } else {
+      throw new CommandError('FILTER_INVALID', `invalid filter '${key}'`);
+    }
+  }
+  const slash = text.indexOf('/');
+  const first = slash > 0 ? text.slice(0, slash) : '';
+  const isRegistry = first !== '' && (first.includes('.') || first.includes(':') || first === 'localhost') && !isDockerHubHost(first);
+  const results = isRegistry ? await catalogSearch(ctx, first, text.slice(slash + 1)) : await hubSearch(ctx, isDockerHubHost(first) ? text.slice(slash + 1) : text, limit);
+  const rows = results
+    .filter((r) => r.star_count >= stars && (official === undefined || r.is_official === official) && (automated === undefined || r.is_automated === automated))
+    .slice(0, limit)
+    .map((r) => {
+      const description = r.description.replace(/\n/g, ' ').replace(/\r/g, ' ');
+      return {
+        Name: r.name,
+        Description: flags.trunc === false ? description : ellipsis(description, 45),
+        StarCount: String(r.star_count),
+        IsOfficial: r.is_official ? '[OK]' : '',
+        IsAutomated: r.is_automated ? '[OK]' : '',
+      };
+    });
+  await ctx.io.stdout.write(
+    renderFormat(flags.format ?? '', rows, {
+      headers: { Name: 'NAME', Description: 'DESCRIPTION', StarCount: 'STARS', IsOfficial: 'OFFICIAL', IsAutomated: 'AUTOMATED' },
+      defaultFormat: 'table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}',
+    }),
+  );
+}
+
+function isDockerHubHost(host: string): boolean {
+  return ['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com'].includes(host);
+}
+
+/** `login`, `logout`, `tags ls`, `catalog`, `delete`, `search`. */
 export function registerRegistryCommands(program: LadeCommand, runtime: Runtime): void {
   addCommand<LoginFlags>(
     program,
@@ -182,6 +278,23 @@ export function registerRegistryCommands(program: LadeCommand, runtime: Runtime)
       args: { exact: 1 },
       flags: (c) => c.option('--json', 'Print a JSON array'),
       run: catalog,
+    },
+    runtime,
+  );
+  addCommand<SearchFlags>(
+    program,
+    'search',
+    {
+      usage: 'TERM',
+      description: 'Search Docker Hub for images (or the catalog of another registry: HOST/TERM)',
+      args: { exact: 1 },
+      flags: (c) =>
+        c
+          .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
+          .option('--format <string>', 'Pretty-print search using a Go template')
+          .option('--limit <int>', 'Max number of search results', parseIntFlag('limit'))
+          .option('--no-trunc', "Don't truncate output"),
+      run: search,
     },
     runtime,
   );

@@ -1,13 +1,15 @@
 /**
- * docker's `--format`: a Go `text/template` subset with docker's functions (`json`, `split`, `join`, `title`,
- * `lower`, `upper`, `pad`, `truncate`) and its `table` / `json` format keys, rendered the way docker/cli's
- * formatter does (header row from a header map, columns aligned like its tabwriter: minwidth 10, padding 3).
+ * docker's `--format`: Go's `text/template` with docker's functions (`json`, `split`, `join`, `title`, `lower`,
+ * `upper`, `pad`, `truncate`) and its `table` / `json` format keys, rendered the way docker/cli's formatter does
+ * (header row from a header map, columns aligned like its tabwriter: minwidth 10, padding 3).
  *
- * Supported template syntax: text, `{{.Field}}`, `{{.A.B}}`, `{{.}}`, `{{$}}`, variables (`$x := …`, `$x = …`),
+ * The template language: text, `{{.Field}}`, `{{.A.B}}`, `{{.}}`, `{{$}}`, variables (`$x := …`, `$x = …`),
  * pipelines (`{{.X | upper}}`), parenthesised calls, `{{if}}/{{else if}}/{{else}}/{{end}}`, `{{range}}` (with
- * `$i, $v :=`, `{{else}}`, `{{break}}`, `{{continue}}`), `{{with}}`, comments, `{{-`/`-}}` trimming, and the
- * builtins `print`, `printf`, `println`, `len`, `index`, `not`, `and`, `or`, `eq`, `ne`, `lt`, `le`, `gt`, `ge`.
- * Not supported: `define`, `template`, `block`, `slice`, `call`, `html`, `js`, `urlquery`.
+ * `$i, $v :=`, `{{else}}`, `{{break}}`, `{{continue}}`), `{{with}}`, `{{define}}`/`{{template}}`/`{{block}}`,
+ * comments, `{{-`/`-}}` trimming, and Go's builtins (`print`, `printf`, `println`, `len`, `index`, `slice`, `not`,
+ * `and`, `or`, `eq`, `ne`, `lt`, `le`, `gt`, `ge`, `html`, `js`, `urlquery`, `call`). Arguments are type-checked
+ * and errors are worded as Go words them; test/format-docker.test.ts holds 214 templates rendered byte for byte
+ * like docker 28.2.2.
  */
 import { LadeError } from '@lade/digest';
 import { formatG } from './human.js';
@@ -119,14 +121,15 @@ function findActionEnd(source: string, from: number): number | string {
       i = endComment + 2;
       continue;
     }
-    if (c === '}' && source[i + 1] === '}') return i;
+    if (c === '}') return source[i + 1] === '}' ? i : "bad character U+007D '}'";
     i++;
   }
   return 'unclosed action';
 }
 
-const IDENT_START = /[A-Za-z_]/;
-const IDENT_PART = /[A-Za-z0-9_]/;
+// Go identifiers and field names are Unicode letters, digits and `_`.
+const IDENT_START = /[\p{L}_]/u;
+const IDENT_PART = /[\p{L}\p{N}_]/u;
 
 function lexAction(source: string, seg: Segment): Token[] {
   const text = seg.text;
@@ -190,7 +193,7 @@ function lexAction(source: string, seg: Segment): Token[] {
       const start = i;
       const s = readString("'");
       const cp = s.codePointAt(0);
-      if (cp === undefined || [...s].length !== 1) fail('malformed character constant');
+      if (cp === undefined || [...s].length !== 1) fail(`malformed character constant: ${text.slice(start, i)}`);
       tokens.push({ kind: 'number', value: cp ?? 0, float: false, text: text.slice(start, i), pos });
       continue;
     }
@@ -393,7 +396,8 @@ class Parser {
         switch (first.name) {
           case 'end':
           case 'else':
-            if (first.name === 'end' && tokens.length > 1) this.fail(seg, `unexpected ${describeToken(tokens[1])} in end`);
+            if (first.name === 'end' && tokens.length > 1)
+              this.fail(seg, `unexpected ${describeToken(tokens[1])} in end`);
             return { list, end: { word: first.name, seg, rest: tokens.slice(1) } };
           case 'if':
           case 'with':
@@ -435,7 +439,7 @@ class Parser {
     this.depth--;
     this.vars.splice(0, this.vars.length, ...saved);
     if (body.end === undefined) this.fail(undefined, 'unexpected EOF');
-    if (body.end.word !== 'end') this.fail(body.end.seg, `unexpected {{else}} in ${context}`);
+    if (body.end.word !== 'end') this.fail(body.end.seg, `unexpected {{else}} in ${context} clause`);
     return body.list;
   }
 
@@ -501,7 +505,13 @@ class Parser {
         const t2 = tokens[2];
         const t3 = tokens[3];
         if (context !== 'range') this.fail(seg, `too many declarations in ${context}`);
-        if (t2?.kind !== 'var' || t2.chain.length > 0 || t3?.kind !== 'punct' || (t3.value !== ':=' && t3.value !== '=')) {
+        if (t3?.kind === 'punct' && t3.value === ',') this.fail(seg, `too many declarations in ${context}`);
+        if (
+          t2?.kind !== 'var' ||
+          t2.chain.length > 0 ||
+          t3?.kind !== 'punct' ||
+          (t3.value !== ':=' && t3.value !== '=')
+        ) {
           this.fail(seg, 'range can only initialize variables');
         }
         decl.push(t0.name, (t2 as { name: string }).name);
@@ -509,11 +519,8 @@ class Parser {
         i = 4;
       }
     }
-    if (assign) {
-      for (const v of decl) if (!this.isDeclared(v)) this.fail(seg, `undefined variable "${v}"`);
-    } else {
-      for (const v of decl) this.vars[this.vars.length - 1]?.push(v);
-    }
+    // Go checks an assignment's variable only when it runs (`undefined variable: $x`).
+    if (!assign) for (const v of decl) this.vars[this.vars.length - 1]?.push(v);
     const { cmds, next } = this.parseCommands(seg, tokens, i, context);
     if (next !== tokens.length) this.fail(seg, `unexpected ${describeToken(tokens[next])} in ${context}`);
     if (cmds.length === 0) this.fail(seg, `missing value for ${context}`);
@@ -528,7 +535,12 @@ class Parser {
   }
 
   /** Commands separated by `|`, up to the end of the tokens or a `)` (when inside parentheses). */
-  private parseCommands(seg: Segment, tokens: Token[], start: number, context: string): { cmds: Command[]; next: number } {
+  private parseCommands(
+    seg: Segment,
+    tokens: Token[],
+    start: number,
+    context: string,
+  ): { cmds: Command[]; next: number } {
     const cmds: Command[] = [];
     let i = start;
     let args: Operand[] = [];
@@ -600,13 +612,21 @@ class Parser {
         return { kind: 'dot', pos: t.pos, text };
       case 'var':
         if (!this.isDeclared(t.name)) this.fail(seg, `undefined variable "${t.name}"`);
-        return { kind: 'var', name: t.name, chain: t.chain, pos: t.pos, text };
+        // Like a field chain, Go places `$x.Foo` at its first link.
+        return {
+          kind: 'var',
+          name: t.name,
+          chain: t.chain,
+          pos: t.chain.length > 0 ? t.pos + t.name.length : t.pos,
+          text,
+        };
       case 'string':
         return { kind: 'literal', value: t.value, pos: t.pos, text };
       case 'number':
         return { kind: 'literal', value: t.float ? new GoFloat(t.value) : t.value, pos: t.pos, text };
       case 'ident':
-        if (t.name === 'true' || t.name === 'false') return { kind: 'literal', value: t.name === 'true', pos: t.pos, text };
+        if (t.name === 'true' || t.name === 'false')
+          return { kind: 'literal', value: t.name === 'true', pos: t.pos, text };
         if (t.name === 'nil') return { kind: 'literal', value: null, pos: t.pos, text };
         if (KEYWORDS.has(t.name)) this.fail(seg, `unexpected <${t.name}> in command`);
         if (!this.funcs.has(t.name)) this.fail(seg, `function "${t.name}" not defined`);
@@ -881,7 +901,9 @@ function isSeparator(ch: string): boolean {
 function compareArgs(a: unknown, b: unknown, fn: string): number {
   const ka = kindOf(a);
   if (ka !== kindOf(b) || ka === 'other' || ka === 'bool') {
-    throw new ExecFailure(`error calling ${fn}: ${ka === kindOf(b) ? 'invalid type for comparison' : 'incompatible types for comparison'}`);
+    throw new ExecFailure(
+      `error calling ${fn}: ${ka === kindOf(b) ? 'invalid type for comparison' : 'incompatible types for comparison'}`,
+    );
   }
   if (ka === 'string') {
     const x = str(a);
@@ -928,12 +950,20 @@ export function sprintf(format: string, args: readonly unknown[]): string {
       let s: string;
       switch (verb) {
         case 'v':
+          s = printValue(arg);
+          if (p !== undefined) s = [...s].slice(0, p).join('');
+          break;
         case 's':
-          s = typeof arg === 'string' ? arg : printValue(arg);
+          s = typeof arg === 'number' || typeof arg === 'boolean' || arg instanceof GoFloat ? bad() : printValue(arg);
           if (p !== undefined) s = [...s].slice(0, p).join('');
           break;
         case 'q':
-          s = typeof arg === 'string' ? JSON.stringify(arg) : bad();
+          if (typeof arg === 'string') s = JSON.stringify(arg);
+          else if (n !== undefined && !isFloat) s = quoteRune(n);
+          else s = bad();
+          break;
+        case 'c':
+          s = n !== undefined && !isFloat ? String.fromCodePoint(n) : bad();
           break;
         case 'd':
           s = n !== undefined && !isFloat ? String(n) : bad();
@@ -979,6 +1009,25 @@ export function sprintf(format: string, args: readonly unknown[]): string {
   );
 }
 
+/** Go's strconv.QuoteRune: `'A'`, `'\n'`, `'\x01'`. */
+function quoteRune(n: number): string {
+  const escapes: Record<number, string> = {
+    7: '\\a',
+    8: '\\b',
+    9: '\\t',
+    10: '\\n',
+    11: '\\v',
+    12: '\\f',
+    13: '\\r',
+    39: "\\'",
+    92: '\\\\',
+  };
+  const escaped = escapes[n];
+  if (escaped !== undefined) return `'${escaped}'`;
+  if (n < 0x20 || n === 0x7f) return `'\\x${n.toString(16).padStart(2, '0')}'`;
+  return `'${String.fromCodePoint(n)}'`;
+}
+
 function indexInto(item: unknown, key: unknown): unknown {
   // A missing map (JSON null) indexes like Go's nil map[string]string: the zero value.
   if (item === undefined || item === null) return typeof key === 'string' ? '' : undefined;
@@ -1013,21 +1062,30 @@ function sliceOf(item: unknown, indexes: unknown[]): unknown {
   if (typeof item === 'string') {
     if (ints.length === 3) throw new ExecFailure('error calling slice: cannot 3-index slice a string');
     const bytes = utf8(item);
-    const [lo = 0, hi = bytes.length] = ints;
-    if (lo < 0 || hi < lo || hi > bytes.length) throw new ExecFailure(`error calling slice: index out of range: ${hi}`);
+    const [lo, hi] = sliceBounds(ints, bytes.length);
     return new TextDecoder().decode(bytes.slice(lo, hi));
   }
   if (Array.isArray(item)) {
-    const [lo = 0, hi = item.length] = ints;
-    if (lo < 0 || hi < lo || hi > item.length) throw new ExecFailure(`error calling slice: index out of range: ${hi}`);
+    const [lo, hi] = sliceBounds(ints, item.length);
     return item.slice(lo, hi);
   }
   throw new ExecFailure(`error calling slice: can't slice item of type ${typeName(item)}`);
 }
 
+/** Go's slice bounds checks: each index within 0..len, then low <= high. */
+function sliceBounds(ints: number[], length: number): [number, number] {
+  for (const i of ints) if (i < 0 || i > length) throw new ExecFailure(`error calling slice: index out of range: ${i}`);
+  const [lo = 0, hi = length] = ints;
+  if (lo > hi) throw new ExecFailure(`error calling slice: invalid slice index: ${lo} > ${hi}`);
+  return [lo, hi];
+}
+
 /** Go's template.HTMLEscapeString. */
 function htmlEscape(s: string): string {
-  return s.replace(/[\0"'&<>]/g, (c) => ({ '\0': '\uFFFD', '"': '&#34;', "'": '&#39;', '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c] ?? c);
+  return s.replace(
+    /[\0"'&<>]/g,
+    (c) => ({ '\0': '\uFFFD', '"': '&#34;', "'": '&#39;', '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c] ?? c,
+  );
 }
 
 /** Go's template.JSEscapeString. */
@@ -1064,13 +1122,22 @@ const FUNCTIONS: Readonly<Record<string, { readonly sig: Signature; readonly fn:
     sig: { params: ['string', 'string'] },
     fn: (s, sep) => (str(sep) === '' ? Array.from(str(s)) : str(s).split(str(sep))),
   },
-  join: { sig: { params: ['[]string', 'string'] }, fn: (list, sep) => ((list as string[] | undefined) ?? []).join(str(sep)) },
+  join: {
+    sig: { params: ['[]string', 'string'] },
+    fn: (list, sep) => ((list as string[] | undefined) ?? []).join(str(sep)),
+  },
   title: { sig: { params: ['string'] }, fn: (s) => title(str(s)) },
   lower: { sig: { params: ['string'] }, fn: (s) => str(s).toLowerCase() },
   upper: { sig: { params: ['string'] }, fn: (s) => str(s).toUpperCase() },
   pad: {
     sig: { params: ['string', 'int', 'int'] },
-    fn: (s, prefix, suffix) => (str(s) === '' ? '' : ' '.repeat(num(prefix) ?? 0) + str(s) + ' '.repeat(num(suffix) ?? 0)),
+    fn: (s, prefix, suffix) => {
+      if (str(s) === '') return '';
+      const before = num(prefix) ?? 0;
+      const after = num(suffix) ?? 0;
+      if (before < 0 || after < 0) throw new ExecFailure('error calling pad: strings: negative Repeat count');
+      return ' '.repeat(before) + str(s) + ' '.repeat(after);
+    },
   },
   truncate: {
     sig: { params: ['string', 'int'] },
@@ -1094,7 +1161,10 @@ const FUNCTIONS: Readonly<Record<string, { readonly sig: Signature; readonly fn:
       throw new ExecFailure(`error calling len: len of type ${typeName(v)}`);
     },
   },
-  index: { sig: { params: ['any'], variadic: 'any' }, fn: (item, ...keys) => keys.reduce((acc, k) => indexInto(acc, k), item) },
+  index: {
+    sig: { params: ['any'], variadic: 'any' },
+    fn: (item, ...keys) => keys.reduce((acc, k) => indexInto(acc, k), item),
+  },
   slice: { sig: { params: ['any'], variadic: 'any' }, fn: (item, ...indexes) => sliceOf(item, indexes) },
   not: { sig: { params: ['any'] }, fn: (v) => !truth(v) },
   eq: {
@@ -1235,7 +1305,8 @@ class Executor {
     const body = this.defines.get(node.name);
     if (body === undefined) this.fail(node.pos, node.text, `template "${node.name}" not defined`);
     const data = node.pipe === undefined ? undefined : this.pipeline(node.pipe, dot);
-    if (++this.depth > MAX_TEMPLATE_DEPTH) this.fail(node.pos, node.text, `exceeded maximum template depth (${MAX_TEMPLATE_DEPTH})`);
+    if (++this.depth > MAX_TEMPLATE_DEPTH)
+      this.fail(node.pos, node.text, `exceeded maximum template depth (${MAX_TEMPLATE_DEPTH})`);
     const saved = this.vars;
     this.vars = [['$', data]];
     try {
@@ -1275,10 +1346,11 @@ class Executor {
     }
     for (const [key, elem] of entries) {
       this.vars.length = mark;
-      if (decl.length === 1) this.setVar(decl[0] as string, elem, node.pipe.assign);
+      const at = node.pipe.cmds[0]?.args[0];
+      if (decl.length === 1) this.setVar(decl[0] as string, elem, node.pipe.assign, at);
       if (decl.length === 2) {
-        this.setVar(decl[0] as string, key, node.pipe.assign);
-        this.setVar(decl[1] as string, elem, node.pipe.assign);
+        this.setVar(decl[0] as string, key, node.pipe.assign, at);
+        this.setVar(decl[1] as string, elem, node.pipe.assign, at);
       }
       try {
         this.walk(node.list, elem);
@@ -1291,7 +1363,7 @@ class Executor {
     this.vars.length = mark;
   }
 
-  private setVar(name: string, value: unknown, assign: boolean): void {
+  private setVar(name: string, value: unknown, assign: boolean, at?: { text: string; pos: number }): void {
     if (assign) {
       for (let i = this.vars.length - 1; i >= 0; i--) {
         const entry = this.vars[i] as [string, unknown];
@@ -1300,6 +1372,7 @@ class Executor {
           return;
         }
       }
+      this.fail(at?.pos ?? 0, at?.text ?? name, `undefined variable: ${name}`);
     }
     this.vars.push([name, value]);
   }
@@ -1319,7 +1392,7 @@ class Executor {
       value = this.command(cmd, dot, first ? undefined : { value });
       first = false;
     }
-    if (pipe.decl.length === 1) this.setVar(pipe.decl[0] as string, value, pipe.assign);
+    if (pipe.decl.length === 1) this.setVar(pipe.decl[0] as string, value, pipe.assign, pipe.cmds[0]?.args[0]);
     return value;
   }
 
@@ -1375,11 +1448,15 @@ class Executor {
       const context = this.contextJson(values[0]);
       if (context !== undefined) return context;
     }
+    if (name === 'index' && args[0]?.node?.kind === 'literal' && values[0] === null) {
+      this.fail(cmd.pos, where, 'error calling index: index of untyped nil');
+    }
     try {
       return entry.fn(...values);
     } catch (error) {
       if (error instanceof ExecFailure) return this.fail(cmd.pos, where, error.message);
-      throw error;
+      // Anything else a function throws is still the template's error, never a crash.
+      return this.fail(cmd.pos, where, `error calling ${name}: ${(error as Error).message}`);
     }
   }
 
@@ -1390,8 +1467,12 @@ class Executor {
     const at = node ?? { pos: cmd.pos, text: cmd.text };
     if (node?.kind === 'literal') {
       if (value === null) this.fail(at.pos, at.text, `cannot assign nil to ${type}`);
-      if (type === 'string' && typeof value !== 'string') this.fail(at.pos, at.text, `expected string; found ${node.text}`);
-      if (type === 'int' && !(typeof value === 'number' || (value instanceof GoFloat && Number.isInteger(value.value)))) {
+      if (type === 'string' && typeof value !== 'string')
+        this.fail(at.pos, at.text, `expected string; found ${node.text}`);
+      if (
+        type === 'int' &&
+        !(typeof value === 'number' || (value instanceof GoFloat && Number.isInteger(value.value)))
+      ) {
         this.fail(at.pos, at.text, `expected integer; found ${node.text}`);
       }
       if (type === '[]string') this.fail(at.pos, at.text, `can't handle ${node.text} for arg of type []string`);
@@ -1421,18 +1502,21 @@ class Executor {
       case 'literal':
         return a.value;
       case 'dot':
-        return this.header !== undefined ? '' : dot;
+        return dot;
       case 'field':
         if (this.header !== undefined) return this.headerFor(a.chain);
-        return this.chain(dot, a.chain, a.pos, callArgs);
+        return this.chain(dot, a.chain, a, callArgs);
       case 'var': {
         const base = this.getVar(a.name, a.pos);
         if (this.header !== undefined && a.name === '$' && a.chain.length > 0) return this.headerFor(a.chain);
-        return this.chain(base, a.chain, a.pos, callArgs, a.name);
+        return this.chain(base, a.chain, a, callArgs);
       }
       case 'pipe': {
         const v = this.pipeline(a.pipeline, dot);
-        return this.chain(v, a.chain, a.pos, callArgs);
+        // Go reports a failing link after `( … )` at the last node it evaluated inside.
+        const lastCmd = a.pipeline.cmds[a.pipeline.cmds.length - 1];
+        const inner = lastCmd?.args.length === 1 ? lastCmd.args[0] : undefined;
+        return this.chain(v, a.chain, inner ?? a, callArgs);
       }
       case 'func':
         return this.call(a, { args: [a], pos: a.pos, text: a.text }, [], dot, undefined);
@@ -1447,14 +1531,19 @@ class Executor {
     return new HeaderGuess(headerFromField(last));
   }
 
-  private chain(receiver: unknown, chain: string[], pos: number, callArgs: unknown[] | undefined, prefix = ''): unknown {
+  private chain(
+    receiver: unknown,
+    chain: string[],
+    at: { readonly pos: number; readonly text: string },
+    callArgs: unknown[] | undefined,
+  ): unknown {
     let v = receiver;
     chain.forEach((name, i) => {
       const isLast = i === chain.length - 1;
-      v = this.field(v, name, pos, `${prefix}.${chain.slice(0, i + 1).join('.')}`, isLast ? callArgs : undefined);
+      v = this.field(v, name, at.pos, at.text, isLast ? callArgs : undefined);
     });
     if (chain.length === 0 && callArgs !== undefined && callArgs.length > 0) {
-      this.fail(pos, prefix || '.', `can't give argument to non-function ${prefix || '.'}`);
+      this.fail(at.pos, at.text, `can't give argument to non-function ${at.text}`);
     }
     return v;
   }
