@@ -83,7 +83,7 @@ describe('fields', () => {
     );
     expectTemplateError(
       () => run('x\n {{.A.B}}', { A: 'str' }),
-      'template parsing error: template: :2:3: executing "" at <.A.B>: can\'t evaluate field B in type string',
+      'template parsing error: template: :2:5: executing "" at <.A.B>: can\'t evaluate field B in type string',
     );
   });
 
@@ -149,7 +149,7 @@ describe('docker functions', () => {
     );
     expectTemplateError(
       () => run('{{join . ","}}', 'notalist'),
-      'template parsing error: template: :1:2: executing "" at <join>: wrong type for value; expected []string; got string',
+      'template parsing error: template: :1:7: executing "" at <.>: wrong type for value; expected []string; got string',
     );
     expectTemplateError(
       () => run('{{nil}}', {}),
@@ -202,6 +202,48 @@ describe('control structures', () => {
   });
 });
 
+describe('define, template, block; Go builtins docker allows', () => {
+  it('defines and calls named templates', () => {
+    expect(run('{{define "x"}}[{{.}}]{{end}}{{template "x" .A}}{{template "x" .B}}', { A: 1, B: 2 })).toBe('[1][2]');
+    expect(run('{{block "b" .A}}<{{.}}>{{end}}', { A: 'a' })).toBe('<a>');
+    expectTemplateError(
+      () => run('{{template "nope"}}', {}),
+      'template parsing error: template: :1:11: executing "" at <{{template "nope"}}>: template "nope" not defined',
+    );
+  });
+
+  it('allows a trailing pipe, as Go does', () => {
+    expect(run('{{.A | }}', { A: 'x' })).toBe('x');
+  });
+
+  it.each([
+    ['{{html .}}', `<a href='x'>&"`, '&lt;a href=&#39;x&#39;&gt;&amp;&#34;'],
+    ['{{js .}}', `it's <b> = "q"`, `it\\'s \\u003Cb\\u003E \\u003D \\"q\\"`],
+    ['{{urlquery .}}', 'a b&c=d/é', 'a+b%26c%3Dd%2F%C3%A9'],
+    ['{{slice . 1 3}}', 'default', 'ef'],
+    ['{{slice . 2}}', [1, 2, 3], '[3]'],
+    ['{{printf "%q|%c" 10 65}}', {}, "'\\n'|A"],
+    ['{{1e3}} {{1.0}} {{1234567.0}} {{0.0001}}', {}, '1000 1 1.234567e+06 0.0001'],
+  ] as const)('%s on %j → %s', (template, data, expected) => {
+    expect(run(template, data)).toBe(expected);
+  });
+
+  it('compares ints and floats as Go does', () => {
+    expectTemplateError(
+      () => run('{{eq 1 1.0}}', {}),
+      'template parsing error: template: :1:2: executing "" at <eq 1 1.0>: error calling eq: incompatible types for comparison',
+    );
+    expect(run('{{lt 1.5 2.5}}', {})).toBe('true');
+  });
+
+  it('never lets a function crash escape as anything but a TemplateError', () => {
+    expectTemplateError(
+      () => run('{{pad . -1 0}}', 'x'),
+      'template parsing error: template: :1:2: executing "" at <pad . -1 0>: error calling pad: strings: negative Repeat count',
+    );
+  });
+});
+
 describe('template parsing errors', () => {
   it.each([
     ['{{InvalidFunction}}', 'template parsing error: template: :1: function "InvalidFunction" not defined'],
@@ -211,14 +253,13 @@ describe('template parsing errors', () => {
     ['{{else}}', 'template parsing error: template: :1: unexpected {{else}}'],
     ['{{}}', 'template parsing error: template: :1: missing value for command'],
     ['{{if}}{{end}}', 'template parsing error: template: :1: missing value for if'],
-    ['{{.A | }}', 'template parsing error: template: :1: missing value for command'],
-    ['{{"abc}}', 'template parsing error: template: :1: unclosed action'],
-    ['{{.A !}}', "template parsing error: template: :1: bad character U+0021 '!'"],
+    ['{{"abc}}', 'template parsing error: template: :1: unterminated quoted string'],
+    ['{{.A !}}', 'template parsing error: template: :1: unexpected "!" in operand'],
+    ['{{.A}', "template parsing error: template: :1: bad character U+007D '}'"],
+    ['{{| .A}}', 'template parsing error: template: :1: unexpected "|" in command'],
+    ['{{→}}', "template parsing error: template: :1: unrecognized character in action: U+2192 '→'"],
     ['\n\n{{$nope}}', 'template parsing error: template: :3: undefined variable "$nope"'],
-    [
-      '{{define "x"}}{{end}}',
-      'template parsing error: template: :1: {{define}} is not supported in --format templates',
-    ],
+    ['{{define "x"}}a{{else}}b{{end}}', 'template parsing error: template: :1: unexpected {{else}} in define clause'],
     ['{{break}}', 'template parsing error: template: :1: {{break}} outside {{range}}'],
     ['{{(upper .}}', 'template parsing error: template: :1: unclosed left paren'],
   ])('%j', (template, message) => {
