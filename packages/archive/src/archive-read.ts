@@ -17,7 +17,7 @@ import { familiarString, normalizeReference } from '@lade/reference';
 import { type Compression, decompress, detectCompression } from './compression.js';
 import { ArchiveError, ArchiveUnsupportedError, SpoolError } from './errors.js';
 import { readFileHead, readFileStream, writeStreamToFile } from './file-streams.js';
-import { readAll, readTar } from './tar/reader.js';
+import { readAll, readTar, readTarFile, type TarReader } from './tar/reader.js';
 
 /** Where an archive comes from: a file path (seekable: uncompressed archives are read in place) or a stream (spooled as needed). */
 export type ArchiveInput = string | ReadableStream<Uint8Array>;
@@ -169,20 +169,26 @@ async function scanArchive(input: ArchiveInput, options: OpenArchiveOptions): Pr
   const scan = new Scan(options);
   const maxMemory = options.maxMemoryBytes ?? 64 * 1024 * 1024;
   let seekable: string | undefined;
-  let raw: ReadableStream<Uint8Array>;
+  let reader: TarReader;
+  const tarOptions = options.signal ? { signal: options.signal } : {};
   if (typeof input === 'string') {
     const head = await readFileHead(input, 4).catch((e: unknown) => {
       throw new ArchiveError(`cannot read archive ${input}: ${(e as Error).message}`, { cause: e });
     });
     if (detectCompression(head) === 'none') seekable = input;
-    raw = readFileStream(input);
-  } else raw = input;
-  const { compression, stream } = await decompress(raw, {
-    name: typeof input === 'string' ? input : 'archive',
-    ...(options.maxUncompressedBytes !== undefined ? { maxOutputBytes: options.maxUncompressedBytes } : {}),
-  });
-  scan.compression = compression;
-  const reader = readTar(stream, options.signal ? { signal: options.signal } : {});
+  }
+  if (seekable) {
+    // An uncompressed file: walk the headers with positional reads; layers stay where they are.
+    reader = await readTarFile(seekable, tarOptions);
+  } else {
+    const raw = typeof input === 'string' ? readFileStream(input) : input;
+    const { compression, stream } = await decompress(raw, {
+      name: typeof input === 'string' ? input : 'archive',
+      ...(options.maxUncompressedBytes !== undefined ? { maxOutputBytes: options.maxUncompressedBytes } : {}),
+    });
+    scan.compression = compression;
+    reader = readTar(stream, tarOptions);
+  }
   try {
     for await (const entry of reader) {
       options.signal?.throwIfAborted();
@@ -220,7 +226,7 @@ async function scanArchive(input: ArchiveInput, options: OpenArchiveOptions): Pr
         continue;
       }
       // Layers: read in place (uncompressed file) or spooled to disk; hashed on the way when the path does not say the digest.
-      const hasher = blobDigest ? undefined : createHasher('sha256');
+      const hasher = blobDigest || seekable ? undefined : createHasher('sha256');
       let head = new Uint8Array(0);
       const tap = new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, c) {
@@ -231,9 +237,12 @@ async function scanArchive(input: ArchiveInput, options: OpenArchiveOptions): Pr
       });
       const member: Member = { size: h.size, head };
       if (seekable && !h.sparse) {
+        // In place: only the first bytes are read (to tell compression); the reader seeks past the rest.
         member.range = h.dataOffset;
-        const r = entry.body.pipeThrough(tap).getReader();
-        for (;;) if ((await r.read()).done) break;
+        const r = entry.body.getReader();
+        const first = await r.read();
+        if (!first.done) head = first.value.slice(0, 4);
+        r.releaseLock();
       } else if (options.blobSink && blobDigest) {
         const d: Descriptor = { mediaType: 'application/octet-stream', digest: blobDigest, size: h.size };
         if (await options.blobSink.hasBlob(d)) {
@@ -251,7 +260,8 @@ async function scanArchive(input: ArchiveInput, options: OpenArchiveOptions): Pr
         await writeStreamToFile(entry.body.pipeThrough(tap), member.spool);
       }
       (member as { head: Uint8Array }).head = head;
-      member.digest = blobDigest ?? hasher!.digest();
+      const digest = blobDigest ?? hasher?.digest();
+      if (digest) member.digest = digest;
       scan.members.set(name, member);
     }
   } catch (e) {
@@ -259,6 +269,23 @@ async function scanArchive(input: ArchiveInput, options: OpenArchiveOptions): Pr
     throw e;
   }
   return scan;
+}
+
+/**
+ * The digest of a layer read in place: an uncompressed layer tar is its own diff_id (as docker load takes it; copy
+ * verifies every byte before anything is stored), a compressed one is hashed now (a second pass over the file).
+ */
+async function layerDigest(m: Member, diffId: Digest, blobs: BlobIndex): Promise<Digest> {
+  if (m.bytes) return hash(m.bytes);
+  if (detectCompression(m.head) === 'none') return diffId;
+  const h = createHasher('sha256');
+  const r = blobs.open(m, 0).getReader();
+  for (;;) {
+    const x = await r.read();
+    if (x.done) break;
+    h.update(x.value);
+  }
+  return h.digest();
 }
 
 function parseJson(bytes: Uint8Array, what: string): unknown {
@@ -482,7 +509,7 @@ async function dockerImages(
       const path = normalizeMemberPath(lp, `manifest.json entry ${i} layer`);
       const m = scan.resolve(path);
       if (!m) throw new ArchiveError(`manifest.json entry ${i}: layer "${path}" is missing from ${label}`);
-      const digest = m.digest ?? digestFromPath(path) ?? hash(m.bytes!);
+      const digest = m.digest ?? digestFromPath(path) ?? (await layerDigest(m, diffIds[j]!, blobs));
       m.digest = digest;
       blobs.add(digest, m);
       if (detectCompression(m.head) === 'none' && digest !== diffIds[j]) {

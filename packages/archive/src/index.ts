@@ -41,7 +41,7 @@ export {
 } from './compression.js';
 export { ArchiveError, ArchiveUnsupportedError, CompressionError, SpoolError, TarError } from './errors.js';
 export type { TarEntryInit, TarEntryType, TarFormat, TarHeader, TarSparseInfo } from './tar/header.js';
-export { readTar, type TarEntry, TarReader, type TarReadOptions } from './tar/reader.js';
+export { readTar, readTarFile, type TarEntry, TarReader, type TarReadOptions } from './tar/reader.js';
 export {
   createTarWriter,
   encodeTarHeader,

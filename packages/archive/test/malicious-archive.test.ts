@@ -201,6 +201,44 @@ describe('hostile archives are refused, bounded, and leave nothing behind', () =
 });
 
 describe('openArchive on a seekable file', () => {
+  it('refuses, at copy time, a legacy layer file whose content does not match the config diff_id; nothing is loaded', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const config = text(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        rootfs: { type: 'layers', diff_ids: [`sha256:${'0'.repeat(64)}`] },
+      }),
+    );
+    const layer = await tarOf([{ header: { name: 'f' }, body: 'x' }]);
+    const file = join(spool.path, 'mismatch.tar');
+    await writeFile(
+      file,
+      await tarOf([
+        { header: { name: 'abc/layer.tar' }, body: layer },
+        { header: { name: 'cfg.json' }, body: config },
+        { header: { name: 'manifest.json' }, body: manifestJson('cfg.json', ['abc/layer.tar']) },
+      ]),
+    );
+    const store = new MemoryImageStore();
+    await expect(loadArchive(file, (n) => store.sink(n ?? 'x'))).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
+    expect(store.tags.size).toBe(0);
+    expect([...store.blobs.keys()].some((d) => d === `sha256:${'0'.repeat(64)}`)).toBe(false);
+  });
+
+  it('refuses a truncated archive file whose last layer claims more than the file holds', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const file = join(spool.path, 'truncated.tar');
+    const bytes = await tarOf([{ header: { name: 'abc/layer.tar' }, body: new Uint8Array(10_000) }]);
+    await writeFile(file, bytes.subarray(0, 4096));
+    await expect(openArchive(file)).rejects.toMatchObject({
+      code: 'TAR_INVALID',
+      message: expect.stringMatching(/"abc\/layer.tar".*truncated/),
+    });
+  });
+
   it('reads layers in place and needs no spool directory', async () => {
     const { join } = await import('node:path');
     const { fixturesDir } = await import('@lade/test-support');

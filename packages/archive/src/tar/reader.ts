@@ -1,5 +1,5 @@
 import { TarError } from '../errors.js';
-import { ByteSource } from './byte-source.js';
+import { type ByteInput, ByteSource, FileByteSource } from './byte-source.js';
 import {
   BLOCK,
   decodeUtf8,
@@ -53,7 +53,7 @@ class EntryBody {
   readonly stream: ReadableStream<Uint8Array>;
 
   constructor(
-    private readonly src: ByteSource,
+    private readonly src: ByteInput,
     stored: number,
     private readonly logicalSize: number,
     private readonly segments: readonly SparseSegment[] | undefined,
@@ -171,9 +171,20 @@ export function readTar(stream: ReadableStream<Uint8Array>, options: TarReadOpti
   return new TarReader(stream, options);
 }
 
+/**
+ * Reads an uncompressed tar file like {@link readTar}, but skips unread bodies by seeking instead of reading them:
+ * listing or indexing a multi-GiB archive touches only its headers.
+ */
+export async function readTarFile(path: string, options: TarReadOptions = {}): Promise<TarReader> {
+  const { open } = await import('node:fs/promises');
+  const fh = await open(path, 'r');
+  const { size } = await fh.stat();
+  return new TarReader(new FileByteSource(fh, size), options);
+}
+
 /** Iterates the entries of a tar stream; see {@link readTar}. */
 export class TarReader implements AsyncIterable<TarEntry> {
-  private readonly src: ByteSource;
+  private readonly src: ByteInput;
   private readonly maxMeta: number;
   private readonly signal: AbortSignal | undefined;
   private current: EntryBody | undefined;
@@ -183,8 +194,8 @@ export class TarReader implements AsyncIterable<TarEntry> {
   private failure: unknown;
   private lastName = '';
 
-  constructor(stream: ReadableStream<Uint8Array>, options: TarReadOptions = {}) {
-    this.src = new ByteSource(stream);
+  constructor(stream: ReadableStream<Uint8Array> | ByteInput, options: TarReadOptions = {}) {
+    this.src = stream instanceof ReadableStream ? new ByteSource(stream) : stream;
     this.maxMeta = options.maxMetadataSize ?? DEFAULT_META;
     this.signal = options.signal;
   }
