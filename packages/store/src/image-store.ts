@@ -130,6 +130,18 @@ export interface RemoveOptions {
   readonly force?: boolean;
 }
 
+/** Options of {@link ImageStore.prune}: docker's `image prune [-a] [--filter until=…] [--filter label=…]`. */
+export interface PruneOptions {
+  /** Every image, not only dangling ones. */
+  readonly all?: boolean;
+  readonly filters?: {
+    /** Only images created before this time (a Date or epoch milliseconds). */
+    readonly until?: Date | number;
+    /** `key`, `key=value`, `key!=value` or `!key` (docker's `label` / `label!`); all must hold. */
+    readonly label?: string | readonly string[];
+  };
+}
+
 /** Result of {@link ImageStore.prune}. */
 export interface PruneResult {
   readonly deleted: readonly RemoveEvent[];
@@ -320,6 +332,30 @@ function globRegExp(pattern: string): RegExp {
     } else re += c.replace(/[.+^${}()|\]\\/]/g, '\\$&');
   }
   return new RegExp(`^${re}$`);
+}
+
+/** docker's label filters: `key`, `key=value`, and the negations `key!=value`, `!key`. */
+function labelMatchers(
+  filters: string | readonly string[] | undefined,
+): ((labels: Readonly<Record<string, string>>) => boolean)[] {
+  const list = typeof filters === 'string' ? [filters] : (filters ?? []);
+  return list.map((f) => {
+    if (f.startsWith('!')) {
+      const key = f.slice(1);
+      return (l) => !(key in l);
+    }
+    const ne = f.indexOf('!=');
+    if (ne !== -1) {
+      const key = f.slice(0, ne);
+      const value = f.slice(ne + 2);
+      return (l) => l[key] !== value;
+    }
+    const eq = f.indexOf('=');
+    if (eq === -1) return (l) => f in l;
+    const key = f.slice(0, eq);
+    const value = f.slice(eq + 1);
+    return (l) => l[key] === value;
+  });
 }
 
 function timeMs(s: string | undefined): number {
@@ -1035,9 +1071,13 @@ export class ImageStore {
 
   /**
    * `docker image prune`: removes dangling images (no tag), or with `all` every image (lade runs no containers,
-   * so no image is in use), then collects garbage. `reclaimedBytes` counts every blob deleted.
+   * so no image is in use), narrowed by docker's prune filters, then collects garbage. `reclaimedBytes` counts every
+   * blob deleted.
    */
-  async prune(options: { readonly all?: boolean } = {}): Promise<PruneResult> {
+  async prune(options: PruneOptions = {}): Promise<PruneResult> {
+    const until = options.filters?.until;
+    const untilMs = until === undefined ? undefined : until instanceof Date ? until.getTime() : until;
+    const labels = labelMatchers(options.filters?.label);
     const events = await this.layout.updateIndex(async (index) => {
       const groups = await this.#groups(index);
       const events: RemoveEvent[] = [];
@@ -1045,6 +1085,9 @@ export class ImageStore {
       for (const g of groups) {
         const tags = this.#tagsOf(g);
         if (!options.all && tags.length > 0) continue;
+        // docker: only images created before `until`; images without a creation time are never "before".
+        if (untilMs !== undefined && !(timeMs(g.summary.created) > 0 && timeMs(g.summary.created) < untilMs)) continue;
+        if (!labels.every((m) => m(g.summary.labels))) continue;
         for (const t of tags) events.push({ Untagged: t.familiar });
         for (const d of this.#digestsOf(g)) events.push({ Untagged: d.familiar });
         events.push({ Deleted: g.imageId });

@@ -33,6 +33,7 @@ export {
   type ListImagesOptions,
   NAME_ANNOTATION,
   type OpenStoreOptions,
+  type PruneOptions,
   type PruneResult,
   PULLED_ANNOTATION,
   REPO_DIGESTS_ANNOTATION,

@@ -558,6 +558,33 @@ describe('prune, gc, fsck', () => {
     expect((await store.df()).blobs).toEqual({ count: 0, bytes: 0 });
   });
 
+  it('prune filters: until= keeps newer images, label= and label!= select by labels', async () => {
+    const store = await openStore();
+    const mem = new MemoryImageStore();
+    const old = putTestImage(mem, { tag: 'o', layers: ['o'], created: '2020-01-01T00:00:00Z', labels: { keep: 'no' } });
+    const mid = putTestImage(mem, {
+      tag: 'm',
+      layers: ['m'],
+      created: '2022-01-01T00:00:00Z',
+      labels: { keep: 'yes' },
+    });
+    const neu = putTestImage(mem, { tag: 'n', layers: ['n'], created: '2025-01-01T00:00:00Z' });
+    for (const t of ['o', 'm', 'n']) await pull(store, mem, t, `img-${t}:1`);
+    const deletedIds = (r: { deleted: readonly object[] }) =>
+      r.deleted.flatMap((e) => ('Deleted' in e && String(e.Deleted) !== '' ? [String(e.Deleted)] : []));
+    const r1 = await store.prune({
+      all: true,
+      filters: { until: new Date('2023-01-01T00:00:00Z'), label: 'keep!=yes' },
+    });
+    expect(deletedIds(r1)).toContain(old.config.digest);
+    expect(deletedIds(r1)).not.toContain(mid.config.digest);
+    expect((await store.listImages()).map((r) => r.imageId)).toEqual([neu.config.digest, mid.config.digest]);
+    const r2 = await store.prune({ all: true, filters: { label: '!keep' } });
+    expect(deletedIds(r2)).toContain(neu.config.digest);
+    expect((await store.listImages()).map((r) => r.imageId)).toEqual([mid.config.digest]);
+    expect((await store.prune({ all: true, filters: { label: 'keep=no' } })).deleted).toEqual([]);
+  });
+
   it('gc removes unreferenced blobs and abandoned temp files but keeps referenced ones', async () => {
     const store = await openStore();
     const mem = new MemoryImageStore();
