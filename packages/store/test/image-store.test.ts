@@ -330,6 +330,11 @@ describe('resolve', () => {
     const err = await store.resolve(prefix).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'AMBIGUOUS' });
     expect((err as { candidates: string[] }).candidates).toEqual([...ids].sort());
+    const before = await snapshotDir(store.root);
+    await expect(store.remove(prefix, { force: true })).rejects.toMatchObject({ code: 'AMBIGUOUS' });
+    await expect(store.tag(prefix, 'x:1')).rejects.toMatchObject({ code: 'AMBIGUOUS' });
+    await expect(store.inspect(prefix)).rejects.toMatchObject({ code: 'AMBIGUOUS' });
+    expect(await snapshotDir(store.root)).toEqual(before);
   });
 });
 
