@@ -28,9 +28,9 @@ import { createTarWriter } from './tar/writer.js';
 /**
  * What an archive writer produces: `docker` (Docker 25+: an OCI layout plus manifest.json and repositories, readable by
  * `docker load` old and new), `docker-legacy` (`<id>/layer.tar` with uncompressed layers, for pre-25 tools) or `oci`
- * (an OCI image layout in a tar, as `oci-archive:`).
+ * (an OCI image layout in a tar, as `oci-archive:`). `legacy` is another name for `docker-legacy` (docker's `--format legacy`).
  */
-export type ArchiveFormat = 'docker' | 'docker-legacy' | 'oci';
+export type ArchiveFormat = 'docker' | 'docker-legacy' | 'oci' | 'legacy';
 
 /** Options of {@link createArchiveWriter}. */
 export interface ArchiveWriterOptions {
@@ -81,7 +81,7 @@ function tagOf(name: string): { full: string; familiar: string; repo: string; ta
  * `finish()` adds index.json, manifest.json and repositories and ends the tar.
  */
 export class ArchiveWriter {
-  readonly format: ArchiveFormat;
+  readonly format: Exclude<ArchiveFormat, 'legacy'>;
   readonly readable: ReadableStream<Uint8Array>;
   readonly images: WrittenImage[] = [];
   private readonly tar = createTarWriter({ format: 'pax' });
@@ -95,7 +95,8 @@ export class ArchiveWriter {
   private finished = false;
 
   constructor(private readonly options: ArchiveWriterOptions = {}) {
-    this.format = options.format ?? 'docker';
+    const format = options.format ?? 'docker';
+    this.format = format === 'legacy' ? 'docker-legacy' : format;
     this.readable = this.tar.readable;
   }
 

@@ -115,7 +115,8 @@ describe('saveImages', () => {
   it('writes the legacy layout docker load < 25 expects', async () => {
     const src = await openArchive(ggcr('test_image_1.tar'));
     const out = join(tmp.path, 'legacy.tar');
-    await saveImages([{ source: src.source(), names: ['app:1'] }], out, { format: 'docker-legacy' });
+    expect(createArchiveWriter({ format: 'legacy' }).format).toBe('docker-legacy');
+    await saveImages([{ source: src.source(), names: ['app:1'] }], out, { format: 'legacy' });
     const names = await listNames(out);
     expect(names.filter((n) => n.endsWith('/layer.tar'))).toHaveLength(1);
     expect(names).toContain('6e0b05049ed9c17d02e1a55e80d6599dbfcce7f4f4b022e3c673e685789c470e.json');
