@@ -144,4 +144,29 @@ describe('docker-archive fixtures (go-containerregistry testdata)', () => {
     });
     await opened.close();
   });
+
+  it('reads the ggcr test_index OCI layout, tarred, as an oci-archive with nested indexes', async () => {
+    const { runOk, tempDir } = await import('@lade/test-support');
+    const tmp = await tempDir('lade-test-index-');
+    const file = join(tmp.path, 'test_index.tar');
+    await runOk('tar', ['-cf', file, '-C', ggcr('test_index'), '.']);
+    const archive = await openArchive(file);
+    expect(archive.format).toBe('oci');
+    expect(archive.images.map((i) => i.names[0])).toEqual(['1', '2', '3', '4']);
+    const store = new MemoryImageStore();
+    await copy(archive.source('1'), store.sink('one:1'));
+    await copy(archive.source('3'), store.sink('three:1'), { all: true });
+    await copy(archive.source('4'), store.sink('four:1'), { all: true });
+    expect(
+      store.manifests.has('sha256:05f95b26ed10668b7183c1e2da98610e91372fa9f510046d4ce5812addad86b5' as never),
+    ).toBe(true);
+    expect(
+      store.manifests.has('sha256:2b29a2b8dea3af91ea7d0154be1da0c92d55ddd098540930fc8d3db7de377fdb' as never),
+    ).toBe(true);
+    // entry 2 is typed as a plain descriptor, but its content is an image manifest; copy goes by the content
+    await copy(archive.source('2'), store.sink('two:1'));
+    expect(store.tags.size).toBe(4);
+    await archive.close();
+    await tmp.cleanup();
+  });
 });
