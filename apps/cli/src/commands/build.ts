@@ -1,8 +1,9 @@
-import { createReadStream, existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix, resolve } from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { type TarWriteEntry, compressLayer, decompress, readTar, writeTar } from '@lade/archive';
 import type { Digest } from '@lade/digest';
 import {
@@ -36,7 +37,7 @@ export interface LayerBlob {
 export async function writeLayerBlob(tar: ReadableStream<Uint8Array>, dir: string, mediaType: string): Promise<LayerBlob> {
   const { stream, result } = compressLayer(tar, 'gzip');
   const path = join(dir, `layer-${Math.random().toString(36).slice(2)}.tar.gz`);
-  await writeFile(path, Readable.fromWeb(stream as import('node:stream/web').ReadableStream<Uint8Array>));
+  await pipeline(Readable.fromWeb(stream as import('node:stream/web').ReadableStream<Uint8Array>), createWriteStream(path));
   const r = await result;
   return { path, descriptor: { mediaType, digest: r.digest, size: r.size }, diffId: r.diffId };
 }
@@ -81,9 +82,9 @@ export async function storeImage(store: ImageStore, name: string, image: NewImag
   return { id: config.descriptor.digest, manifest: manifest.descriptor };
 }
 
-/** The layer media type matching a manifest's flavour. */
+/** The gzip layer media type matching a manifest's flavour. */
 export function layerMediaType(docker: boolean): string {
-  return docker ? MediaType.DOCKER_LAYER : MediaType.OCI_LAYER;
+  return docker ? MediaType.DOCKER_LAYER_GZIP : MediaType.OCI_LAYER_GZIP;
 }
 
 /** Seconds since the epoch from `$SOURCE_DATE_EPOCH`, when set. */
@@ -641,7 +642,8 @@ export async function buildImage(store: ImageStore, name: string, options: Build
         const sorted = [...out.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, e]) => e);
         const blob = await writeLayerBlob(writeTar(sorted, { format: 'pax' }), work, layerMediaType(docker));
         layers.push(blob);
-        history.push({ created, created_by: `${keyword} ${raw} # buildkit`, comment: 'buildkit.dockerfile.v0' });
+        const flagText = [...flags].map(([k, v]) => `--${k}=${v} `).join('');
+        history.push({ created, created_by: `${keyword} ${flagText}${raw} # buildkit`, comment: 'buildkit.dockerfile.v0' });
         continue;
       }
       const createdBy = applyMetadata(state, inst, vars(), line);
