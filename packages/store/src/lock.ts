@@ -68,7 +68,7 @@ async function isStale(path: string, found: { owner?: LockOwner; raw: string }):
   return s !== undefined && Date.now() - s.mtimeMs > 60_000;
 }
 
-async function breakStale(path: string, raw: string): Promise<void> {
+async function breakStale(path: string, raw: string): Promise<boolean> {
   // One breaker at a time, so two waiters cannot both judge the old file stale and one delete the other's fresh lock.
   const guard = `${path}.break`;
   try {
@@ -77,11 +77,15 @@ async function breakStale(path: string, raw: string): Promise<void> {
     if (!isErrno(err, 'EEXIST')) throw err;
     const s = await stat(guard).catch(() => undefined);
     if (s && Date.now() - s.mtimeMs > 10_000) await rmdir(guard).catch(() => {});
-    return;
+    return false;
   }
   try {
     const again = await readOwner(path);
-    if (again && again.raw === raw) await unlink(path).catch(() => {});
+    if (again && again.raw === raw) {
+      await unlink(path).catch(() => {});
+      return true;
+    }
+    return false;
   } finally {
     await rmdir(guard).catch(() => {});
   }
@@ -117,10 +121,8 @@ async function acquireFile(path: string, options: LockOptions): Promise<LockHand
         if (!isErrno(err, 'EEXIST')) throw err;
       }
       const found = await readOwner(path);
-      if (found && (await isStale(path, found))) {
-        await breakStale(path, found.raw);
-        continue;
-      }
+      // Retry at once after breaking a stale lock; otherwise (someone else is breaking it) wait like any waiter.
+      if (found && (await isStale(path, found)) && (await breakStale(path, found.raw))) continue;
       if (Date.now() >= deadline) {
         const who = found?.owner
           ? `process ${found.owner.pid} on ${found.owner.host}${found.owner.purpose ? ` (${found.owner.purpose})` : ''}`
