@@ -65,6 +65,8 @@ export function normalizeReference(input: string | Reference, options: Normalize
  * The short form docker prints (`FamiliarString`): Docker Hub's domain and the `library/` namespace dropped.
  * `docker.io/library/ubuntu:latest` → `ubuntu:latest`, `docker.io/user/app:1` → `user/app:1`,
  * `ghcr.io/o/r` → `ghcr.io/o/r`. No default tag is added: `familiarString('ubuntu')` is `ubuntu`.
+ * Unlike docker, a Docker Hub path whose first segment looks like a registry (`docker.io/example.com/app`) keeps
+ * its `docker.io/`, so the short form always normalizes back to the same reference.
  */
 export function familiarString(input: string | Reference): string {
   return formatReference(familiarize(normalizeReference(input, { defaultTag: false })));
@@ -78,6 +80,9 @@ export function familiarName(input: string | Reference): string {
 
 function familiarize(ref: Reference): Reference {
   if (ref.domain !== DEFAULT_DOMAIN) return ref;
+  // docker.io/docker.io/a must not shorten to docker.io/a, which names another repository (docker would print it).
+  const slash = ref.path.indexOf('/');
+  if (slash > 0 && looksLikeDomain(ref.path.slice(0, slash))) return ref;
   let path = ref.path;
   if (path.startsWith(OFFICIAL_REPO_PREFIX)) {
     const rest = path.slice(OFFICIAL_REPO_PREFIX.length);

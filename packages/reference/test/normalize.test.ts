@@ -172,6 +172,13 @@ describe('familiarString', () => {
     expect(familiarString(normalizeReference(input, { defaultTag: false }))).toBe(familiar);
   });
 
+  it('keeps docker.io/ when dropping it would name another repository', () => {
+    expect(familiarString('docker.io/docker.io/a')).toBe('docker.io/docker.io/a');
+    expect(familiarString('docker.io/example.com/app:1')).toBe('docker.io/example.com/app:1');
+    expect(familiarString('docker.io/localhost/app')).toBe('docker.io/localhost/app');
+    expect(familiarString('docker.io/library/foo.bar')).toBe('foo.bar');
+  });
+
   it('shows the default tag once a reference has been normalized with it', () => {
     expect(familiarString(normalizeReference('ubuntu'))).toBe('ubuntu:latest');
   });

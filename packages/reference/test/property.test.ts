@@ -103,6 +103,34 @@ describe('round trips (fast-check)', () => {
     );
   });
 
+  it('normalize and familiarString throw only InvalidReferenceError, and agree with each other, on reference-like text', () => {
+    const alphabet = fc.constantFrom(
+      ...'abcAB019.-_:/@[]'.split(''),
+      'sha256:',
+      'f'.repeat(64),
+      'library/',
+      'docker.io/',
+    );
+    fc.assert(
+      fc.property(
+        fc.array(alphabet, { maxLength: 12 }).map((parts) => parts.join('')),
+        (s) => {
+          let normalized: Reference;
+          try {
+            normalized = normalizeReference(s);
+          } catch (error) {
+            expect(error).toBeInstanceOf(InvalidReferenceError);
+            return;
+          }
+          expect(normalized.domain).not.toBe('');
+          expect(normalizeReference(familiarString(normalized))).toEqual(normalized);
+          expect(normalizeReference(formatReference(normalized))).toEqual(normalized);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
   it('parse throws only InvalidReferenceError on arbitrary text', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 300 }), (s) => {
