@@ -30,9 +30,17 @@ interface Session {
   offset: number;
 }
 
-/** Reads exactly up to `size` bytes from a reader into one buffer (less only at the end of the stream). */
-async function readChunk(reader: ReadableStreamDefaultReader<Uint8Array>, size: number, carry: { rest: Uint8Array | undefined }): Promise<Uint8Array> {
-  const out = new Uint8Array(size);
+/**
+ * Reads up to `size` bytes from a reader into one buffer (less only at the end of the stream); `into` is reused when
+ * given (a chunk is sent and acknowledged before the next one is read, so one buffer per upload suffices).
+ */
+async function readChunk(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  size: number,
+  carry: { rest: Uint8Array | undefined },
+  into?: Uint8Array,
+): Promise<Uint8Array> {
+  const out = into && into.byteLength >= size ? into : new Uint8Array(size);
   let n = 0;
   if (carry.rest) {
     const take = Math.min(size, carry.rest.byteLength);
@@ -48,7 +56,7 @@ async function readChunk(reader: ReadableStreamDefaultReader<Uint8Array>, size: 
     n += take;
     if (take < value.byteLength) carry.rest = value.subarray(take);
   }
-  return n === size ? out : out.subarray(0, n);
+  return n === out.byteLength ? out : out.subarray(0, n);
 }
 
 function withDigest(location: string, digest: string): string {
@@ -210,8 +218,9 @@ async function sendContent(
   const reader = content.getReader();
   const carry: { rest: Uint8Array | undefined } = { rest: undefined };
   const maxRetries = options.maxChunkRetries ?? 5;
+  const buffer = new Uint8Array(descriptor.size >= 0 ? Math.min(chunkSize, descriptor.size) : chunkSize);
   for (;;) {
-    const chunk = await readChunk(reader, chunkSize, carry);
+    const chunk = await readChunk(reader, buffer.byteLength, carry, buffer);
     if (chunk.byteLength === 0) break;
     if (descriptor.size >= 0 && session.offset + chunk.byteLength > descriptor.size) {
       throw new SizeInvalidError(`${name}: the content is longer than the expected ${descriptor.size} bytes; not pushed`);
