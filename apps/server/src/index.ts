@@ -1,7 +1,9 @@
 export {
   createRegistry,
   errorResponse,
-  localFiles,
+  toResponse,
+  rawHandler,
+  type Reply,
   type Registry,
   type RegistryOptions,
   type AccessLogEntry,

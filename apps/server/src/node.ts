@@ -2,11 +2,12 @@ import { createReadStream } from 'node:fs';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { localFiles } from './registry.js';
+import { type Reply, rawHandler } from './registry.js';
 
 /** Anything with a fetch handler: a registry, a Hono app. */
 export interface FetchHandler {
   fetch(request: Request): Promise<Response> | Response;
+  readonly [rawHandler]?: (request: Request) => Promise<Reply | Response>;
 }
 
 /** Options of {@link serve}. */
@@ -107,34 +108,47 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
         req.resume();
         return;
       }
-      let response: Response;
+      let reply: Reply | Response;
       try {
-        response = await options.registry.fetch(toRequest(req, `${hostname}:${port}`, controller.signal));
+        const request = toRequest(req, `${hostname}:${port}`, controller.signal);
+        const raw = options.registry[rawHandler];
+        reply = raw ? await raw(request) : await options.registry.fetch(request);
       } catch (err) {
         res.writeHead(500, { 'Content-Type': 'application/json' });
         res.end(JSON.stringify({ errors: [{ code: 'UNKNOWN', message: String((err as Error)?.message ?? err), detail: null }] }));
         return;
       }
-      const head: Record<string, string | string[]> = {};
-      response.headers.forEach((v, k) => {
-        head[k] = v;
-      });
-      res.writeHead(response.status, head);
-      const local = localFiles.get(response);
-      if (req.method === 'HEAD' || !response.body) {
-        await response.body?.cancel().catch(() => {});
+      if (reply instanceof Response) {
+        const head: Record<string, string> = {};
+        reply.headers.forEach((v, k) => {
+          head[k] = v;
+        });
+        res.writeHead(reply.status, head);
+        if (req.method === 'HEAD' || !reply.body) {
+          await reply.body?.cancel().catch(() => {});
+          res.end();
+          return;
+        }
+        await writeBody(reply.body, res);
+        return;
+      }
+      res.writeHead(reply.status, reply.headers);
+      const body = reply.body;
+      if (req.method === 'HEAD' || body === null) {
+        if (body instanceof ReadableStream) await body.cancel().catch(() => {});
         res.end();
         return;
       }
-      if (local) {
-        await response.body.cancel().catch(() => {});
-        if (local.end <= local.start) return void res.end();
-        const file = createReadStream(local.path, { start: local.start, end: local.end - 1, highWaterMark: 1024 * 1024 });
+      if (reply.file) {
+        const { path, start, end } = reply.file;
+        if (end <= start) return void res.end();
+        const file = createReadStream(path, { start, end: end - 1, highWaterMark: 1024 * 1024 });
         file.on('error', () => res.destroy());
         file.pipe(res);
         return;
       }
-      await writeBody(response.body, res);
+      if (body instanceof ReadableStream) await writeBody(body, res);
+      else res.end(body);
     })();
   });
 

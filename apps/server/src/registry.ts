@@ -64,30 +64,52 @@ export interface Registry {
   collectGarbage(options?: GcOptions): Promise<GcReport>;
   /** Releases the storage driver. */
   close(): Promise<void>;
+  /** Internal: replies without building web Responses (the Node adapter's fast path). */
+  readonly [rawHandler]?: (request: Request) => Promise<Reply | Response>;
 }
 
 const API_HEADERS = { 'Docker-Distribution-API-Version': 'registry/2.0', 'X-Content-Type-Options': 'nosniff' } as const;
 
-function headers(extra: Record<string, string> = {}): Headers {
-  const h = new Headers(API_HEADERS);
-  for (const [k, v] of Object.entries(extra)) h.set(k, v);
-  return h;
+/**
+ * A response before it becomes a web Response: building `new Response(bytes)` costs a stream per request, so the
+ * Node adapter takes replies as they are and writes bytes or files directly; `fetch()` converts them.
+ */
+export interface Reply {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: Uint8Array | string | ReadableStream<Uint8Array> | null;
+  /** The body is this local file range (the Node adapter sends it natively). */
+  readonly file?: { readonly path: string; readonly start: number; readonly end: number };
 }
 
-function jsonResponse(status: number, body: unknown, extra: Record<string, string> = {}): Response {
+/** The registry's internal handler returning {@link Reply} values (used by the Node adapter). */
+export const rawHandler: unique symbol = Symbol('lade.registry.rawHandler');
+
+function headers(extra: Record<string, string> = {}): Record<string, string> {
+  return { ...API_HEADERS, ...extra };
+}
+
+function jsonResponse(status: number, body: unknown, extra: Record<string, string> = {}): Reply {
   const text = JSON.stringify(body);
-  return new Response(text, {
-    status,
-    headers: headers({ 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)), ...extra }),
-  });
+  return { status, headers: headers({ 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)), ...extra }), body: text };
 }
 
-function empty(status: number, extra: Record<string, string> = {}): Response {
-  return new Response(null, { status, headers: headers({ 'Content-Length': '0', ...extra }) });
+function empty(status: number, extra: Record<string, string> = {}): Reply {
+  return { status, headers: headers({ 'Content-Length': '0', ...extra }), body: null };
+}
+
+/** Converts a reply into a web Response. */
+export function toResponse(reply: Reply | Response): Response {
+  if (reply instanceof Response) return reply;
+  return new Response(reply.body as BodyInit | null, { status: reply.status, headers: reply.headers });
 }
 
 /** The `{"errors":[…]}` response of an error. */
 export function errorResponse(err: unknown, method = 'GET'): Response {
+  return toResponse(errorReply(err, method));
+}
+
+function errorReply(err: unknown, method = 'GET'): Reply {
   let e: RegistryError;
   if (err instanceof RegistryError) e = err;
   else if (isLadeError(err) && (err.code === 'DIGEST_INVALID' || err.code === 'SIZE_INVALID')) e = new RegistryError(err.code, err.message);
@@ -208,7 +230,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     if (!deleteEnabled) throw new RegistryError('UNSUPPORTED', 'deletes are disabled on this registry');
   };
 
-  async function handleManifest(request: Request, repo: string, ref: string, grantFor: (a: Access[]) => Promise<Grant>): Promise<Response> {
+  async function handleManifest(request: Request, repo: string, ref: string, grantFor: (a: Access[]) => Promise<Grant>): Promise<Reply | Response> {
     const method = request.method;
     const byDigest = isDigest(ref);
     if (!byDigest && !isTag(ref)) {
@@ -227,7 +249,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
         ETag: `"${m.digest}"`,
       };
       if (method === 'HEAD') return empty(200, h);
-      return new Response(m.bytes as Uint8Array<ArrayBuffer>, { status: 200, headers: headers(h) });
+      return { status: 200, headers: headers(h), body: m.bytes };
     }
     if (method === 'PUT') {
       await grantFor([repoAccess(repo, 'pull', 'push')]);
@@ -253,7 +275,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     throw new RegistryError('UNSUPPORTED', `${method} is not supported on manifests`);
   }
 
-  async function handleBlob(request: Request, repo: string, ref: string, grantFor: (a: Access[]) => Promise<Grant>): Promise<Response> {
+  async function handleBlob(request: Request, repo: string, ref: string, grantFor: (a: Access[]) => Promise<Grant>): Promise<Reply | Response> {
     const method = request.method;
     const digest = parseDigestParam(ref, 'blob digest');
     if (method === 'GET' || method === 'HEAD') {
@@ -288,13 +310,11 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
       const local = store.localBlobPath(digest);
       if (local) {
         // Opened only when read, so the Node adapter can send the file natively without opening it twice.
-        const response = new Response(lazyStream(() => store.openBlob(digest, start, end)), { status, headers: headers(h) });
-        localFiles.set(response, { path: local, start, end });
-        return response;
+        return { status, headers: headers(h), body: lazyStream(() => store.openBlob(digest, start, end)), file: { path: local, start, end } };
       }
       const body = await store.openBlob(digest, start, end);
       if (!body) throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in repository ${repo}`, { detail: { digest } });
-      return new Response(body, { status, headers: headers(h) });
+      return { status, headers: headers(h), body };
     }
     if (method === 'DELETE') {
       await grantFor([repoAccess(repo, 'delete')]);
@@ -311,7 +331,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     'Docker-Upload-UUID': id,
   });
 
-  async function handleUploads(request: Request, url: URL, repo: string, grantFor: (a: Access[]) => Promise<Grant>): Promise<Response> {
+  async function handleUploads(request: Request, url: URL, repo: string, grantFor: (a: Access[]) => Promise<Grant>): Promise<Reply | Response> {
     if (request.method !== 'POST') throw new RegistryError('UNSUPPORTED', `${request.method} is not supported on the uploads endpoint; use POST`);
     const grant = await grantFor([repoAccess(repo, 'pull', 'push')]);
     refuseWrite();
@@ -341,7 +361,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     return empty(202, uploadHeaders(repo, id, 0));
   }
 
-  async function handleUpload(request: Request, url: URL, repo: string, id: string, grantFor: (a: Access[]) => Promise<Grant>): Promise<Response> {
+  async function handleUpload(request: Request, url: URL, repo: string, id: string, grantFor: (a: Access[]) => Promise<Grant>): Promise<Reply | Response> {
     if (!isUploadId(id)) throw new RegistryError('BLOB_UPLOAD_INVALID', `"${id}" is not an upload id issued by this registry`, { status: 404 });
     const method = request.method;
     await grantFor([repoAccess(repo, 'pull', 'push')]);
@@ -374,7 +394,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     throw new RegistryError('UNSUPPORTED', `${method} is not supported on an upload`);
   }
 
-  async function handleTags(request: Request, url: URL, repo: string, grantFor: (a: Access[]) => Promise<Grant>): Promise<Response> {
+  async function handleTags(request: Request, url: URL, repo: string, grantFor: (a: Access[]) => Promise<Grant>): Promise<Reply | Response> {
     if (request.method !== 'GET' && request.method !== 'HEAD') throw new RegistryError('UNSUPPORTED', `${request.method} is not supported on tags/list`);
     await grantFor([repoAccess(repo, 'pull')]);
     const { n, last } = pageParams(url);
@@ -385,7 +405,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     return jsonResponse(200, { name: repo, tags: page.items }, page.link ? { Link: page.link } : {});
   }
 
-  async function handleReferrers(request: Request, url: URL, repo: string, ref: string, grantFor: (a: Access[]) => Promise<Grant>): Promise<Response> {
+  async function handleReferrers(request: Request, url: URL, repo: string, ref: string, grantFor: (a: Access[]) => Promise<Grant>): Promise<Reply | Response> {
     if (request.method !== 'GET') throw new RegistryError('UNSUPPORTED', `${request.method} is not supported on referrers`);
     await grantFor([repoAccess(repo, 'pull')]);
     const digest = parseDigestParam(ref, 'subject digest');
@@ -395,10 +415,10 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     const text = JSON.stringify(body);
     const extra: Record<string, string> = { 'Content-Type': MediaTypes.ociIndex, 'Content-Length': String(Buffer.byteLength(text)) };
     if (artifactType !== undefined) extra['OCI-Filters-Applied'] = 'artifactType';
-    return new Response(text, { status: 200, headers: headers(extra) });
+    return { status: 200, headers: headers(extra), body: text };
   }
 
-  async function handleCatalog(request: Request, url: URL, grantFor: (a: Access[]) => Promise<Grant>): Promise<Response> {
+  async function handleCatalog(request: Request, url: URL, grantFor: (a: Access[]) => Promise<Grant>): Promise<Reply | Response> {
     if (request.method !== 'GET') throw new RegistryError('UNSUPPORTED', `${request.method} is not supported on the catalog`);
     await grantFor([{ type: 'registry', name: 'catalog', actions: ['*'] }]);
     const { n, last } = pageParams(url);
@@ -419,7 +439,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     };
   }
 
-  async function dispatch(request: Request, url: URL, ctx: { route: string; repo?: string; grant?: Grant }): Promise<Response> {
+  async function dispatch(request: Request, url: URL, ctx: { route: string; repo?: string; grant?: Grant }): Promise<Reply | Response> {
     const path = url.pathname;
     if (path === '/healthz' || path === '/health') {
       ctx.route = 'health';
@@ -428,7 +448,7 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     }
     if (path === '/metrics' && options.metrics !== false) {
       ctx.route = 'metrics';
-      return new Response(metrics.render(), { status: 200, headers: { 'Content-Type': 'text/plain; version=0.0.4' } });
+      return { status: 200, headers: { 'Content-Type': 'text/plain; version=0.0.4' }, body: metrics.render() };
     }
     if (auth.handle) {
       const own = await auth.handle(request, url);
@@ -475,25 +495,25 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     }
   }
 
-  async function fetch(request: Request): Promise<Response> {
+  async function handle(request: Request): Promise<Reply | Response> {
     const started = performance.now();
     const url = new URL(request.url);
     const ctx: { route: string; repo?: string; grant?: Grant; error?: string } = { route: 'unknown' };
     metrics.inFlight++;
-    let response: Response;
+    let response: Reply | Response;
     const cors = corsHeaders(request);
     try {
-      if (request.method === 'OPTIONS' && cors) response = new Response(null, { status: 204, headers: cors });
+      if (request.method === 'OPTIONS' && cors) response = { status: 204, headers: { ...cors }, body: null };
       else response = await dispatch(request, url, ctx);
     } catch (err) {
       if (!(err instanceof RegistryError)) ctx.error = (err as Error)?.stack ?? String(err);
       else ctx.error = `${err.code}: ${err.message}`;
       await request.body?.cancel().catch(() => {});
-      response = errorResponse(err, request.method);
+      response = errorReply(err, request.method);
     } finally {
       metrics.inFlight--;
     }
-    if (cors) for (const [k, v] of Object.entries(cors)) response.headers.set(k, v);
+    if (cors) for (const [k, v] of Object.entries(cors)) response instanceof Response ? response.headers.set(k, v) : (response.headers[k] = v);
     const seconds = (performance.now() - started) / 1000;
     metrics.observe(request.method, ctx.route, response.status, seconds);
     if (options.log) {
@@ -515,7 +535,8 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
   }
 
   return {
-    fetch,
+    fetch: async (request: Request) => toResponse(await handle(request)),
+    [rawHandler]: handle,
     store,
     metrics,
     collectGarbage: (gcOptions?: GcOptions) => collectGarbage(store, gcOptions),
@@ -544,5 +565,3 @@ function lazyStream(open: () => Promise<ReadableStream<Uint8Array> | undefined>)
   });
 }
 
-/** Responses whose body is a local file range: the Node adapter may send the file natively instead of the web stream. */
-export const localFiles: WeakMap<Response, { path: string; start: number; end: number }> = new WeakMap();
