@@ -251,6 +251,17 @@ describe('readTar', () => {
     expect(cancelled).toBe(true);
   });
 
+  it('serializes concurrent next() calls instead of interleaving reads', async () => {
+    const bytes = await archive([
+      { header: { name: 'a' }, body: 'x' },
+      { header: { name: 'b' }, body: 'y' },
+      { header: { name: 'c' }, body: 'z' },
+    ]);
+    const reader = readTar(streamOf(bytes, 100));
+    const got = await Promise.all([reader.next(), reader.next(), reader.next(), reader.next()]);
+    expect(got.map((e) => e?.header.name ?? null)).toEqual(['a', 'b', 'c', null]);
+  });
+
   it('accepts an archive that ends on a header boundary without the end marker', async () => {
     const bytes = await archive([{ header: { name: 'a' }, body: 'x' }]);
     const got = await readAllEntries(bytes.subarray(0, 1024));

@@ -214,7 +214,19 @@ export class TarReader implements AsyncIterable<TarEntry> {
   }
 
   /** The next entry, or null at the end of the archive. */
-  async next(): Promise<TarEntry | null> {
+  next(): Promise<TarEntry | null> {
+    // Calls queue up: a second next() while one is reading waits for it instead of interleaving reads.
+    const result = this.queue.then(() => this.advance());
+    this.queue = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  private queue: Promise<void> = Promise.resolve();
+
+  private async advance(): Promise<TarEntry | null> {
     if (this.failure) throw this.failure;
     if (this.done) return null;
     try {
