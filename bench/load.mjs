@@ -21,13 +21,23 @@ await runBenchmark({
       sh(['bash', join(sharedDir, 'peers', 'fixtures.sh'), layout, '--big', String(mib)]);
       sh(['touch', join(layout, '.complete')]);
     }
-    if (!existsSync(archive)) sh(['skopeo', 'copy', '-q', `oci:${layout}:big`, `docker-archive:${archive}:fixtures/big:latest`]);
+    if (!existsSync(archive))
+      sh(['skopeo', 'copy', '-q', `oci:${layout}:big`, `docker-archive:${archive}:fixtures/big:latest`]);
   },
   teardown() {
     sh(['rm', '-rf', out]);
   },
   cases: [
-    { name: 'lade load', cmd: [process.execPath, join(benchDir, 'load', 'lade.mjs'), archive, out], before: () => sh(['rm', '-rf', out]) },
-    { name: 'skopeo copy', cmd: ['skopeo', 'copy', '-q', `docker-archive:${archive}`, `oci:${out}:big`], before: () => sh(['rm', '-rf', out]), peer: true },
+    {
+      name: 'lade load',
+      cmd: [process.execPath, join(benchDir, 'load', 'lade.mjs'), archive, out],
+      before: () => sh(['rm', '-rf', out]),
+    },
+    {
+      name: 'skopeo copy',
+      cmd: ['skopeo', 'copy', '-q', `docker-archive:${archive}`, `oci:${out}:big`],
+      before: () => sh(['rm', '-rf', out]),
+      peer: true,
+    },
   ],
 });

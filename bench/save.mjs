@@ -25,7 +25,16 @@ await runBenchmark({
     sh(['rm', '-f', out]);
   },
   cases: [
-    { name: 'lade save', cmd: [process.execPath, join(benchDir, 'save', 'lade.mjs'), layout, 'big', out], before: () => sh(['rm', '-f', out]) },
-    { name: 'skopeo copy', cmd: ['skopeo', 'copy', '-q', `oci:${layout}:big`, `docker-archive:${out}:fixtures/big:latest`], before: () => sh(['rm', '-f', out]), peer: true },
+    {
+      name: 'lade save',
+      cmd: [process.execPath, join(benchDir, 'save', 'lade.mjs'), layout, 'big', out],
+      before: () => sh(['rm', '-f', out]),
+    },
+    {
+      name: 'skopeo copy',
+      cmd: ['skopeo', 'copy', '-q', `oci:${layout}:big`, `docker-archive:${out}:fixtures/big:latest`],
+      before: () => sh(['rm', '-f', out]),
+      peer: true,
+    },
   ],
 });

@@ -5,7 +5,10 @@ import { ociLayoutSource } from '../../packages/store/dist/index.js';
 const [dir, ref, file, format] = process.argv.slice(2);
 const source = await ociLayoutSource(dir, ref);
 try {
-  await saveImages([{ source, names: [`fixtures/${ref}:latest`] }], file, { format: format ?? 'docker', copy: { concurrency: 4 } });
+  await saveImages([{ source, names: [`fixtures/${ref}:latest`] }], file, {
+    format: format ?? 'docker',
+    copy: { concurrency: 4 },
+  });
 } finally {
   await source.close?.();
 }
