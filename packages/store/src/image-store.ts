@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type Digest, digestHex, isDigest } from '@lade/digest';
@@ -17,7 +17,13 @@ import {
 } from '@lade/manifest';
 import { isImageIdPrefix, parseImageId } from '@lade/reference';
 import type { BlobInfo } from './blob-store.js';
-import { AmbiguousImageError, ImageConflictError, ImageUnknownError, NameInvalidError } from './errors.js';
+import {
+  AmbiguousImageError,
+  ImageConflictError,
+  ImageUnknownError,
+  LayoutInvalidError,
+  NameInvalidError,
+} from './errors.js';
 import type { FsBlobStore } from './fs-blob-store.js';
 import { type OciIndexFile, OciLayout, type OpenLayoutOptions, REF_NAME_ANNOTATION } from './layout.js';
 import {
@@ -415,6 +421,12 @@ export class ImageStore {
 
   /** Opens the store at `root` (default {@link defaultStoreRoot}), creating an empty layout when there is none. */
   static async open(root: string = defaultStoreRoot(), options: OpenStoreOptions = {}): Promise<ImageStore> {
+    const existing = await readdir(root).catch(() => [] as string[]);
+    if (existing.length > 0 && !existing.includes('oci-layout') && !existing.includes('index.json')) {
+      throw new LayoutInvalidError(
+        `${root} is neither empty nor an OCI image layout; give the store its own directory (--root or $LADE_HOME)`,
+      );
+    }
     const layout = await OciLayout.open(root, {
       create: true,
       ...(options.fsync !== undefined ? { fsync: options.fsync } : {}),

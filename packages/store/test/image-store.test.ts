@@ -63,6 +63,14 @@ describe('ImageStore layout', () => {
     expect(defaultStoreRoot({})).toMatch(/\.local\/share\/lade$/);
   });
 
+  it('refuses to turn a non-empty directory that is no layout into a store, writing nothing', async () => {
+    const t = await tempDir('lade-notastore-');
+    cleanups.push(t.cleanup);
+    await writeFile(join(t.path, 'notes.txt'), 'mine');
+    await expect(ImageStore.open(t.path)).rejects.toMatchObject({ code: 'LAYOUT_INVALID' });
+    expect(await readdir(t.path)).toEqual(['notes.txt']);
+  });
+
   it('refuses an index.json that is not an OCI index with LAYOUT_INVALID', async () => {
     const store = await openStore();
     await writeFile(join(store.root, 'index.json'), '{"schemaVersion": 1}');

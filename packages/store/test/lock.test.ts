@@ -110,7 +110,10 @@ describe('acquireLock', () => {
     await writeFile(counter, '0');
     // Start from a lock left by a dead process: the children must agree on breaking it exactly once.
     const dead = Number((await run('sh', ['-c', 'echo $$'])).stdout.trim());
-    await writeFile(join(d, 'index.json.lock'), JSON.stringify({ pid: dead, host: hostname(), since: '2020-01-01T00:00:00Z', token: 'dead' }));
+    await writeFile(
+      join(d, 'index.json.lock'),
+      JSON.stringify({ pid: dead, host: hostname(), since: '2020-01-01T00:00:00Z', token: 'dead' }),
+    );
     const procs = 4;
     const times = 25;
     const results = await Promise.all(
