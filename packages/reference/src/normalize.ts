@@ -44,8 +44,8 @@ export function normalizeReference(input: string | Reference, options: Normalize
     throw new InvalidReferenceError(`invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`, s);
   }
   const { domain, remainder } = splitDockerDomain(s);
-  // docker checks the case of the name before the tag; we also stop at '@' so a digest never shows up in the message.
-  const remote = remainder.split(/[:@]/, 1)[0] ?? '';
+  // docker checks the case of what precedes the first ':' — a digest's `@sha256` included, as docker prints it.
+  const remote = remainder.split(':', 1)[0] ?? '';
   if (remote.toLowerCase() !== remote) {
     throw new InvalidReferenceError(`${INVALID_REFERENCE_FORMAT}: repository name (${remote}) must be lowercase`, s);
   }

@@ -53,10 +53,10 @@ describe("normalizeReference rejects what docker rejects, with docker's message"
     expect(e.input).toBe('Ubuntu');
   });
 
-  it('keeps a digest out of the lowercase error', () => {
+  it('names the text before the first colon in the lowercase error, @sha256 included, exactly as docker does', () => {
     expectInvalid(
       () => normalizeReference(`Busybox@sha256:${'a'.repeat(64)}`),
-      'invalid reference format: repository name (library/Busybox) must be lowercase',
+      'invalid reference format: repository name (library/Busybox@sha256) must be lowercase',
     );
   });
 
