@@ -119,6 +119,13 @@ export function addGroup(parent: Command, name: string, description: string): La
   const group = (parent as LadeCommand).command(name) as LadeCommand;
   group.description(description);
   group.usage('COMMAND');
+  group.helpCommand(false);
+  // docker prints a group's help on stdout and exits 0; an unknown subcommand is an error.
+  group.argument('[command]');
+  group.action((command: string | undefined) => {
+    if (command !== undefined) group.unknownCommand();
+    group.outputHelp();
+  });
   return group;
 }
 

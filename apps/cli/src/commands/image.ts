@@ -299,7 +299,7 @@ async function images(ctx: CliContext, args: string[], flags: ImagesFlags): Prom
   const now = Date.now();
   let contexts = rows.map((r) => imageContext(r, trunc, now));
   if (flags.quiet) contexts = contexts.filter((c, i) => contexts.findIndex((o) => o.ID === c.ID) === i);
-  await ctx.io.stdout.write(renderFormat(format, contexts, { headers: imageHeaders, defaultFormat }));
+  await ctx.io.stdout.write(renderFormat(format, contexts, { headers: imageHeaders, defaultFormat, contextRows: true }));
 }
 
 // ---- history ----
@@ -331,7 +331,7 @@ async function history(ctx: CliContext, args: string[], flags: HistoryFlags): Pr
   const format = flags.quiet ? '{{.ID}}' : (flags.format ?? '');
   const headers = { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' };
   await ctx.io.stdout.write(
-    renderFormat(format, contexts, { headers, defaultFormat: 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}' }),
+    renderFormat(format, contexts, { headers, defaultFormat: 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}', contextRows: true }),
   );
 }
 

@@ -228,6 +228,7 @@ async function search(ctx: CliContext, args: string[], flags: SearchFlags): Prom
     renderFormat(flags.format ?? '', rows, {
       headers: { Name: 'NAME', Description: 'DESCRIPTION', StarCount: 'STARS', IsOfficial: 'OFFICIAL', IsAutomated: 'AUTOMATED' },
       defaultFormat: 'table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}',
+      contextRows: true,
     }),
   );
 }

@@ -24,7 +24,7 @@ async function df(ctx: CliContext, _args: string[], flags: { verbose?: boolean; 
   ];
   const headers = { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' };
   if (!flags.verbose) {
-    await ctx.io.stdout.write(renderFormat(flags.format ?? '', rows, { headers, defaultFormat: 'table {{.Type}}\\t{{.TotalCount}}\\t{{.Active}}\\t{{.Size}}\\t{{.Reclaimable}}' }));
+    await ctx.io.stdout.write(renderFormat(flags.format ?? '', rows, { headers, defaultFormat: 'table {{.Type}}\\t{{.TotalCount}}\\t{{.Active}}\\t{{.Size}}\\t{{.Reclaimable}}', contextRows: true }));
     return;
   }
   const now = Date.now();
