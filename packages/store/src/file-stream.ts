@@ -46,3 +46,30 @@ export function fileRangeStream(fh: FileHandle, start: number, end: number): Rea
     { highWaterMark: 0 },
   );
 }
+
+/**
+ * `reader.read()` that rejects with `makeError()` as soon as `signal` fires, even while the read is pending
+ * (a stalled network stream); the caller then cancels the reader.
+ */
+export function readOrAbort<T>(
+  reader: ReadableStreamDefaultReader<T>,
+  signal: AbortSignal | undefined,
+  makeError: (signal: AbortSignal) => Error,
+): Promise<ReadableStreamReadResult<T>> {
+  if (!signal) return reader.read();
+  if (signal.aborted) return Promise.reject(makeError(signal));
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(makeError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    reader.read().then(
+      (r) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(r);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

@@ -13,7 +13,7 @@ import {
 } from '@lade/digest';
 import type { BlobInfo, BlobStore, ByteRange, IngestExpectation, IngestOptions } from './blob-store.js';
 import { AbortedError, BlobUnknownError, RangeInvalidError } from './errors.js';
-import { fileRangeStream } from './file-stream.js';
+import { fileRangeStream, readOrAbort } from './file-stream.js';
 
 const ALGORITHMS: readonly DigestAlgorithm[] = ['sha256', 'sha512'];
 
@@ -159,8 +159,9 @@ export class FsBlobStore implements BlobStore {
       let written = 0;
       try {
         for (;;) {
-          if (options.signal?.aborted) throw abortError(options.signal, `ingest of ${digest}`);
-          const { done, value } = await reader.read();
+          const { done, value } = await readOrAbort(reader, options.signal, (s) =>
+            abortError(s, `ingest of ${digest}`),
+          );
           if (done) break;
           let off = 0;
           while (off < value.byteLength) {
@@ -195,8 +196,7 @@ export class FsBlobStore implements BlobStore {
     let seen = 0;
     try {
       for (;;) {
-        if (options.signal?.aborted) throw abortError(options.signal, 'ingest');
-        const { done, value } = await reader.read();
+        const { done, value } = await readOrAbort(reader, options.signal, (s) => abortError(s, 'ingest'));
         if (done) return;
         seen += value.byteLength;
         options.onProgress?.(seen);

@@ -1,6 +1,7 @@
 import { type Digest, parseDigest, verifyingStream } from '@lade/digest';
 import type { BlobInfo, BlobStore, ByteRange, IngestExpectation, IngestOptions } from './blob-store.js';
 import { AbortedError, BlobUnknownError, RangeInvalidError } from './errors.js';
+import { readOrAbort } from './file-stream.js';
 
 /**
  * Blobs in memory, for tests and ephemeral servers. Same contract as {@link FsBlobStore}:
@@ -51,9 +52,11 @@ export class MemoryBlobStore implements BlobStore {
     let size = 0;
     try {
       for (;;) {
-        if (options.signal?.aborted)
-          throw new AbortedError(`ingest of ${digest} was aborted`, { cause: options.signal.reason });
-        const { done, value } = await reader.read();
+        const { done, value } = await readOrAbort(
+          reader,
+          options.signal,
+          (s) => new AbortedError(`ingest of ${digest} was aborted`, { cause: s.reason }),
+        );
         if (done) break;
         chunks.push(value.slice());
         size += value.byteLength;

@@ -118,6 +118,31 @@ describe.each(drivers)('%s', (_name, make) => {
     expect(await collect(store)).toEqual([]);
   });
 
+  it('aborts a stalled ingest as soon as the signal fires, storing nothing', async () => {
+    const { store, dir } = await make();
+    const ac = new AbortController();
+    let cancelled = false;
+    const stalled = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(hello.subarray(0, 3));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    setTimeout(() => ac.abort(new Error('user cancelled')), 50);
+    const started = Date.now();
+    await expect(
+      store.ingest({ digest: helloDigest, size: hello.byteLength }, stalled, { signal: ac.signal }),
+    ).rejects.toMatchObject({
+      code: 'ABORTED',
+    });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(cancelled).toBe(true);
+    expect(await collect(store)).toEqual([]);
+    if (dir) expect(await readdir(join(dir, '.lade-ingest')).catch(() => [])).toEqual([]);
+  });
+
   it('rejects an invalid digest with DIGEST_INVALID', async () => {
     const { store } = await make();
     await expect(store.ingest({ digest: 'sha256:xyz' as Digest }, streamOf(hello))).rejects.toMatchObject({
