@@ -5,7 +5,7 @@ import { loadImage } from '@lade/rootfs';
 import { ImageStore } from '@lade/store';
 import { peersAvailable, runOk, startRegistry, tempDir } from '@lade/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { describeTree, treeDifferences } from '../../../packages/rootfs/test/tree.js';
+import { describeTree, treeDifferences } from '@lade/test-support';
 import { lade } from './helpers.js';
 
 async function tarFile(path: string): Promise<void> {
@@ -69,7 +69,7 @@ describe('lade unpack, diff, commit, export, import', () => {
     expect(readdirSync(bundle).sort()).toEqual(['lade-unpack.json', 'rootfs']);
     modify(join(bundle, 'rootfs'));
     const d = await run(['diff', bundle]);
-    expect(d.stdout).toBe(['C /etc', 'D /etc/old.conf', 'C /etc/os-release', 'A /srv', 'A /srv/app', 'C /var/lib/data', 'A /var/lib/data/b', ''].join('\n'));
+    expect(d.stdout).toBe(['C /etc', 'D /etc/old.conf', 'C /etc/os-release', 'A /srv', 'A /srv/app', 'C /var/lib', 'C /var/lib/data', 'A /var/lib/data/b', ''].join('\n'));
     const c = await run(['commit', '-m', 'second', '-a', 'Lade Tester <t@example.com>', '-c', 'ENV K=V', '-c', 'CMD ["/srv/app"]', bundle, 'next:1']);
     expect(c.stderr).toBe('');
     expect(c.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
@@ -132,7 +132,7 @@ describe('lade unpack, diff, commit, export, import', () => {
     const r = await run(['commit', '--base', 'other:1', bundle, 'wrong:1']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('was unpacked from image');
-    expect((await (await ImageStore.open(root)).listImages()).map((i) => i.Repository ?? '')).not.toContain('wrong');
+    expect((await (await ImageStore.open(root)).listImages()).map((i) => i.repository ?? '')).not.toContain('wrong');
   });
 
   describe.runIf(peersAvailable('docker-registry'))('through a registry', () => {

@@ -8,7 +8,7 @@ import { hash } from '@lade/digest';
 import { fixturesDir, runOk, tempDir } from '@lade/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyLayer, flattenImage, readUnpackRecord, unpackImage } from '../src/index.js';
-import { describeTree, treeDifferences } from './tree.js';
+import { describeTree, treeDifferences } from '@lade/test-support';
 
 async function tarBytes(entries: TarWriteEntry[]): Promise<Uint8Array> {
   return new Uint8Array(await new Response(writeTar(entries)).arrayBuffer());

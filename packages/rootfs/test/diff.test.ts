@@ -6,7 +6,7 @@ import { MemoryImageStore } from '@lade/manifest';
 import { tempDir } from '@lade/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyLayer, diffDirectory, diffLayer, formatChanges, readUnpackRecord, treeFromImage, unpackImage } from '../src/index.js';
-import { describeTree, treeDifferences } from './tree.js';
+import { describeTree, treeDifferences } from '@lade/test-support';
 
 async function tarBytes(entries: TarWriteEntry[]): Promise<Uint8Array> {
   return new Uint8Array(await new Response(writeTar(entries)).arrayBuffer());

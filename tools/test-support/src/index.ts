@@ -166,3 +166,4 @@ export async function pushPeerFixtures(layout: string, registryHost: string, tag
     await runOk('skopeo', ['copy', '-q', ...all, '--dest-tls-verify=false', `oci:${layout}:${t}`, `docker://${registryHost}/fixtures/${t}:latest`]);
   }
 }
+export { describeTree, treeDifferences, type TreeLine } from './tree.js';

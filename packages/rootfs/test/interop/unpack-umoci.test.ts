@@ -5,7 +5,7 @@ import { ociLayoutSource } from '@lade/store';
 import { fixturesDir, peerFixtures, peersAvailable, runOk, tempDir } from '@lade/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unpackImage } from '../../src/index.js';
-import { describeTree, treeDifferences } from '../tree.js';
+import { describeTree, treeDifferences } from '@lade/test-support';
 
 const ggcr = join(fixturesDir, 'ggcr');
 
