@@ -441,3 +441,96 @@ describe('renders exactly like docker 28.2.2 (docker context ls --format)', () =
     expect(sameType(got.text)).toBe(sameType(expected));
   });
 });
+
+/*
+ * Column alignment with several rows, wide (CJK, emoji) and combining characters and empty cells: docker 28.2.2
+ * `docker context ls --format '<template>'` over five contexts created offline in a scratch DOCKER_CONFIG.
+ */
+const contexts = [
+  {
+    Current: false,
+    Description: '',
+    DockerEndpoint: 'unix:///x.sock',
+    Error: '',
+    Name: 'a-very-long-context-name-indeed',
+  },
+  { Current: false, Description: 'cafe\\u0301 é', DockerEndpoint: 'tcp://h:1', Error: '', Name: 'combining' },
+  {
+    Current: true,
+    Description: 'Current DOCKER_HOST based configuration',
+    DockerEndpoint: 'unix:///var/run/docker.sock',
+    Error: '',
+    Name: 'default',
+  },
+  { Current: false, Description: 'whale 🐳 here', DockerEndpoint: 'tcp://10.0.0.2:2375', Error: '', Name: 'emoji' },
+  { Current: false, Description: '你好世界 wide', DockerEndpoint: 'tcp://10.0.0.1:2375', Error: '', Name: 'wide' },
+];
+
+const tables: ReadonlyArray<readonly [template: string, expected: string]> = [
+  [
+    'table',
+    'NAME                              DESCRIPTION                               DOCKER ENDPOINT               ERROR\na-very-long-context-name-indeed                                             unix:///x.sock                \ncombining                         cafe\\u0301 é                              tcp://h:1                     \ndefault *                         Current DOCKER_HOST based configuration   unix:///var/run/docker.sock   \nemoji                             whale 🐳 here                             tcp://10.0.0.2:2375           \nwide                              你好世界 wide                             tcp://10.0.0.1:2375           \n',
+  ],
+  [
+    'table {{.Name}}\t{{.Description}}',
+    'NAME                              DESCRIPTION\na-very-long-context-name-indeed   \ncombining                         cafe\\u0301 é\ndefault                           Current DOCKER_HOST based configuration\nemoji                             whale 🐳 here\nwide                              你好世界 wide\n',
+  ],
+  [
+    'table {{.Description}}\t{{.Name}}',
+    'DESCRIPTION                               NAME\n                                          a-very-long-context-name-indeed\ncafe\\u0301 é                              combining\nCurrent DOCKER_HOST based configuration   default\nwhale 🐳 here                             emoji\n你好世界 wide                             wide\n',
+  ],
+  [
+    'table {{.Description}}\t{{.Name}}\t{{.DockerEndpoint}}\t',
+    'DESCRIPTION                               NAME                              DOCKER ENDPOINT               \n                                          a-very-long-context-name-indeed   unix:///x.sock                \ncafe\\u0301 é                              combining                         tcp://h:1                     \nCurrent DOCKER_HOST based configuration   default                           unix:///var/run/docker.sock   \nwhale 🐳 here                             emoji                             tcp://10.0.0.2:2375           \n你好世界 wide                             wide                              tcp://10.0.0.1:2375           \n',
+  ],
+  [
+    'table {{.Name}}\t\t{{.Description}}',
+    'NAME                                        DESCRIPTION\na-very-long-context-name-indeed             \ncombining                                   cafe\\u0301 é\ndefault                                     Current DOCKER_HOST based configuration\nemoji                                       whale 🐳 here\nwide                                        你好世界 wide\n',
+  ],
+  [
+    'table {{if .Current}}{{.Name}}\t{{end}}{{.Description}}',
+    'DESCRIPTION\n\ncafe\\u0301 é\ndefault   Current DOCKER_HOST based configuration\nwhale 🐳 here\n你好世界 wide\n',
+  ],
+  [
+    'table {{.Name}}\t{{.Description}}\t{{if .Current}}x\t{{end}}{{.DockerEndpoint}}',
+    'NAME                              DESCRIPTION                               DOCKER ENDPOINT\na-very-long-context-name-indeed                                             unix:///x.sock\ncombining                         cafe\\u0301 é                              tcp://h:1\ndefault                           Current DOCKER_HOST based configuration   x         unix:///var/run/docker.sock\nemoji                             whale 🐳 here                             tcp://10.0.0.2:2375\nwide                              你好世界 wide                             tcp://10.0.0.1:2375\n',
+  ],
+  [
+    'table {{upper .Description}}\t|',
+    'DESCRIPTION                               |\n                                          |\nCAFE\\U0301 É                              |\nCURRENT DOCKER_HOST BASED CONFIGURATION   |\nWHALE 🐳 HERE                             |\n你好世界 WIDE                             |\n',
+  ],
+  [
+    'table {{.Description}}',
+    'DESCRIPTION\n\ncafe\\u0301 é\nCurrent DOCKER_HOST based configuration\nwhale 🐳 here\n你好世界 wide\n',
+  ],
+  [
+    '{{.Name}}\t{{.Description}}',
+    'a-very-long-context-name-indeed\t\ncombining\tcafe\\u0301 é\ndefault\tCurrent DOCKER_HOST based configuration\nemoji\twhale 🐳 here\nwide\t你好世界 wide\n',
+  ],
+  [
+    'table {{truncate .Description 3}}\t{{.Name}}',
+    'DESCRIPTION   NAME\n              a-very-long-context-name-indeed\ncaf           combining\nCur           default\nwha           emoji\n你            wide\n',
+  ],
+  [
+    'table {{truncate .Description 4}}\t{{.Name}}',
+    'DESCRIPTION   NAME\n              a-very-long-context-name-indeed\ncafe          combining\nCurr          default\nwhal          emoji\n你�           wide\n',
+  ],
+  [
+    'json',
+    '{"Current":false,"Description":"","DockerEndpoint":"unix:///x.sock","Error":"","Name":"a-very-long-context-name-indeed"}\n{"Current":false,"Description":"cafe\\\\u0301 é","DockerEndpoint":"tcp://h:1","Error":"","Name":"combining"}\n{"Current":true,"Description":"Current DOCKER_HOST based configuration","DockerEndpoint":"unix:///var/run/docker.sock","Error":"","Name":"default"}\n{"Current":false,"Description":"whale 🐳 here","DockerEndpoint":"tcp://10.0.0.2:2375","Error":"","Name":"emoji"}\n{"Current":false,"Description":"你好世界 wide","DockerEndpoint":"tcp://10.0.0.1:2375","Error":"","Name":"wide"}\n',
+  ],
+  [
+    '{{json .Description}}',
+    '""\n"cafe\\\\u0301 é"\n"Current DOCKER_HOST based configuration"\n"whale 🐳 here"\n"你好世界 wide"\n',
+  ],
+  [
+    'table {{.Name}}\\t{{.DockerEndpoint}}',
+    'NAME                              DOCKER ENDPOINT\na-very-long-context-name-indeed   unix:///x.sock\ncombining                         tcp://h:1\ndefault                           unix:///var/run/docker.sock\nemoji                             tcp://10.0.0.2:2375\nwide                              tcp://10.0.0.1:2375\n',
+  ],
+];
+
+describe('aligns tables exactly like docker 28.2.2 (docker context ls, several rows)', () => {
+  it.each(tables)('%j', (template, expected) => {
+    expect(renderFormat(template, contexts, { headers, defaultFormat, contextRows: true })).toBe(expected);
+  });
+});

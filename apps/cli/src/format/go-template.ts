@@ -1141,10 +1141,12 @@ const FUNCTIONS: Readonly<Record<string, { readonly sig: Signature; readonly fn:
   },
   truncate: {
     sig: { params: ['string', 'int'] },
+    // Go's truncateWithLength counts bytes, so a cut inside a character leaves a broken one (shown as U+FFFD).
     fn: (s, length) => {
-      const points = Array.from(str(s));
+      const bytes = utf8(str(s));
       const n = num(length) ?? 0;
-      return points.length < n ? points.join('') : points.slice(0, Math.max(0, n)).join('');
+      if (n < 0) throw new ExecFailure('error calling truncate: slice bounds out of range');
+      return bytes.length < n ? str(s) : new TextDecoder().decode(bytes.slice(0, n));
     },
   },
   // text/template builtins
