@@ -21,7 +21,7 @@ import {
 import { familiarName, familiarString, normalizeReference } from '@lade/reference';
 import { type OpenArchiveOptions, openArchive } from './archive-read.js';
 import { type Compression, compressStream, decompressStream, sniffCompression } from './compression.js';
-import { ArchiveError, ArchiveUnsupportedError } from './errors.js';
+import { ArchiveError, ArchiveUnsupportedError, SpoolError } from './errors.js';
 import { readFileStream, writeFileAtomic, writeStreamToFile } from './file-streams.js';
 import { createTarWriter } from './tar/writer.js';
 
@@ -89,7 +89,8 @@ export class ArchiveWriter {
   private readonly pending = new Map<string, Promise<void>>();
   private readonly spooled = new Map<string, SpooledBlob>();
   private readonly manifests = new Map<string, Uint8Array>();
-  private spoolDir: string | undefined;
+  /** One spool directory, made once even when blobs arrive concurrently. */
+  private spoolDir: Promise<string> | undefined;
   private spoolCount = 0;
   private failed: unknown;
   private finished = false;
@@ -164,8 +165,14 @@ export class ArchiveWriter {
       return;
     }
     // Legacy: layers must be uncompressed tars of known size, and which blob is a layer is known only from the manifest.
-    this.spoolDir ??= await mkdtemp(join(this.options.tempDir ?? tmpdir(), 'lade-save-'));
-    const path = join(this.spoolDir, String(this.spoolCount++));
+    const parent = this.options.tempDir ?? tmpdir();
+    this.spoolDir ??= mkdtemp(join(parent, 'lade-save-')).catch((e: unknown) => {
+      throw new SpoolError(
+        `cannot spool layers for the legacy archive in ${parent}: ${(e as Error).message}; set a writable temp directory (TMPDIR)`,
+        { cause: e },
+      );
+    });
+    const path = join(await this.spoolDir, String(this.spoolCount++));
     const sniffed = await sniffCompression(verified);
     const hasher = createHasher('sha256');
     let size = 0;
@@ -349,8 +356,10 @@ export class ArchiveWriter {
   }
 
   private async cleanup(): Promise<void> {
-    if (this.spoolDir) await rm(this.spoolDir, { recursive: true, force: true });
+    const dir = this.spoolDir;
     this.spoolDir = undefined;
+    const path = await dir?.catch(() => undefined);
+    if (path) await rm(path, { recursive: true, force: true });
   }
 }
 

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { copy, MemoryImageStore, parseManifest } from '@lade/manifest';
 import { fixturesDir, runOk, tempDir } from '@lade/test-support';
@@ -121,6 +121,17 @@ describe('saveImages', () => {
     expect(names.filter((n) => n.endsWith('/layer.tar'))).toHaveLength(1);
     expect(names).toContain('6e0b05049ed9c17d02e1a55e80d6599dbfcce7f4f4b022e3c673e685789c470e.json');
     expect(names.slice(-2)).toEqual(['manifest.json', 'repositories']);
+    // concurrent blobs share one spool directory, removed at the end
+    const spoolParent = join(tmp.path, 'spool-parent');
+    await mkdir(spoolParent);
+    const bundle = await openArchive(ggcr('test_bundle.tar'));
+    await saveImages(
+      bundle.images.map((i) => ({ source: i.source(), names: i.names })),
+      join(tmp.path, 'legacy-bundle.tar'),
+      { format: 'legacy', tempDir: spoolParent, copy: { concurrency: 4 } },
+    );
+    expect(await readdir(spoolParent)).toEqual([]);
+    await bundle.close();
     await src.close();
   });
 
