@@ -305,9 +305,10 @@ export class Registry {
       return true;
     }
     if (basic) {
-      const had = this.#auth.kind === 'basic';
       this.#auth = { kind: 'basic' };
-      return !had && creds?.username !== undefined && creds.password !== undefined;
+      // Retry once when this request went out without credentials (concurrent first requests all do); never when
+      // the registry refused the ones it was sent.
+      return !sent?.startsWith('Basic ') && creds?.username !== undefined && creds.password !== undefined;
     }
     return false;
   }

@@ -11,6 +11,8 @@ export type FaultAction =
   | { readonly kind: 'corrupt' }
   /** Read this many bytes of the request body, then drop the connection without forwarding anything. */
   | { readonly kind: 'drop-request'; readonly afterBytes: number }
+  /** Forward, rewriting an absolute `Location` of the answer into a path (as some registries send it). */
+  | { readonly kind: 'relative-location' }
   /** Forward the request with this query parameter removed. */
   | { readonly kind: 'strip-query'; readonly param: string };
 
@@ -50,7 +52,12 @@ export async function startFaultProxy(upstreamHost: string): Promise<FaultProxy>
     const up = httpRequest(
       { host: uHost, port: Number(uPort), method: req.method, path, headers: req.headers },
       (ures) => {
-        res.writeHead(ures.statusCode ?? 502, ures.headers);
+        const headers = { ...ures.headers };
+        if (action?.kind === 'relative-location' && typeof headers.location === 'string' && /^https?:/.test(headers.location)) {
+          const u = new URL(headers.location);
+          headers.location = `${u.pathname}${u.search}`;
+        }
+        res.writeHead(ures.statusCode ?? 502, headers);
         let sent = 0;
         let corrupted = false;
         ures.on('data', (chunk: Buffer) => {

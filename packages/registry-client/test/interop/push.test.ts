@@ -88,7 +88,9 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('push to a real dock
     await small.close();
     expect(outcome).toBe('uploaded');
     const statusChecks = proxy.seen.filter((s) => s.method === 'GET' && /\/blobs\/uploads\//.test(s.url));
-    expect(statusChecks).toHaveLength(1);
+    // Node's transport surfaces the broken connection and lade asks the registry where it stands; Deno's fetch
+    // may resend the (replayable) chunk by itself first. Either way the second chunk goes again from its start.
+    expect(statusChecks.length).toBeLessThanOrEqual(1);
     const patches = proxy.seen.filter((s) => s.method === 'PATCH').map((s) => s.headers['content-range']);
     expect(patches.slice(0, 3)).toEqual(['0-524287', '524288-1048575', '524288-1048575']);
     const check = new Registry(target.host, { credentials: null });
@@ -96,6 +98,17 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('push to a real dock
     const back = new Uint8Array(await new Response(await check.openBlob('pushed/resume', layer, { verify: true })).arrayBuffer());
     await check.close();
     expect(hash(back)).toBe(layer.digest);
+  });
+
+  it('follows relative upload Locations as well as absolute ones', async () => {
+    proxy.rules.push({ path: /\/blobs\/uploads\//, times: 100, action: { kind: 'relative-location' } });
+    const small = new RegistryClient({ credentials: null, chunkSize: 512 * 1024 });
+    const big = store.resolve('big')!;
+    const layer = manifestLayers(store.getManifest(big.digest)!.bytes)[0]!;
+    expect(await small.registry(proxy.host).uploadBlob('pushed/relative', layer, streamOf(store.getBlob(layer.digest)!))).toBe('uploaded');
+    await small.close();
+    expect(proxy.seen.filter((s) => s.method === 'PATCH').length).toBeGreaterThan(1);
+    expect(await client.registry(target.host).headBlob('pushed/relative', layer.digest)).toBe(layer.size);
   });
 
   it('skips blobs the repository already has', async () => {
