@@ -171,6 +171,14 @@ describe('createdSince: docker CREATED column', () => {
   });
 });
 
+describe('createdSince without a usable time', () => {
+  it('is empty, so the default image table prints N/A', () => {
+    expect(createdSince('', 0)).toBe('');
+    expect(createdSince('not a date', 0)).toBe('');
+    expect(createdSince(new Date(Number.NaN))).toBe('');
+  });
+});
+
 describe('truncateId (docker stringid.TruncateID)', () => {
   const hex = 'da304e823d8ca2b9d863a3c897baeb852ba21ea9a9f1414736394ae7fcaf9821';
   it.each([

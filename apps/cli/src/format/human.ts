@@ -66,11 +66,13 @@ export function humanDuration(milliseconds: number): string {
 
 /**
  * docker's CREATED column: `humanDuration(now - created) + " ago"` (`2 weeks ago`, `About an hour ago`).
- * `created` is a Date, an RFC 3339 string, or milliseconds since the epoch.
+ * `created` is a Date, an RFC 3339 string, or milliseconds since the epoch. A missing or unreadable time gives `''`,
+ * as docker's `CreatedSince` does for a zero time, so `{{if .CreatedSince}}…{{else}}N/A{{end}}` prints `N/A`.
  */
 export function createdSince(created: Date | string | number, now: Date | number = Date.now()): string {
   const at = created instanceof Date ? created.getTime() : typeof created === 'string' ? Date.parse(created) : created;
   const reference = now instanceof Date ? now.getTime() : now;
+  if (!Number.isFinite(at) || !Number.isFinite(reference)) return '';
   return `${humanDuration(reference - at)} ago`;
 }
 
