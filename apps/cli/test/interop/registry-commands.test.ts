@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type PeerRegistry, peerFixtures, peersAvailable, pushPeerFixtures, runOk, startRegistry, tempDir } from '@lade/test-support';
+import { fixturesDir, type PeerRegistry, peerFixtures, peersAvailable, pushPeerFixtures, runOk, startRegistry, tempDir } from '@lade/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lade } from '../helpers.js';
 
@@ -58,7 +58,7 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('registry commands a
   });
 });
 
-describe.runIf(peersAvailable('docker-registry'))('login and logout against a registry with basic auth', () => {
+describe.runIf(peersAvailable('skopeo', 'docker-registry'))('login and logout against a registry with basic auth', () => {
   let registry: PeerRegistry;
   let home: { path: string; cleanup: () => Promise<void> };
 
@@ -107,6 +107,40 @@ describe.runIf(peersAvailable('docker-registry'))('login and logout against a re
   it('refuses --password-stdin without --username', async () => {
     const r = await lade(home.path, ['login', '--password-stdin', registry.host], { stdin: 'x' });
     expect(r).toMatchObject({ code: 1, stderr: 'Must provide --username with --password-stdin\n' });
+  });
+
+  it('pulls and pushes with the stored credentials, and words refusals as docker does without them', async () => {
+    const layout = await peerFixtures({ big: 8 });
+    await runOk('skopeo', ['copy', '-q', '--dest-creds', 'alice:s3cret', '--dest-tls-verify=false', `oci:${layout}:tricky`, `docker://${registry.host}/private/app:1`]);
+    const env = { LADE_HOME: join(home.path, 'store') };
+    const anonymous = await tempDir('lade-cli-home-');
+    try {
+      const denied = await lade(anonymous.path, ['pull', `${registry.host}/private/app:1`], { env: { LADE_HOME: join(anonymous.path, 'store') } });
+      expect(denied.code).toBe(1);
+      expect(denied.stderr).toBe(
+        `Error: pull access denied for ${registry.host}/private/app, repository does not exist or may require 'docker login': unauthorized: authentication required\n`,
+      );
+    } finally {
+      await anonymous.cleanup();
+    }
+    const pulled = await lade(home.path, ['pull', '-q', `${registry.host}/private/app:1`], { env });
+    expect(pulled).toMatchObject({ code: 0, stdout: `${registry.host}/private/app:1\n` });
+    expect((await lade(home.path, ['tag', `${registry.host}/private/app:1`, `${registry.host}/private/app:2`], { env })).code).toBe(0);
+    const pushed = await lade(home.path, ['push', `${registry.host}/private/app:2`], { env });
+    expect(pushed.stderr).toBe('');
+    expect(pushed.code).toBe(0);
+    expect(pushed.stdout).toMatch(/2: digest: sha256:[0-9a-f]{64} size: \d+\n$/);
+    const other = await tempDir('lade-cli-home-');
+    try {
+      const store = join(other.path, 'store');
+      await lade(other.path, ['load', '-q', '-i', join(fixturesDir, 'ggcr/hello-world-v25.tar')], { env: { LADE_HOME: store } });
+      await lade(other.path, ['tag', 'ee301c921b8a', `${registry.host}/private/hello:1`], { env: { LADE_HOME: store } });
+      const refused = await lade(other.path, ['push', `${registry.host}/private/hello:1`], { env: { LADE_HOME: store } });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toBe('Error: unauthorized: authentication required\n');
+    } finally {
+      await other.cleanup();
+    }
   });
 
   it('removes the credentials on logout', async () => {
