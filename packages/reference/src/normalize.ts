@@ -33,7 +33,7 @@ export interface NormalizeOptions {
  * `localhost:5000/app@sha256:…` unchanged. `name:tag@digest` keeps both. Idempotent.
  *
  * One deliberate difference from docker: a first segment that looks like a registry (`foo_bar.com/app`) but is
- * not a valid domain is rejected instead of silently becoming part of a Docker Hub path.
+ * not a valid domain is rejected up front; docker accepts it as a name without a registry and fails later.
  *
  * @throws InvalidReferenceError with docker's messages, e.g.
  *   `invalid reference format: repository name (library/Ubuntu) must be lowercase`

@@ -136,15 +136,9 @@ export function makeReference(
 }
 
 function formatError(s: string): InvalidReferenceError {
+  // distribution's Parse: if only the case is wrong, say so (docker prints this for `docker pull Foo_Bar/x`).
   const lower = s.toLowerCase();
-  if (lower !== s) {
-    const lowered = referenceRegexp.exec(lower);
-    if (lowered !== null) {
-      // Only the case is wrong: say which repository name, as docker does.
-      const name = s.slice(0, (lowered[1] ?? '').length);
-      const { path } = splitDomain(name);
-      return new InvalidReferenceError(`${INVALID_REFERENCE_FORMAT}: repository name (${path}) must be lowercase`, s);
-    }
-  }
+  if (lower !== s && referenceRegexp.test(lower))
+    return new InvalidReferenceError('repository name must be lowercase', s);
   return new InvalidReferenceError(INVALID_REFERENCE_FORMAT, s);
 }

@@ -60,6 +60,10 @@ describe("normalizeReference rejects what docker rejects, with docker's message"
     );
   });
 
+  it("passes the grammar's own lowercase error through, as docker does for `docker pull Foo_Bar/x`", () => {
+    expectInvalid(() => normalizeReference('Foo_Bar/x'), 'repository name must be lowercase');
+  });
+
   it('reports bad digests with the digest code', () => {
     expectInvalid(
       () => normalizeReference(`busybox@sha256:${'a'.repeat(40)}`),

@@ -84,7 +84,7 @@ describe('InvalidReferenceError', () => {
     expect(e.name).toBe('InvalidReferenceError');
     expect(e.code).toBe('NAME_INVALID');
     expect(e.detail).toEqual({ input: 'UPPER' });
-    expect(e.message).toBe('invalid reference format: repository name (UPPER) must be lowercase');
+    expect(e.message).toBe('repository name must be lowercase');
   });
 });
 

@@ -428,11 +428,8 @@ export const rejectVectors: readonly RejectVector[] = [
     code: 'DIGEST_INVALID',
   },
   { input: `validname@invaliddigest:${F64}`, message: 'unsupported digest algorithm', code: 'DIGEST_INVALID' },
-  { input: 'Uppercase:tag', message: 'invalid reference format: repository name (Uppercase) must be lowercase' },
-  {
-    input: 'test:5000/Uppercase/lowercase:tag',
-    message: 'invalid reference format: repository name (Uppercase/lowercase) must be lowercase',
-  },
+  { input: 'Uppercase:tag', message: 'repository name must be lowercase' },
+  { input: 'test:5000/Uppercase/lowercase:tag', message: 'repository name must be lowercase' },
   { input: `domain/${'a'.repeat(256)}:tag`, message: TOO_LONG },
   { input: `example.com/${'a'.repeat(256)}`, message: TOO_LONG },
   // An older distribution vector; docker rejects it too, as its normalized path (docker.io/a/a/…) is 257 long.
