@@ -1,0 +1,58 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { type PeerRegistry, peerFixtures, peersAvailable, pushPeerFixtures, startRegistry, tempDir } from '@lade/test-support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ladeBin, ladeProcess } from '../helpers.js';
+
+/** Starts the built `lade` and SIGKILLs it after `ms` (or lets it finish first); resolves with how it ended. */
+function runAndKill(args: string[], env: NodeJS.ProcessEnv, ms: number): Promise<{ killed: boolean; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [ladeBin, ...args], { env, stdio: 'ignore' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ killed: signal === 'SIGKILL', code });
+    });
+  });
+}
+
+describe.runIf(peersAvailable('skopeo', 'docker-registry'))('lade pull killed with SIGKILL at random points', () => {
+  let registry: PeerRegistry;
+  let home: { path: string; cleanup: () => Promise<void> };
+
+  beforeAll(async () => {
+    home = await tempDir('lade-cli-crash-');
+    registry = await startRegistry();
+    await pushPeerFixtures(await peerFixtures({ big: 8 }), registry.host, ['big']);
+  });
+  afterAll(async () => {
+    await registry?.stop();
+    await home?.cleanup();
+  });
+
+  it('leaves a store that fsck finds consistent every time, and a rerun completes', async () => {
+    const env = { HOME: home.path, PATH: process.env.PATH ?? '', LADE_HOME: join(home.path, 'store') };
+    const image = `${registry.host}/fixtures/big:latest`;
+    let killed = 0;
+    for (let i = 0; i < 20; i++) {
+      const r = await runAndKill(['pull', image], env, 100 + Math.floor(Math.random() * 900));
+      if (r.killed) killed++;
+      const fsck = await ladeProcess(home.path, ['system', 'fsck'], { env });
+      expect(fsck.stderr).toBe('');
+      expect(fsck.code).toBe(0);
+      expect(fsck.stdout).toContain('Store is consistent');
+      // Start the next round from nothing when this pull finished, so every round has something to interrupt.
+      if (!r.killed) expect((await ladeProcess(home.path, ['rmi', image], { env })).code).toBe(0);
+      if (i % 5 === 4) expect((await ladeProcess(home.path, ['system', 'prune', '-f'], { env })).code).toBe(0);
+    }
+    expect(killed).toBeGreaterThan(0);
+    const rerun = await ladeProcess(home.path, ['pull', image], { env });
+    expect(rerun.code).toBe(0);
+    expect(rerun.stdout).toMatch(/Status: (Downloaded newer image|Image is up to date) for /);
+    const listed = await ladeProcess(home.path, ['images', '--format', '{{.Repository}}:{{.Tag}}'], { env });
+    expect(listed.stdout).toBe(`${image}\n`);
+    const finalFsck = await ladeProcess(home.path, ['system', 'fsck'], { env });
+    expect(finalFsck.code).toBe(0);
+  }, 300_000);
+});
