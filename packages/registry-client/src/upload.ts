@@ -194,8 +194,12 @@ async function sendContent(
     if (content instanceof Uint8Array) bytes = content;
     else {
       const reader = content.getReader();
-      const carry: { rest: Uint8Array | undefined } = { rest: undefined };
-      bytes = await readChunk(reader, descriptor.size + 1, carry);
+      try {
+        bytes = await readChunk(reader, descriptor.size + 1, { rest: undefined });
+      } catch (e) {
+        await reader.cancel(e).catch(() => {});
+        throw e;
+      }
       reader.releaseLock();
     }
     if (descriptor.size >= 0 && bytes.byteLength !== descriptor.size) {
@@ -216,12 +220,58 @@ async function sendContent(
   }
 
   const reader = content.getReader();
+  try {
+    await sendChunks(registry, repository, descriptor, reader, session, scopes, subject, options, chunkSize);
+  } catch (e) {
+    await reader.cancel(e).catch(() => {});
+    throw e;
+  }
+  reader.releaseLock();
+  if (descriptor.size >= 0 && session.offset !== descriptor.size) {
+    throw new SizeInvalidError(`${name}: the content ended after ${session.offset} of ${descriptor.size} bytes; not pushed`);
+  }
+  const res = await registry.request({
+    method: 'PUT',
+    path: withDigest(session.location, descriptor.digest),
+    headers: { 'content-type': 'application/octet-stream', 'content-length': '0' },
+    scopes,
+    subject,
+    ...sig,
+  });
+  await finish(res, descriptor, subject);
+}
+
+/**
+ * PATCHes the content chunk by chunk. Two buffers alternate: the next chunk is read from the source while the current
+ * one is on the wire, and a chunk stays in memory until the registry acknowledged it, so it can be sent again.
+ */
+async function sendChunks(
+  registry: Registry,
+  repository: string,
+  descriptor: Pick<Descriptor, 'digest' | 'size'>,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  session: Session,
+  scopes: readonly string[],
+  subject: RequestSubject,
+  options: BlobUploadOptions,
+  chunkSize: number,
+): Promise<void> {
+  const signal = options.signal;
+  const sig = signal ? { signal } : {};
+  const name = `blob ${descriptor.digest}`;
   const carry: { rest: Uint8Array | undefined } = { rest: undefined };
   const maxRetries = options.maxChunkRetries ?? 5;
-  const buffer = new Uint8Array(descriptor.size >= 0 ? Math.min(chunkSize, descriptor.size) : chunkSize);
+  const size = descriptor.size >= 0 ? Math.min(chunkSize, descriptor.size) : chunkSize;
+  const buffers = [new Uint8Array(size), new Uint8Array(size)] as const;
+  let which = 0;
+  let next = readChunk(reader, size, carry, buffers[0]);
   for (;;) {
-    const chunk = await readChunk(reader, buffer.byteLength, carry, buffer);
+    const chunk = await next;
     if (chunk.byteLength === 0) break;
+    which ^= 1;
+    next = readChunk(reader, size, carry, buffers[which]);
+    // Rejections surface when awaited in the next round; never unhandled if this round fails first.
+    next.catch(() => {});
     if (descriptor.size >= 0 && session.offset + chunk.byteLength > descriptor.size) {
       throw new SizeInvalidError(`${name}: the content is longer than the expected ${descriptor.size} bytes; not pushed`);
     }
@@ -265,19 +315,6 @@ async function sendContent(
       }
     }
   }
-  reader.releaseLock();
-  if (descriptor.size >= 0 && session.offset !== descriptor.size) {
-    throw new SizeInvalidError(`${name}: the content ended after ${session.offset} of ${descriptor.size} bytes; not pushed`);
-  }
-  const res = await registry.request({
-    method: 'PUT',
-    path: withDigest(session.location, descriptor.digest),
-    headers: { 'content-type': 'application/octet-stream', 'content-length': '0' },
-    scopes,
-    subject,
-    ...sig,
-  });
-  await finish(res, descriptor, subject);
 }
 
 function retryableChunkError(e: unknown): boolean {
