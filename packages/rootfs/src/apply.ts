@@ -18,6 +18,7 @@ import {
   unlinkSync,
   utimesSync,
   writeFileSync,
+  readFileSync,
   writeSync,
   chmodSync,
 } from 'node:fs';
@@ -80,6 +81,16 @@ const OPAQUE = '.wh..wh..opq';
 const DEFAULT_MAX_ENTRY = 2 ** 40;
 const OPEN_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
+/** The process umask from /proc (reading it through process.umask() would change it or warn); undefined when unknown. */
+function readUmask(): number | undefined {
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number.parseInt(m[1] as string, 8) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 let setfattrPath: string | null | undefined;
 function findSetfattr(): string | null {
   if (setfattrPath === undefined) {
@@ -101,10 +112,16 @@ export class LayerApplier {
   readonly #warn: (w: RootfsWarning) => void;
   readonly #fixups = new Map<string, DirFixup>();
   readonly #xattrs: { path: string; xattrs: Readonly<Record<string, Uint8Array>> }[] = [];
+  readonly #umask = readUmask();
+  readonly #uid = typeof process.getuid === 'function' ? process.getuid() : -1;
+  readonly #gid = typeof process.getgid === 'function' ? process.getgid() : -1;
+  /** True when every directory under the root was made by this applier, with its modes deferred to finish(). */
+  readonly #fresh: boolean;
   /** Root-relative real paths written by the current layer (opaque whiteouts keep these). */
   #layerPaths = new Set<string>();
 
-  constructor(rootDir: string, options: { rootless?: boolean; onWarning?: (w: RootfsWarning) => void } = {}) {
+  constructor(rootDir: string, options: { rootless?: boolean; onWarning?: (w: RootfsWarning) => void; fresh?: boolean } = {}) {
+    this.#fresh = options.fresh === true;
     this.root = new SecureRoot(realpathSync(rootDir));
     this.root.onImplicitDir = (rel) => this.#touch(rel);
     this.privileged = options.rootless !== true && typeof process.getuid === 'function' && process.getuid() === 0;
@@ -229,8 +246,17 @@ export class LayerApplier {
   }
 
   async #file(target: string, h: TarHeader, body: ReadableStream<Uint8Array>): Promise<void> {
-    this.#remove(target);
-    const fd = openSync(target, OPEN_FLAGS, 0o600);
+    const mode = h.mode & 0o7777;
+    // With the umask known and not masking these bits, open() sets the mode and no fchmod is needed.
+    const direct = this.#umask !== undefined && (mode & 0o7000) === 0 && (mode & this.#umask) === 0;
+    let fd: number;
+    try {
+      fd = openSync(target, OPEN_FLAGS, direct ? mode : 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      this.#remove(target);
+      fd = openSync(target, OPEN_FLAGS, direct ? mode : 0o600);
+    }
     try {
       const reader = body.getReader();
       for (;;) {
@@ -240,8 +266,9 @@ export class LayerApplier {
         const chunk = r.value;
         while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
       }
-      if (this.privileged) fchownSync(fd, h.uid, h.gid);
-      fchmodSync(fd, h.mode & 0o7777);
+      // A new file is owned by the process' ids; directories get their setgid bit only in finish(), so none is inherited.
+      if (this.privileged && (h.uid !== this.#uid || h.gid !== this.#gid || !this.#fresh)) fchownSync(fd, h.uid, h.gid);
+      if (!direct) fchmodSync(fd, mode);
       futimesSync(fd, h.atime ?? h.mtime, h.mtime);
     } finally {
       closeSync(fd);

@@ -216,7 +216,29 @@ export function diffLayer(dir: string, changes: readonly Change[], options: Diff
   function* entries(): Generator<TarWriteEntry> {
     for (const it of items) yield it.make();
   }
-  return writeTar(entries(), { format: 'pax' });
+  // Small files make small chunks; batching them keeps a compressor downstream from paying per-call overhead.
+  return writeTar(entries(), { format: 'pax' }).pipeThrough(coalesce(256 * 1024));
+}
+
+/** Joins chunks into pieces of about `size` bytes (bigger chunks pass through whole). */
+function coalesce(size: number): TransformStream<Uint8Array, Uint8Array> {
+  let buf = new Uint8Array(size);
+  let used = 0;
+  return new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, c) {
+      if (used + chunk.length > size && used > 0) {
+        c.enqueue(buf.subarray(0, used));
+        buf = new Uint8Array(size);
+        used = 0;
+      }
+      if (chunk.length >= size) return c.enqueue(chunk);
+      buf.set(chunk, used);
+      used += chunk.length;
+    },
+    flush(c) {
+      if (used > 0) c.enqueue(buf.subarray(0, used));
+    },
+  });
 }
 
 /** docker diff's lines: `A /path`, `C /path`, `D /path`. */

@@ -92,6 +92,8 @@ export interface UnpackImageOptions extends LoadImageOptions {
   readonly onLayer?: (layer: Descriptor, result: ApplyLayerResult, index: number) => void;
   /** Where to write the unpack record (`lade-unpack.json`); default: none. Must lie outside `dir`. */
   readonly recordPath?: string;
+  /** Scan the unpacked tree into `result.record` even without `recordPath` (default: only with it). */
+  readonly record?: boolean;
   /** Also record each regular file's sha256 (slower; identity by inode is recorded anyway). */
   readonly hashContent?: boolean;
   /** The name to record for the image (`alpine:3.19`). */
@@ -102,7 +104,8 @@ export interface UnpackImageOptions extends LoadImageOptions {
 export interface UnpackImageResult {
   readonly image: LoadedImage;
   readonly layers: readonly ApplyLayerResult[];
-  readonly record: UnpackRecord;
+  /** The tree as unpacked, when `recordPath` or `record` was given. */
+  readonly record?: UnpackRecord;
 }
 
 async function isEmptyDir(path: string): Promise<boolean | undefined> {
@@ -135,6 +138,7 @@ export async function unpackImage(source: ImageSource, dir: string, options: Unp
   const results: ApplyLayerResult[] = [];
   try {
     const applier = new LayerApplier(tmp, {
+      fresh: true,
       ...(options.rootless !== undefined ? { rootless: options.rootless } : {}),
       ...(options.onWarning ? { onWarning: options.onWarning } : {}),
     });
@@ -157,6 +161,7 @@ export async function unpackImage(source: ImageSource, dir: string, options: Unp
     await rm(tmp, { recursive: true, force: true });
     throw e;
   }
+  if (options.recordPath === undefined && options.record !== true) return { image, layers: results };
   const record: UnpackRecord = {
     version: 1,
     image: {

@@ -54,7 +54,8 @@ export async function openLayer(layer: ReadableStream<Uint8Array>, options: Open
       // The tar reader lets go at the end of the archive; the rest is drained by finish().
       cancel() {},
     },
-    { highWaterMark: 0 },
+    // Read ahead a few chunks so decompression (in the thread pool) overlaps the writes of the consumer.
+    { highWaterMark: 8 },
   );
   return {
     tar: readTar(tarInput, options.signal ? { signal: options.signal } : {}),
