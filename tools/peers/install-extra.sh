@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Peers beyond ../shared/peers/install.sh that lade's tests and benchmarks use, from Debian's packages.
+# radosgw + ceph-mon + ceph-osd: a real S3-compatible server (one-node Ceph, memstore) for the server's S3 driver tests (tools/peers/s3.sh).
 # Idempotent: installs only what is missing.
 set -euo pipefail
-pkgs=(time tar libarchive-tools)
+pkgs=(time tar libarchive-tools radosgw ceph-mon ceph-osd)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0
