@@ -13,6 +13,8 @@ export type FaultAction =
   | { readonly kind: 'drop-request'; readonly afterBytes: number }
   /** Forward, rewriting an absolute `Location` of the answer into a path (as some registries send it). */
   | { readonly kind: 'relative-location' }
+  /** Never answer (the socket stays open until the proxy stops). */
+  | { readonly kind: 'hang' }
   /** Forward the request with this query parameter removed. */
   | { readonly kind: 'strip-query'; readonly param: string };
 
@@ -113,6 +115,10 @@ export async function startFaultProxy(upstreamHost: string): Promise<FaultProxy>
       req.resume();
       res.writeHead(action.status, { 'content-type': 'application/json', ...action.headers });
       res.end(action.body ?? '');
+      return;
+    }
+    if (action?.kind === 'hang') {
+      req.resume();
       return;
     }
     if (action?.kind === 'drop-request') {

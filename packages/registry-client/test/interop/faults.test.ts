@@ -4,7 +4,7 @@ import { type PeerRegistry, peerFixtures, peersAvailable, pushPeerFixtures, star
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Registry, RegistryClient, TooManyRequestsError, registrySource } from '../../src/index.js';
+import { Registry, RegistryClient, RegistryConnectionError, TooManyRequestsError, registrySource } from '../../src/index.js';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
 
 const blobPath = /\/blobs\/sha256:/;
@@ -134,6 +134,18 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('pull through faults
     expect(err).toMatchObject({ code: 'UNAVAILABLE' });
     expect((err as Error).message).toContain(`http://${proxy.host}/v2/fixtures/big/blobs/${layer.digest}`);
     expect(proxy.seen.filter((q) => blobPath.test(q.url)).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('times out a registry that never answers, as configured', async () => {
+    proxy.rules.push({ method: 'GET', path: /\/manifests\//, times: 10, action: { kind: 'hang' } });
+    const r = new Registry(proxy.host, { credentials: null, timeouts: { headersMs: 300 }, retry: { retries: 1, minDelayMs: 10 } });
+    const t0 = Date.now();
+    const err = await r.getManifest('fixtures/amd64', 'latest').catch((e: unknown) => e);
+    await r.close();
+    expect(err).toBeInstanceOf(RegistryConnectionError);
+    expect((err as RegistryConnectionError).failure).toBe('timeout');
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(proxy.seen.filter((s) => /manifests/.test(s.url))).toHaveLength(2);
   });
 
   it('gives up after the configured retries with the registry status in the error', async () => {
