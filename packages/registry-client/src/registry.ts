@@ -1,5 +1,6 @@
 import { type Digest, hash, isDigest, parseDigest, verifyBytes, verifyingStream, DigestInvalidError, SizeInvalidError } from '@lade/digest';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_SIZE, type Descriptor } from '@lade/manifest';
+import { isValidPath, isValidTag } from '@lade/reference';
 import { type BearerToken, CATALOG_SCOPE, basicAuthorization, fetchBearerToken, pushScope } from './auth.js';
 import { type ListOptions, addReferrerFallback, listQuery, listReferrers, manifestSubject, paginate, referrerFields } from './listing.js';
 import { type BlobUploadOptions, type BlobUploadResult, cancelUpload, mountOrStart, uploadBlob } from './upload.js';
@@ -101,6 +102,27 @@ export interface BlobReadOptions {
   readonly onProgress?: (received: number) => void;
   /** Resume an interrupted transfer with `Range` at most this many times in a row without progress (default 5). */
   readonly maxResumes?: number;
+}
+
+/** Refuses a repository path that is not distribution's grammar (nothing is sent). */
+export function checkRepository(host: string, repository: string): void {
+  if (typeof repository !== 'string' || !isValidPath(repository) || repository.length > 255) {
+    throw new RegistryUsageError(
+      'NAME_INVALID',
+      `invalid repository name "${repository}" for ${host}: use lowercase path components like team/app`,
+    );
+  }
+}
+
+/** Refuses a reference that is neither a tag nor a digest (nothing is sent). */
+export function checkReference(repository: string, reference: string): void {
+  if (typeof reference !== 'string' || (!isValidTag(reference) && !isDigest(reference))) {
+    throw new RegistryUsageError('TAG_INVALID', `invalid tag or digest "${reference}" for ${repository}: use a tag like v1.2 or a digest like sha256:<64 hex>`);
+  }
+}
+
+function checkDigestArg(what: string, digest: string): void {
+  if (!isDigest(digest)) throw new RegistryUsageError('DIGEST_INVALID', `invalid digest "${digest}" for ${what}: expected sha256:<64 hex> or sha512:<128 hex>`);
 }
 
 const DEFAULT_USER_AGENT = 'lade/0.1 (+https://github.com/lade)';
@@ -483,6 +505,8 @@ export class Registry {
 
   /** `HEAD` a manifest: its descriptor (digest from `Docker-Content-Digest`), or undefined when the registry does not have it. */
   async headManifest(repository: string, reference: string, options: { signal?: AbortSignal; accept?: readonly string[] } = {}): Promise<Descriptor | undefined> {
+    checkRepository(this.host, repository);
+    checkReference(repository, reference);
     const res = await this.request({
       method: 'HEAD',
       path: `/v2/${repository}/manifests/${reference}`,
@@ -515,6 +539,8 @@ export class Registry {
    * @throws ManifestUnknownError, DigestInvalidError, RegistryProtocolError (over 4 MiB)
    */
   async getManifest(repository: string, reference: string, options: { signal?: AbortSignal; accept?: readonly string[] } = {}): Promise<FetchedManifest> {
+    checkRepository(this.host, repository);
+    checkReference(repository, reference);
     const byDigest = isDigest(reference);
     const subject: RequestSubject = { kind: 'manifest', host: this.host, repository, reference };
     const res = await this.request({
@@ -556,6 +582,8 @@ export class Registry {
 
   /** `HEAD` a blob: its size, or undefined when the repository does not have it. */
   async headBlob(repository: string, digest: Digest | string, options: { signal?: AbortSignal; scopes?: readonly string[] } = {}): Promise<number | undefined> {
+    checkRepository(this.host, repository);
+    checkDigestArg(repository, digest);
     const res = await this.request({
       method: 'HEAD',
       path: `/v2/${repository}/blobs/${digest}`,
@@ -576,6 +604,8 @@ export class Registry {
    * the registry's `Authorization`.
    */
   async openBlob(repository: string, descriptor: Pick<Descriptor, 'digest' | 'size'>, options: BlobReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    checkRepository(this.host, repository);
+    checkDigestArg(repository, descriptor.digest);
     const start = options.offset ?? 0;
     if (start < 0 || (descriptor.size >= 0 && start > descriptor.size)) {
       throw new RegistryUsageError('RANGE_INVALID', `cannot read blob ${descriptor.digest} from byte ${start}: it has ${descriptor.size} bytes`);
@@ -694,6 +724,14 @@ export class Registry {
     content: ReadableStream<Uint8Array> | Uint8Array,
     options: BlobUploadOptions = {},
   ): Promise<BlobUploadResult> {
+    try {
+      checkRepository(this.host, repository);
+      for (const from of options.mountFrom ?? []) checkRepository(this.host, from);
+      checkDigestArg(repository, descriptor.digest);
+    } catch (e) {
+      if (!(content instanceof Uint8Array)) void content.cancel().catch(() => {});
+      return Promise.reject(e);
+    }
     return uploadBlob(this, repository, descriptor, content, options);
   }
 
@@ -702,6 +740,9 @@ export class Registry {
    * upload session instead (202), the session is cancelled and false returned.
    */
   async mountBlob(repository: string, digest: Digest | string, from: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    checkRepository(this.host, repository);
+    checkRepository(this.host, from);
+    checkDigestArg(repository, digest);
     const scopes = [pushScope(repository), `repository:${from}:pull`];
     const r = await mountOrStart(this, repository, digest, from, scopes, options.signal);
     if (r === 'mounted') return true;
@@ -722,6 +763,8 @@ export class Registry {
     mediaType: string,
     options: { signal?: AbortSignal } = {},
   ): Promise<Digest> {
+    checkRepository(this.host, repository);
+    checkReference(repository, reference);
     const digest = hash(bytes);
     if (isDigest(reference) && reference !== digest) {
       throw new DigestInvalidError(`manifest for ${this.host}/${repository}@${reference}: its bytes hash to ${digest}; not pushed`);
@@ -753,6 +796,8 @@ export class Registry {
 
   /** `DELETE` a manifest by digest (tags: registries that allow it). */
   async deleteManifest(repository: string, reference: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    checkRepository(this.host, repository);
+    checkReference(repository, reference);
     const res = await this.request({
       method: 'DELETE',
       path: `/v2/${repository}/manifests/${reference}`,
@@ -767,6 +812,7 @@ export class Registry {
 
   /** Pages of `GET /v2/NAME/tags/list?n=&last=`, following `Link` headers. */
   async *tagPages(repository: string, options: ListOptions = {}): AsyncGenerator<string[]> {
+    checkRepository(this.host, repository);
     const q = listQuery(options);
     yield* paginate(this, `/v2/${repository}/tags/list${q}`, 'tags', [`repository:${repository}:pull`], { kind: 'tags', repository }, options.signal);
   }
@@ -794,12 +840,16 @@ export class Registry {
    * The manifests that refer to `digest` (signatures, SBOMs): the referrers API
    * (`GET /v2/NAME/referrers/DIGEST`), else the fallback tag `sha256-<hex>`. Optionally filtered by artifact type.
    */
-  referrers(repository: string, digest: Digest | string, options: { artifactType?: string; signal?: AbortSignal } = {}): Promise<Descriptor[]> {
+  async referrers(repository: string, digest: Digest | string, options: { artifactType?: string; signal?: AbortSignal } = {}): Promise<Descriptor[]> {
+    checkRepository(this.host, repository);
+    checkDigestArg(repository, digest);
     return listReferrers(this, repository, digest, options);
   }
 
   /** `DELETE` a blob (registries may refuse: UNSUPPORTED). */
   async deleteBlob(repository: string, digest: Digest | string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    checkRepository(this.host, repository);
+    checkDigestArg(repository, digest);
     const res = await this.request({
       method: 'DELETE',
       path: `/v2/${repository}/blobs/${digest}`,

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DeniedError,
   ManifestUnknownError,
+  Registry,
   RegistryError,
   TooManyRequestsError,
   UnauthorizedError,
@@ -116,4 +117,34 @@ describe('HTTP header helpers', () => {
     expect(nextLink('</a>; rel="prev", </b>; rel="next"', 'http://h/')).toBe('http://h/b');
     expect(nextLink(null, 'http://h/')).toBeUndefined();
   });
+});
+
+describe('bad input to a Registry is refused before anything is sent', () => {
+  // A transport that fails the test if it is ever called.
+  const transport = {
+    send(): never {
+      throw new Error('a request was sent');
+    },
+    async close() {},
+  };
+  const r = new Registry('reg.example', { credentials: null, transport });
+  const digest = `sha256:${'a'.repeat(64)}`;
+  const cases: [string, () => Promise<unknown>, string][] = [
+    ['a repository with upper case', () => r.getManifest('Team/App', 'v1'), 'NAME_INVALID'],
+    ['a repository with ..', () => r.headBlob('team/../etc', digest), 'NAME_INVALID'],
+    ['a repository with a space', () => r.listTags('team app'), 'NAME_INVALID'],
+    ['a tag with a slash', () => r.getManifest('team/app', 'v1/x'), 'TAG_INVALID'],
+    ['a tag over 128 characters', () => r.headManifest('team/app', 'x'.repeat(129)), 'TAG_INVALID'],
+    ['a malformed digest for a blob', () => r.openBlob('team/app', { digest: 'sha256:abc' as never, size: 1 }), 'DIGEST_INVALID'],
+    ['a malformed digest to delete', () => r.deleteBlob('team/app', 'md5:abc'), 'DIGEST_INVALID'],
+    ['a mount source that is no repository', () => r.mountBlob('team/app', digest, 'Bad Repo'), 'NAME_INVALID'],
+    ['an upload to a bad repository', () => r.uploadBlob('-bad', { digest: digest as never, size: 1 }, new Uint8Array(1)), 'NAME_INVALID'],
+    ['a manifest pushed under a digest its bytes do not have', () => r.putManifest('team/app', digest, new TextEncoder().encode('{}'), 'application/json'), 'DIGEST_INVALID'],
+    ['referrers of a non-digest', () => r.referrers('team/app', 'latest'), 'DIGEST_INVALID'],
+  ];
+  for (const [what, call, code] of cases) {
+    it(`refuses ${what} with ${code}`, async () => {
+      await expect(call()).rejects.toMatchObject({ code });
+    });
+  }
 });
