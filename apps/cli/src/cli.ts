@@ -1,7 +1,7 @@
-import { CommanderError } from 'commander';
 import { isLadeError } from '@lade/digest';
+import { CommanderError } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
-import { BIN, LadeCommand, type Runtime, collect } from './command.js';
+import { BIN, collect, LadeCommand, type Runtime } from './command.js';
 import { registerCommands } from './commands/index.js';
 import { CancelledError, UsageError } from './errors.js';
 import { type CliIo, nodeIo } from './io.js';
@@ -18,13 +18,18 @@ function buildProgram(runtime: Runtime, pending: Promise<void>[]): LadeCommand {
     .enablePositionalOptions()
     .option('--root <dir>', 'Local image store (default $LADE_HOME or ~/.local/share/lade)')
     .option('--config <dir>', 'Location of client config files (default $DOCKER_CONFIG or ~/.docker)')
-    .option('--insecure-registry <host>', 'Registry to reach over plain HTTP or unverified TLS (repeatable; also $LADE_INSECURE_REGISTRY)', collect)
+    .option(
+      '--insecure-registry <host>',
+      'Registry to reach over plain HTTP or unverified TLS (repeatable; also $LADE_INSECURE_REGISTRY)',
+      collect,
+    )
     .option('-D, --debug', 'Enable debug mode')
     .version(`${BIN} version ${version}`, '-v, --version', 'Print version information and quit')
     .helpCommand(false)
     .argument('[command]')
     .action(async (command: string | undefined) => {
-      if (command !== undefined) throw new UsageError(`${BIN}: '${command}' is not a ${BIN} command.\nSee '${BIN} --help'`);
+      if (command !== undefined)
+        throw new UsageError(`${BIN}: '${command}' is not a ${BIN} command.\nSee '${BIN} --help'`);
       program.outputHelp();
     });
   registerCommands(program, runtime);

@@ -83,7 +83,9 @@ function checkArgs(cmd: LadeCommand, count: ArgCount, args: readonly string[]): 
     throw new UsageError(`${BIN}: '${path}' requires at least ${min} and at most ${max} ${plural(max)}${tail}`);
   }
   if (args.length < min) {
-    throw new UsageError(`${BIN}: '${path}' requires at least ${min} ${plural(min)}\n\nUsage:  ${cmd.useLine()}\n\nSee '${path} --help' for more information`);
+    throw new UsageError(
+      `${BIN}: '${path}' requires at least ${min} ${plural(min)}\n\nUsage:  ${cmd.useLine()}\n\nSee '${path} --help' for more information`,
+    );
   }
   if (max !== undefined && args.length > max) {
     throw new UsageError(`${BIN}: '${path}' requires at most ${max} ${plural(max)}${tail}`);
@@ -96,7 +98,13 @@ export interface Runtime {
 }
 
 /** Registers `spec` as `parent name`, with docker's argument checks and the global options resolved. */
-export function addCommand<O>(parent: Command, name: string, spec: CommandSpec<O>, runtime: Runtime, aliases: string[] = []): LadeCommand {
+export function addCommand<O>(
+  parent: Command,
+  name: string,
+  spec: CommandSpec<O>,
+  runtime: Runtime,
+  aliases: string[] = [],
+): LadeCommand {
   const cmd = (parent as LadeCommand).command(name) as LadeCommand;
   cmd.usageArgs = spec.usage;
   cmd.description(spec.description);
@@ -141,7 +149,10 @@ export function parseBool(flag: string): (value: string | boolean) => boolean {
     const v = String(value).toLowerCase();
     if (['1', 't', 'true'].includes(v)) return true;
     if (['0', 'f', 'false'].includes(v)) return false;
-    throw new UsageError(`invalid argument "${String(value)}" for "--${flag}" flag: strconv.ParseBool: parsing "${String(value)}": invalid syntax`, 125);
+    throw new UsageError(
+      `invalid argument "${String(value)}" for "--${flag}" flag: strconv.ParseBool: parsing "${String(value)}": invalid syntax`,
+      125,
+    );
   };
 }
 
@@ -149,7 +160,10 @@ export function parseBool(flag: string): (value: string | boolean) => boolean {
 export function parseIntFlag(flag: string): (value: string) => number {
   return (value) => {
     if (!/^-?\d+$/.test(value)) {
-      throw new UsageError(`invalid argument "${value}" for "--${flag}" flag: strconv.ParseInt: parsing "${value}": invalid syntax`, 125);
+      throw new UsageError(
+        `invalid argument "${value}" for "--${flag}" flag: strconv.ParseInt: parsing "${value}": invalid syntax`,
+        125,
+      );
     }
     return Number.parseInt(value, 10);
   };

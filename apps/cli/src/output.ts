@@ -1,5 +1,16 @@
 // docker's output helpers, from the format module (apps/cli/src/format): Go-template --format, human sizes and times.
-export { TemplateError, alignColumns, compileTemplate, isTableFormat, renderFormat, createdSince, displaySize, humanDuration, humanSize, truncateId } from './format/index.js';
+export {
+  alignColumns,
+  compileTemplate,
+  createdSince,
+  displaySize,
+  humanDuration,
+  humanSize,
+  isTableFormat,
+  renderFormat,
+  TemplateError,
+  truncateId,
+} from './format/index.js';
 
 /** docker's `CreatedAt` text of a time: `2024-01-02 03:04:05 +0000 UTC` (Go's `time.Time.String()`, in UTC). */
 export function goTimeString(iso: string): string {

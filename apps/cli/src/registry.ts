@@ -1,5 +1,12 @@
-import { type Credentials, type DockerConfigOptions, RegistryClient, dockerCredentials, dockerErrorMessage, type DockerMessageContext } from '@lade/registry-client';
 import { familiarName, normalizeReference } from '@lade/reference';
+import {
+  type Credentials,
+  type DockerConfigOptions,
+  type DockerMessageContext,
+  dockerCredentials,
+  dockerErrorMessage,
+  RegistryClient,
+} from '@lade/registry-client';
 import type { CliContext } from './context.js';
 import { CommandError } from './errors.js';
 
@@ -38,7 +45,11 @@ export function dockerError(error: unknown, action: DockerMessageContext['action
   } catch {
     // not a reference: keep the text
   }
-  const message = dockerErrorMessage(error, { action, name: familiar, ...(reference !== undefined ? { reference } : {}) });
+  const message = dockerErrorMessage(error, {
+    action,
+    name: familiar,
+    ...(reference !== undefined ? { reference } : {}),
+  });
   if (message === error.message) return error;
   return new CommandError(String((error as { code: unknown }).code), message, { cause: error });
 }

@@ -43,7 +43,11 @@ export function pullProgress(writer: ProgressWriter, concurrency = 3): (event: C
         if (state.queue(concurrency)) void writer.update(id, 'Waiting');
         break;
       case 'downloading':
-        void writer.update(id, 'Downloading', { current: event.transferred, total: event.total, start: state.start(event.descriptor) });
+        void writer.update(id, 'Downloading', {
+          current: event.transferred,
+          total: event.total,
+          start: state.start(event.descriptor),
+        });
         break;
       case 'verifying':
         void writer.update(id, 'Verifying Checksum');
@@ -67,7 +71,11 @@ export function pullProgress(writer: ProgressWriter, concurrency = 3): (event: C
  * Renders `copy`'s events as docker push's per-layer lines: `Preparing`, `Waiting`, `Pushing [==> ] a/b`, `Pushed`,
  * `Layer already exists`, `Mounted from <repository>`.
  */
-export function pushProgress(writer: ProgressWriter, mountedFrom: string | undefined, concurrency = 3): (event: CopyEvent) => void {
+export function pushProgress(
+  writer: ProgressWriter,
+  mountedFrom: string | undefined,
+  concurrency = 3,
+): (event: CopyEvent) => void {
   const state = layerState();
   return (event) => {
     if (!('role' in event) || event.role !== 'layer') return;
@@ -78,7 +86,11 @@ export function pushProgress(writer: ProgressWriter, mountedFrom: string | undef
         if (state.queue(concurrency)) void writer.update(id, 'Waiting');
         break;
       case 'downloading':
-        void writer.update(id, 'Pushing', { current: event.transferred, total: event.total, start: state.start(event.descriptor) });
+        void writer.update(id, 'Pushing', {
+          current: event.transferred,
+          total: event.total,
+          start: state.start(event.descriptor),
+        });
         break;
       case 'complete':
         void writer.update(id, 'Pushed');

@@ -34,7 +34,10 @@ export function parseImageLocation(text: string): ImageLocation {
   if ((known as readonly string[]).includes(prefix)) {
     switch (prefix) {
       case 'docker':
-        if (!rest.startsWith('//')) throw new UsageError(`Invalid image name "${text}": docker: image reference ${rest} does not start with "//"`);
+        if (!rest.startsWith('//'))
+          throw new UsageError(
+            `Invalid image name "${text}": docker: image reference ${rest} does not start with "//"`,
+          );
         if (rest.length === 2) throw new UsageError(`Invalid image name "${text}": docker: the reference is empty`);
         return { transport: 'docker', reference: rest.slice(2) };
       case 'lade':
@@ -49,7 +52,9 @@ export function parseImageLocation(text: string): ImageLocation {
     }
   }
   if (unsupported.includes(prefix)) {
-    throw new UsageError(`Invalid image name "${text}", transport "${prefix}" is not supported by lade (use docker://, oci:, oci-archive:, docker-archive: or the local store)`);
+    throw new UsageError(
+      `Invalid image name "${text}", transport "${prefix}" is not supported by lade (use docker://, oci:, oci-archive:, docker-archive: or the local store)`,
+    );
   }
   return { transport: 'lade', reference: text };
 }

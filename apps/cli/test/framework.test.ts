@@ -56,7 +56,9 @@ describe('progress rendering', () => {
     await p.update('aaaaaaaaaaaa', 'Downloading', { current: 5, total: 10 });
     await p.update('aaaaaaaaaaaa', 'Pull complete');
     await p.flush();
-    expect(b.stdout()).toBe('latest: Pulling from library/x\naaaaaaaaaaaa: Pulling fs layer\naaaaaaaaaaaa: Pull complete\n');
+    expect(b.stdout()).toBe(
+      'latest: Pulling from library/x\naaaaaaaaaaaa: Pulling fs layer\naaaaaaaaaaaa: Pull complete\n',
+    );
   });
 
   it('redraws each layer on its own line on a terminal', async () => {
@@ -88,12 +90,20 @@ describe('transport names', () => {
     ['localhost:5000/app:1', { transport: 'lade', reference: 'localhost:5000/app:1' }],
   ])('parses %s', (text, expected) => {
     expect(parseImageLocation(text)).toEqual(expected);
-    if (text.includes('//') || text.startsWith('oci') || text.startsWith('docker-archive') || text.startsWith('lade:')) {
+    if (
+      text.includes('//') ||
+      text.startsWith('oci') ||
+      text.startsWith('docker-archive') ||
+      text.startsWith('lade:')
+    ) {
       expect(formatImageLocation(parseImageLocation(text))).toBe(text);
     }
   });
 
-  it.each(['docker:app', 'docker://', 'oci:', 'dir:/tmp/x', 'containers-storage:app'])('rejects %s with a usage error', (text) => {
-    expect(() => parseImageLocation(text)).toThrowError(/Invalid image name/);
-  });
+  it.each(['docker:app', 'docker://', 'oci:', 'dir:/tmp/x', 'containers-storage:app'])(
+    'rejects %s with a usage error',
+    (text) => {
+      expect(() => parseImageLocation(text)).toThrowError(/Invalid image name/);
+    },
+  );
 });

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { run, repoRoot } from '@lade/test-support';
+import { repoRoot, run } from '@lade/test-support';
 import { bufferedIo, runCli } from '../src/index.js';
 
 /** What a lade run printed and returned. */
@@ -34,7 +34,11 @@ export async function lade(home: string, args: string[], options: LadeOptions = 
 export const ladeBin: string = join(repoRoot, 'apps/cli/dist/main.js');
 
 /** Runs the built `lade` binary as a child process. */
-export function ladeProcess(home: string, args: string[], options: { env?: Record<string, string>; input?: string } = {}) {
+export function ladeProcess(
+  home: string,
+  args: string[],
+  options: { env?: Record<string, string>; input?: string } = {},
+) {
   return run(process.execPath, [ladeBin, ...args], {
     env: { HOME: home, PATH: process.env.PATH ?? '', ...options.env },
     ...(options.input !== undefined ? { input: options.input } : {}),

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { type ArchiveFormat, loadArchive, saveImages, type SaveImage } from '@lade/archive';
+import { type ArchiveFormat, loadArchive, type SaveImage, saveImages } from '@lade/archive';
 import type { ImageSink } from '@lade/manifest';
 import type { ImageStore } from '@lade/store';
 import { addCommand, type LadeCommand, type Runtime } from '../command.js';
@@ -19,7 +19,11 @@ const formats: readonly ArchiveFormat[] = ['docker', 'docker-legacy', 'oci'];
 
 async function save(ctx: CliContext, args: string[], flags: { output?: string; format?: string }): Promise<void> {
   const format = (flags.format ?? 'docker') as ArchiveFormat;
-  if (!formats.includes(format)) throw new UsageError(`invalid argument "${flags.format}" for "--format" flag: expected docker, docker-legacy or oci`, 125);
+  if (!formats.includes(format))
+    throw new UsageError(
+      `invalid argument "${flags.format}" for "--format" flag: expected docker, docker-legacy or oci`,
+      125,
+    );
   if (flags.output === undefined && ctx.io.stdout.isTTY) {
     throw new CommandError('USAGE', 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
   }
@@ -33,7 +37,9 @@ async function save(ctx: CliContext, args: string[], flags: { output?: string; f
   }
   const out = ctx.io.stdout;
   const output =
-    flags.output !== undefined ? resolve(flags.output) : new WritableStream<Uint8Array>({ write: (chunk) => out.write(chunk) });
+    flags.output !== undefined
+      ? resolve(flags.output)
+      : new WritableStream<Uint8Array>({ write: (chunk) => out.write(chunk) });
   await saveImages(images, output, { format, ...signal(ctx) });
 }
 
@@ -46,21 +52,34 @@ function untaggedSink(store: ImageStore, created: string[]): ImageSink {
 
 async function load(ctx: CliContext, _args: string[], flags: { input?: string; quiet?: boolean }): Promise<void> {
   const { io } = ctx;
-  if (flags.input === undefined && io.stdin.isTTY) throw new CommandError('USAGE', 'requested load from stdin, but stdin is empty');
+  if (flags.input === undefined && io.stdin.isTTY)
+    throw new CommandError('USAGE', 'requested load from stdin, but stdin is empty');
   const store = await openStore(ctx);
   const writer = new ProgressWriter(flags.quiet ? { isTTY: false, write: async () => {} } : io.stdout, humanSize);
   const temporary: string[] = [];
   const input = flags.input !== undefined ? resolve(flags.input) : io.stdin.stream();
   let lines: readonly string[];
   try {
-    const result = await loadArchive(input, (name) => (name !== undefined ? store.sink(name) : untaggedSink(store, temporary)), {
-      ...signal(ctx),
-      onProgress: (e) => {
-        if (!('role' in e) || e.role !== 'layer' || !io.stdout.isTTY) return;
-        if (e.type === 'downloading') void writer.update(shortId(e.descriptor.digest), 'Loading layer', { current: e.transferred, total: e.total });
-        else if (e.type === 'complete') void writer.update(shortId(e.descriptor.digest), 'Loading layer', { current: e.descriptor.size, total: e.descriptor.size });
+    const result = await loadArchive(
+      input,
+      (name) => (name !== undefined ? store.sink(name) : untaggedSink(store, temporary)),
+      {
+        ...signal(ctx),
+        onProgress: (e) => {
+          if (!('role' in e) || e.role !== 'layer' || !io.stdout.isTTY) return;
+          if (e.type === 'downloading')
+            void writer.update(shortId(e.descriptor.digest), 'Loading layer', {
+              current: e.transferred,
+              total: e.total,
+            });
+          else if (e.type === 'complete')
+            void writer.update(shortId(e.descriptor.digest), 'Loading layer', {
+              current: e.descriptor.size,
+              total: e.descriptor.size,
+            });
+        },
       },
-    });
+    );
     lines = result.lines;
   } finally {
     for (const name of temporary) await store.untag(name).catch(() => undefined);
@@ -87,7 +106,9 @@ export function registerArchiveCommands(program: LadeCommand, image: LadeCommand
     description: 'Load an image from a tar archive or STDIN',
     args: { exact: 0 },
     flags: (c: import('commander').Command) =>
-      c.option('-i, --input <string>', 'Read from tar archive file, instead of STDIN').option('-q, --quiet', 'Suppress the load output'),
+      c
+        .option('-i, --input <string>', 'Read from tar archive file, instead of STDIN')
+        .option('-q, --quiet', 'Suppress the load output'),
     run: load,
   } as const;
   addCommand(program, 'save', saveSpec, runtime);

@@ -1,15 +1,22 @@
 import { resolve as resolvePath } from 'node:path';
-import { archiveFileSink, openArchive, type Archive } from '@lade/archive';
-import { copy, type CopyEvent, type ImageFormat, type ImageSink, type ImageSource } from '@lade/manifest';
+import { type Archive, archiveFileSink, openArchive } from '@lade/archive';
+import { type CopyEvent, copy, type ImageFormat, type ImageSink, type ImageSource } from '@lade/manifest';
 import { familiarString, normalizeReference } from '@lade/reference';
-import { RegistryClient, dockerCredentials, registryLocation, registrySink, registrySource, type Credentials } from '@lade/registry-client';
+import {
+  type Credentials,
+  dockerCredentials,
+  RegistryClient,
+  registryLocation,
+  registrySink,
+  registrySource,
+} from '@lade/registry-client';
 import { ociLayoutSink, ociLayoutSource } from '@lade/store';
 import { addCommand, type LadeCommand, parseBool, type Runtime } from '../command.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { configOptions, dockerError } from '../registry.js';
 import { openStore } from '../store.js';
-import { type ImageLocation, formatImageLocation, parseImageLocation } from '../transport-name.js';
+import { formatImageLocation, type ImageLocation, parseImageLocation } from '../transport-name.js';
 
 interface CopyFlags {
   all?: boolean;
@@ -25,20 +32,36 @@ interface CopyFlags {
 function parseCreds(flag: string, value: string | undefined): Credentials | undefined {
   if (value === undefined) return undefined;
   const colon = value.indexOf(':');
-  if (colon <= 0) throw new UsageError(`invalid argument "${value}" for "--${flag}": expected USERNAME[:PASSWORD]`, 125);
+  if (colon <= 0)
+    throw new UsageError(`invalid argument "${value}" for "--${flag}": expected USERNAME[:PASSWORD]`, 125);
   return { username: value.slice(0, colon), password: value.slice(colon + 1) };
 }
 
-function clientFor(ctx: CliContext, location: ImageLocation, creds: Credentials | undefined, tlsVerify: boolean | undefined): RegistryClient {
+function clientFor(
+  ctx: CliContext,
+  location: ImageLocation,
+  creds: Credentials | undefined,
+  tlsVerify: boolean | undefined,
+): RegistryClient {
   const insecure = [...ctx.options.insecureRegistries];
-  if (location.transport === 'docker' && tlsVerify === false) insecure.push(registryLocation(location.reference).domain);
-  return new RegistryClient({ insecureRegistries: insecure, credentials: creds ?? dockerCredentials(configOptions(ctx)), userAgent: 'lade' });
+  if (location.transport === 'docker' && tlsVerify === false)
+    insecure.push(registryLocation(location.reference).domain);
+  return new RegistryClient({
+    insecureRegistries: insecure,
+    credentials: creds ?? dockerCredentials(configOptions(ctx)),
+    userAgent: 'lade',
+  });
 }
 
 /** Things to release once the copy is over. */
 type Cleanup = () => Promise<void>;
 
-async function openSource(ctx: CliContext, location: ImageLocation, client: RegistryClient, cleanups: Cleanup[]): Promise<ImageSource> {
+async function openSource(
+  ctx: CliContext,
+  location: ImageLocation,
+  client: RegistryClient,
+  cleanups: Cleanup[],
+): Promise<ImageSource> {
   switch (location.transport) {
     case 'docker':
       return registrySource(location.reference, { client });
@@ -46,7 +69,10 @@ async function openSource(ctx: CliContext, location: ImageLocation, client: Regi
       return ociLayoutSource(resolvePath(location.path), location.reference);
     case 'oci-archive':
     case 'docker-archive': {
-      const archive: Archive = await openArchive(resolvePath(location.path), ctx.io.signal ? { signal: ctx.io.signal } : {});
+      const archive: Archive = await openArchive(
+        resolvePath(location.path),
+        ctx.io.signal ? { signal: ctx.io.signal } : {},
+      );
       cleanups.push(() => archive.close());
       return archive.source(location.reference);
     }
@@ -62,7 +88,10 @@ async function openSink(ctx: CliContext, location: ImageLocation, client: Regist
     case 'oci':
       return ociLayoutSink(resolvePath(location.path), location.reference);
     case 'oci-archive':
-      return archiveFileSink(resolvePath(location.path), { format: 'oci', names: location.reference !== undefined ? [location.reference] : [] });
+      return archiveFileSink(resolvePath(location.path), {
+        format: 'oci',
+        names: location.reference !== undefined ? [location.reference] : [],
+      });
     case 'docker-archive': {
       const names = location.reference !== undefined ? [familiarString(normalizeReference(location.reference))] : [];
       return archiveFileSink(resolvePath(location.path), { format: 'docker', names });
@@ -88,10 +117,12 @@ async function runCopy(ctx: CliContext, args: string[], flags: CopyFlags): Promi
   const [srcText = '', destText = ''] = args;
   const src = parseImageLocation(srcText);
   const dest = parseImageLocation(destText);
-  if (flags.all && flags.platform !== undefined) throw new UsageError('--all and --platform cannot be used together', 125);
+  if (flags.all && flags.platform !== undefined)
+    throw new UsageError('--all and --platform cannot be used together', 125);
   let format: ImageFormat | undefined;
   if (flags.format !== undefined) {
-    if (flags.format !== 'oci' && flags.format !== 'v2s2') throw new UsageError(`unknown format "${flags.format}". Choose one of the supported formats: oci, v2s2`, 125);
+    if (flags.format !== 'oci' && flags.format !== 'v2s2')
+      throw new UsageError(`unknown format "${flags.format}". Choose one of the supported formats: oci, v2s2`, 125);
     format = flags.format;
   }
   const srcClient = clientFor(ctx, src, parseCreds('src-creds', flags.srcCreds), flags.srcTlsVerify);
@@ -112,7 +143,12 @@ async function runCopy(ctx: CliContext, args: string[], flags: CopyFlags): Promi
         onProgress: copyLines(ctx, quiet),
       });
     } catch (error) {
-      const name = src.transport === 'docker' ? src.reference : dest.transport === 'docker' ? dest.reference : formatImageLocation(src);
+      const name =
+        src.transport === 'docker'
+          ? src.reference
+          : dest.transport === 'docker'
+            ? dest.reference
+            : formatImageLocation(src);
       throw dockerError(error, src.transport === 'docker' ? 'pull' : 'push', name);
     }
     if (!quiet) await ctx.out('Writing manifest to image destination');
@@ -141,8 +177,16 @@ export function registerCopyCommand(program: LadeCommand, runtime: Runtime): voi
           .option('-f, --format <string>', 'Manifest type of the destination: oci or v2s2 (default: unchanged)')
           .option('--src-creds <string>', 'Use USERNAME[:PASSWORD] for the source registry')
           .option('--dest-creds <string>', 'Use USERNAME[:PASSWORD] for the destination registry')
-          .option('--src-tls-verify [bool]', 'Require HTTPS and verify certificates for the source registry', parseBool('src-tls-verify'))
-          .option('--dest-tls-verify [bool]', 'Require HTTPS and verify certificates for the destination registry', parseBool('dest-tls-verify'))
+          .option(
+            '--src-tls-verify [bool]',
+            'Require HTTPS and verify certificates for the source registry',
+            parseBool('src-tls-verify'),
+          )
+          .option(
+            '--dest-tls-verify [bool]',
+            'Require HTTPS and verify certificates for the destination registry',
+            parseBool('dest-tls-verify'),
+          )
           .option('-q, --quiet', 'Suppress output information when copying images'),
       run: runCopy,
     },

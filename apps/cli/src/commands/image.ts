@@ -1,12 +1,19 @@
 import { copy, type Descriptor } from '@lade/manifest';
-import { familiarName, familiarString, formatReference, normalizeReference, withTag, type NormalizedReference } from '@lade/reference';
+import {
+  familiarName,
+  familiarString,
+  formatReference,
+  type NormalizedReference,
+  normalizeReference,
+  withTag,
+} from '@lade/reference';
 import { registrySink, registrySource } from '@lade/registry-client';
 import type { ImageFilters, ImageRow, ImageStore, RemoveEvent } from '@lade/store';
 import { addCommand, addGroup, type LadeCommand, parseBool, type Runtime } from '../command.js';
 import type { CliContext } from '../context.js';
 import { CancelledError, CommandError } from '../errors.js';
-import { createdSince, displaySize, ellipsis, goTimeString, humanSize, renderFormat, truncateId } from '../output.js';
 import { readLine } from '../io.js';
+import { createdSince, displaySize, ellipsis, goTimeString, humanSize, renderFormat, truncateId } from '../output.js';
 import { ProgressWriter } from '../progress.js';
 import { dockerError, registryClient } from '../registry.js';
 import { openStore } from '../store.js';
@@ -43,7 +50,8 @@ interface PullFlags {
 async function pull(ctx: CliContext, args: string[], flags: PullFlags): Promise<void> {
   const input = args[0] ?? '';
   let ref = parseName(input);
-  if (flags.allTags && (ref.tag !== undefined || ref.digest !== undefined)) throw new CommandError('USAGE', "tag can't be used with --all-tags/-a");
+  if (flags.allTags && (ref.tag !== undefined || ref.digest !== undefined))
+    throw new CommandError('USAGE', "tag can't be used with --all-tags/-a");
   const quiet = flags.quiet === true;
   const writer = new ProgressWriter(quiet ? { isTTY: false, write: async () => {} } : ctx.io.stdout, humanSize);
   if (!flags.allTags && ref.tag === undefined && ref.digest === undefined) {
@@ -120,7 +128,8 @@ async function push(ctx: CliContext, args: string[], flags: PushFlags): Promise<
   } else {
     tags = (await currentRoot(store, formatReference(ref))) === undefined ? [] : [ref.tag ?? 'latest'];
   }
-  if (tags.length === 0) throw new CommandError('IMAGE_UNKNOWN', `An image does not exist locally with the tag: ${familiarName(ref)}`);
+  if (tags.length === 0)
+    throw new CommandError('IMAGE_UNKNOWN', `An image does not exist locally with the tag: ${familiarName(ref)}`);
   const client = registryClient(ctx);
   try {
     await writer.message(`The push refers to repository [${repo}]`);
@@ -128,7 +137,11 @@ async function push(ctx: CliContext, args: string[], flags: PushFlags): Promise<
       const full = `${repo}:${tag}`;
       let root: Descriptor;
       try {
-        const result = await copy(store.source(full), registrySink(full, { client }), { all: true, ...signal(ctx), onProgress: pushProgress(writer, undefined) });
+        const result = await copy(store.source(full), registrySink(full, { client }), {
+          all: true,
+          ...signal(ctx),
+          onProgress: pushProgress(writer, undefined),
+        });
         root = result.root;
       } catch (error) {
         await writer.flush();
@@ -172,7 +185,8 @@ async function rmi(ctx: CliContext, args: string[], flags: { force?: boolean }):
 }
 
 const danglingWarning = 'WARNING! This will remove all dangling images.\nAre you sure you want to continue?';
-const allWarning = 'WARNING! This will remove all images without at least one container associated to them.\nAre you sure you want to continue?';
+const allWarning =
+  'WARNING! This will remove all images without at least one container associated to them.\nAre you sure you want to continue?';
 
 /** docker's confirmation prompt: the question on stdout, one line read from stdin, `y`/`Y` to go on. */
 async function confirm(ctx: CliContext, message: string): Promise<boolean> {
@@ -181,8 +195,13 @@ async function confirm(ctx: CliContext, message: string): Promise<boolean> {
   return answer.trim().toLowerCase() === 'y';
 }
 
-async function prune(ctx: CliContext, _args: string[], flags: { all?: boolean; force?: boolean; filter?: string[] }): Promise<void> {
-  if (flags.filter && flags.filter.length > 0) throw new CommandError('UNSUPPORTED', 'image prune --filter is not supported by lade');
+async function prune(
+  ctx: CliContext,
+  _args: string[],
+  flags: { all?: boolean; force?: boolean; filter?: string[] },
+): Promise<void> {
+  if (flags.filter && flags.filter.length > 0)
+    throw new CommandError('UNSUPPORTED', 'image prune --filter is not supported by lade');
   if (!flags.force && !(await confirm(ctx, flags.all ? allWarning : danglingWarning))) {
     throw new CancelledError('image prune has been cancelled');
   }
@@ -299,7 +318,9 @@ async function images(ctx: CliContext, args: string[], flags: ImagesFlags): Prom
   const now = Date.now();
   let contexts = rows.map((r) => imageContext(r, trunc, now));
   if (flags.quiet) contexts = contexts.filter((c, i) => contexts.findIndex((o) => o.ID === c.ID) === i);
-  await ctx.io.stdout.write(renderFormat(format, contexts, { headers: imageHeaders, defaultFormat, contextRows: true }));
+  await ctx.io.stdout.write(
+    renderFormat(format, contexts, { headers: imageHeaders, defaultFormat, contextRows: true }),
+  );
 }
 
 // ---- history ----
@@ -329,9 +350,20 @@ async function history(ctx: CliContext, args: string[], flags: HistoryFlags): Pr
     };
   });
   const format = flags.quiet ? '{{.ID}}' : (flags.format ?? '');
-  const headers = { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' };
+  const headers = {
+    ID: 'IMAGE',
+    CreatedSince: 'CREATED',
+    CreatedAt: 'CREATED AT',
+    CreatedBy: 'CREATED BY',
+    Size: 'SIZE',
+    Comment: 'COMMENT',
+  };
   await ctx.io.stdout.write(
-    renderFormat(format, contexts, { headers, defaultFormat: 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}', contextRows: true }),
+    renderFormat(format, contexts, {
+      headers,
+      defaultFormat: 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}',
+      contextRows: true,
+    }),
   );
 }
 
@@ -345,7 +377,14 @@ async function inspect(ctx: CliContext, args: string[], flags: { format?: string
     try {
       found.push(await store.inspect(name));
     } catch (error) {
-      if (!(error instanceof Error && 'code' in error && (error.code === 'IMAGE_UNKNOWN' || error.code === 'NAME_INVALID'))) throw error;
+      if (
+        !(
+          error instanceof Error &&
+          'code' in error &&
+          (error.code === 'IMAGE_UNKNOWN' || error.code === 'NAME_INVALID')
+        )
+      )
+        throw error;
       errors.push(error.code === 'IMAGE_UNKNOWN' ? error.message : `No such image: ${name}`);
     }
   }
@@ -379,18 +418,26 @@ function pushSpec() {
     description: 'Upload an image to a registry',
     args: { exact: 1 },
     flags: (c: import('commander').Command) =>
-      c.option('-a, --all-tags', 'Push all tags of an image to the repository').option('-q, --quiet', 'Suppress verbose output'),
+      c
+        .option('-a, --all-tags', 'Push all tags of an image to the repository')
+        .option('-q, --quiet', 'Suppress verbose output'),
     run: push,
   } as const;
 }
 
-const tagSpec = { usage: 'SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]', description: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE', args: { exact: 2 }, run: tag } as const;
+const tagSpec = {
+  usage: 'SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]',
+  description: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE',
+  args: { exact: 2 },
+  run: tag,
+} as const;
 
 const rmiSpec = {
   usage: 'IMAGE [IMAGE...]',
   description: 'Remove one or more images',
   args: { min: 1 },
-  flags: (c: import('commander').Command) => c.option('-f, --force', 'Force removal of the image').option('--no-prune', 'Do not delete untagged parents'),
+  flags: (c: import('commander').Command) =>
+    c.option('-f, --force', 'Force removal of the image').option('--no-prune', 'Do not delete untagged parents'),
   run: rmi,
 } as const;
 
@@ -411,8 +458,15 @@ function imagesSpec() {
       c
         .option('-a, --all', 'Show all images (default hides intermediate images)')
         .option('--digests', 'Show digests')
-        .option('-f, --filter <filter>', 'Filter output based on conditions provided', (v: string, p: string[] | undefined) => [...(p ?? []), v])
-        .option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'")
+        .option(
+          '-f, --filter <filter>',
+          'Filter output based on conditions provided',
+          (v: string, p: string[] | undefined) => [...(p ?? []), v],
+        )
+        .option(
+          '--format <string>',
+          "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'",
+        )
         .option('--no-trunc', "Don't truncate output")
         .option('-q, --quiet', 'Only show image IDs')
         .option('--json', 'Print the rows as a JSON array (lade)'),
@@ -426,7 +480,10 @@ const historySpec = {
   args: { exact: 1 },
   flags: (c: import('commander').Command) =>
     c
-      .option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'")
+      .option(
+        '--format <string>',
+        "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'",
+      )
       .option('-H, --human [bool]', 'Print sizes and dates in human readable format', parseBool('human'), true)
       .option('--no-trunc', "Don't truncate output")
       .option('-q, --quiet', 'Only show image IDs'),
@@ -461,7 +518,11 @@ export function registerImageCommands(program: LadeCommand, runtime: Runtime): L
         c
           .option('-a, --all', 'Remove all unused images, not just dangling ones')
           .option('-f, --force', 'Do not prompt for confirmation')
-          .option('--filter <filter>', 'Provide filter values (e.g. "until=<timestamp>")', (v: string, p: string[] | undefined) => [...(p ?? []), v]),
+          .option(
+            '--filter <filter>',
+            'Provide filter values (e.g. "until=<timestamp>")',
+            (v: string, p: string[] | undefined) => [...(p ?? []), v],
+          ),
       run: prune,
     },
     runtime,

@@ -1,8 +1,17 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { type Descriptor, MediaType, type Platform, buildIndex, copy, formatPlatform, parseImageConfig, parseManifest } from '@lade/manifest';
-import { formatReference, normalizeReference, type NormalizedReference } from '@lade/reference';
+import {
+  buildIndex,
+  copy,
+  type Descriptor,
+  formatPlatform,
+  MediaType,
+  type Platform,
+  parseImageConfig,
+  parseManifest,
+} from '@lade/manifest';
+import { formatReference, type NormalizedReference, normalizeReference } from '@lade/reference';
 import { type RegistryClient, registrySink, registrySource } from '@lade/registry-client';
 import { addCommand, addGroup, collect, type LadeCommand, type Runtime } from '../command.js';
 import type { CliContext } from '../context.js';
@@ -24,7 +33,10 @@ function parseName(input: string): NormalizedReference {
 
 function clientFor(ctx: CliContext, ref: NormalizedReference, insecure: boolean | undefined): RegistryClient {
   if (!insecure) return registryClient(ctx);
-  return registryClient({ ...ctx, options: { ...ctx.options, insecureRegistries: [...ctx.options.insecureRegistries, ref.domain] } });
+  return registryClient({
+    ...ctx,
+    options: { ...ctx.options, insecureRegistries: [...ctx.options.insecureRegistries, ref.domain] },
+  });
 }
 
 interface Fetched {
@@ -33,16 +45,28 @@ interface Fetched {
   readonly bytes: Uint8Array;
 }
 
-async function fetchRoot(ctx: CliContext, client: RegistryClient, ref: NormalizedReference, input: string): Promise<Fetched> {
+async function fetchRoot(
+  ctx: CliContext,
+  client: RegistryClient,
+  ref: NormalizedReference,
+  input: string,
+): Promise<Fetched> {
   try {
-    const { descriptor, bytes } = await client.registry(ref.domain).getManifest(ref.path, ref.digest ?? ref.tag ?? 'latest', signal(ctx));
+    const { descriptor, bytes } = await client
+      .registry(ref.domain)
+      .getManifest(ref.path, ref.digest ?? ref.tag ?? 'latest', signal(ctx));
     return { ref, descriptor, bytes };
   } catch (error) {
     throw dockerError(error, 'inspect', input);
   }
 }
 
-async function fetchConfig(ctx: CliContext, client: RegistryClient, ref: NormalizedReference, config: Descriptor): Promise<ReturnType<typeof parseImageConfig>> {
+async function fetchConfig(
+  ctx: CliContext,
+  client: RegistryClient,
+  ref: NormalizedReference,
+  config: Descriptor,
+): Promise<ReturnType<typeof parseImageConfig>> {
   const stream = await client.registry(ref.domain).openBlob(ref.path, config, { ...signal(ctx), verify: true });
   const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
   return parseImageConfig(bytes, { expected: { digest: config.digest, size: config.size } });
@@ -50,7 +74,11 @@ async function fetchConfig(ctx: CliContext, client: RegistryClient, ref: Normali
 
 // ---- manifest inspect ----
 
-async function inspect(ctx: CliContext, args: string[], flags: { verbose?: boolean; insecure?: boolean }): Promise<void> {
+async function inspect(
+  ctx: CliContext,
+  args: string[],
+  flags: { verbose?: boolean; insecure?: boolean },
+): Promise<void> {
   if (args.length === 2) {
     const list = await readList(ctx, args[0] ?? '');
     const want = formatReference(parseName(args[1] ?? ''));
@@ -63,7 +91,11 @@ async function inspect(ctx: CliContext, args: string[], flags: { verbose?: boole
   const ref = parseName(input);
   const local = await readList(ctx, input).catch(() => undefined);
   if (local) {
-    await ctx.out(flags.verbose ? JSON.stringify(local.manifests, null, '\t') : JSON.stringify(JSON.parse(new TextDecoder().decode(localIndex(local).bytes)), null, 3));
+    await ctx.out(
+      flags.verbose
+        ? JSON.stringify(local.manifests, null, '\t')
+        : JSON.stringify(JSON.parse(new TextDecoder().decode(localIndex(local).bytes)), null, 3),
+    );
     return;
   }
   const client = clientFor(ctx, ref, flags.insecure);
@@ -72,18 +104,22 @@ async function inspect(ctx: CliContext, args: string[], flags: { verbose?: boole
     const parsed = parseManifest(root.bytes, { contentType: root.descriptor.mediaType });
     if (!flags.verbose) {
       // docker: a manifest's own bytes indented with tabs; a list re-marshalled with three spaces.
-      await ctx.out(JSON.stringify(JSON.parse(new TextDecoder().decode(root.bytes)), null, parsed.kind === 'index' ? 3 : '\t'));
+      await ctx.out(
+        JSON.stringify(JSON.parse(new TextDecoder().decode(root.bytes)), null, parsed.kind === 'index' ? 3 : '\t'),
+      );
       return;
     }
     const describe = async (ref2: NormalizedReference, d: Descriptor, bytes: Uint8Array) => {
       const p = parseManifest(bytes, { contentType: d.mediaType });
-      if (p.kind !== 'manifest') throw new CommandError('MANIFEST_INVALID', `${formatReference(ref2)}: nested manifest lists are not supported`);
+      if (p.kind !== 'manifest')
+        throw new CommandError('MANIFEST_INVALID', `${formatReference(ref2)}: nested manifest lists are not supported`);
       let platform = d.platform;
       if (!platform) {
         const c = (await fetchConfig(ctx, client, ref2, p.manifest.config)).config;
         platform = { architecture: c.architecture, os: c.os, ...(c.variant ? { variant: c.variant } : {}) };
       }
-      const body = p.mediaType === MediaType.OCI_MANIFEST ? { OCIManifest: p.manifest } : { SchemaV2Manifest: p.manifest };
+      const body =
+        p.mediaType === MediaType.OCI_MANIFEST ? { OCIManifest: p.manifest } : { SchemaV2Manifest: p.manifest };
       return {
         Ref: formatReference(ref2),
         Descriptor: { mediaType: p.mediaType, digest: p.digest, size: p.size, platform },
@@ -133,7 +169,8 @@ async function readList(ctx: CliContext, name: string): Promise<LocalList> {
   try {
     return JSON.parse(await readFile(listFile(ctx, full), 'utf8')) as LocalList;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new CommandError('MANIFEST_UNKNOWN', `No such manifest: ${full}`);
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new CommandError('MANIFEST_UNKNOWN', `No such manifest: ${full}`);
     throw error;
   }
 }
@@ -157,15 +194,20 @@ function localIndex(list: LocalList) {
 async function create(ctx: CliContext, args: string[], flags: { amend?: boolean; insecure?: boolean }): Promise<void> {
   const [listName = '', ...names] = args;
   const listRef = parseName(listName);
-  if (listRef.digest !== undefined) throw new UsageError(`invalid manifest list name "${listName}": give a tag, not a digest`);
+  if (listRef.digest !== undefined)
+    throw new UsageError(`invalid manifest list name "${listName}": give a tag, not a digest`);
   const full = formatReference(listRef);
   const existing = await readList(ctx, listName).catch(() => undefined);
-  if (existing && !flags.amend) throw new CommandError('CONFLICT', `refusing to amend an existing manifest list with no --amend flag`);
+  if (existing && !flags.amend)
+    throw new CommandError('CONFLICT', `refusing to amend an existing manifest list with no --amend flag`);
   const manifests: ListEntry[] = existing ? [...existing.manifests] : [];
   for (const name of names) {
     const ref = parseName(name);
     if (ref.domain !== listRef.domain) {
-      throw new CommandError('USAGE', `cannot use source images from a different registry than the target image: ${ref.domain} != ${listRef.domain}`);
+      throw new CommandError(
+        'USAGE',
+        `cannot use source images from a different registry than the target image: ${ref.domain} != ${listRef.domain}`,
+      );
     }
     const client = clientFor(ctx, ref, flags.insecure);
     try {
@@ -173,8 +215,16 @@ async function create(ctx: CliContext, args: string[], flags: { amend?: boolean;
       const parsed = parseManifest(root.bytes, { contentType: root.descriptor.mediaType });
       if (parsed.kind === 'index') throw new CommandError('MANIFEST_INVALID', `${name} is a manifest list`);
       const c = (await fetchConfig(ctx, client, ref, parsed.manifest.config)).config;
-      const platform: Platform = { architecture: c.architecture, os: c.os, ...(c.variant ? { variant: c.variant } : {}), ...(c['os.version'] ? { 'os.version': c['os.version'] } : {}) };
-      const entry: ListEntry = { ref: formatReference(ref), descriptor: { mediaType: parsed.mediaType, digest: parsed.digest, size: parsed.size, platform } };
+      const platform: Platform = {
+        architecture: c.architecture,
+        os: c.os,
+        ...(c.variant ? { variant: c.variant } : {}),
+        ...(c['os.version'] ? { 'os.version': c['os.version'] } : {}),
+      };
+      const entry: ListEntry = {
+        ref: formatReference(ref),
+        descriptor: { mediaType: parsed.mediaType, digest: parsed.digest, size: parsed.size, platform },
+      };
       const at = manifests.findIndex((m) => m.descriptor.digest === entry.descriptor.digest);
       if (at >= 0) manifests[at] = entry;
       else manifests.push(entry);
@@ -199,7 +249,9 @@ async function annotate(ctx: CliContext, args: string[], flags: AnnotateFlags): 
   const list = await readList(ctx, listName);
   const ref = parseName(name);
   const wanted = formatReference(ref);
-  const at = list.manifests.findIndex((m) => m.ref === wanted || (ref.digest !== undefined && m.descriptor.digest === ref.digest));
+  const at = list.manifests.findIndex(
+    (m) => m.ref === wanted || (ref.digest !== undefined && m.descriptor.digest === ref.digest),
+  );
   const entry = list.manifests[at];
   if (!entry) throw new CommandError('MANIFEST_UNKNOWN', `manifest for image ${wanted} does not exist in ${list.list}`);
   const p = entry.descriptor.platform;
@@ -211,12 +263,17 @@ async function annotate(ctx: CliContext, args: string[], flags: AnnotateFlags): 
     ...(flags.osVersion !== undefined ? { 'os.version': flags.osVersion } : {}),
     ...(flags.osFeatures !== undefined ? { 'os.features': flags.osFeatures } : {}),
   };
-  if (!platform.os || !platform.architecture) throw new UsageError('manifest entry for image has unsupported os/arch combination');
+  if (!platform.os || !platform.architecture)
+    throw new UsageError('manifest entry for image has unsupported os/arch combination');
   list.manifests[at] = { ...entry, descriptor: { ...entry.descriptor, platform } };
   await writeList(ctx, list);
 }
 
-async function pushList(ctx: CliContext, args: string[], flags: { purge?: boolean; insecure?: boolean }): Promise<void> {
+async function pushList(
+  ctx: CliContext,
+  args: string[],
+  flags: { purge?: boolean; insecure?: boolean },
+): Promise<void> {
   const listName = args[0] ?? '';
   const list = await readList(ctx, listName);
   const target = parseName(list.list);
@@ -235,7 +292,9 @@ async function pushList(ctx: CliContext, args: string[], flags: { purge?: boolea
     const built = localIndex(list);
     let digest: string;
     try {
-      digest = await client.registry(target.domain).putManifest(target.path, target.tag ?? 'latest', built.bytes, built.descriptor.mediaType, signal(ctx));
+      digest = await client
+        .registry(target.domain)
+        .putManifest(target.path, target.tag ?? 'latest', built.bytes, built.descriptor.mediaType, signal(ctx));
     } catch (error) {
       throw dockerError(error, 'push', list.list);
     }
@@ -259,10 +318,13 @@ async function removeLists(ctx: CliContext, args: string[]): Promise<void> {
   if (missing.length > 0) throw new CommandError('MANIFEST_UNKNOWN', missing.join('\n'));
 }
 
-
 // ---- buildx imagetools inspect ----
 
-async function imagetoolsInspect(ctx: CliContext, args: string[], flags: { raw?: boolean; format?: string }): Promise<void> {
+async function imagetoolsInspect(
+  ctx: CliContext,
+  args: string[],
+  flags: { raw?: boolean; format?: string },
+): Promise<void> {
   const input = args[0] ?? '';
   const ref = parseName(input);
   const client = registryClient(ctx);
@@ -283,17 +345,31 @@ async function imagetoolsInspect(ctx: CliContext, args: string[], flags: { raw?:
         const all: Record<string, unknown> = {};
         for (const child of parsed.index.manifests) {
           if (!child.platform) continue;
-          const childRef = normalizeReference(`${formatReference({ domain: ref.domain, path: ref.path })}@${child.digest}`);
+          const childRef = normalizeReference(
+            `${formatReference({ domain: ref.domain, path: ref.path })}@${child.digest}`,
+          );
           const fetched = await fetchRoot(ctx, client, childRef, input);
-          all[formatPlatform(child.platform)] = await imageOf(parseManifest(fetched.bytes, { contentType: child.mediaType }), childRef);
+          all[formatPlatform(child.platform)] = await imageOf(
+            parseManifest(fetched.bytes, { contentType: child.mediaType }),
+            childRef,
+          );
         }
         image = all;
       }
       const manifest = JSON.parse(new TextDecoder().decode(root.bytes)) as Record<string, unknown>;
-      await ctx.io.stdout.write(renderFormat(flags.format, [{ Name: name, Manifest: { ...manifest, digest: parsed.digest, size: parsed.size }, Image: image }], { missingFields: 'no-value' }));
+      await ctx.io.stdout.write(
+        renderFormat(
+          flags.format,
+          [{ Name: name, Manifest: { ...manifest, digest: parsed.digest, size: parsed.size }, Image: image }],
+          { missingFields: 'no-value' },
+        ),
+      );
       return;
     }
-    let text = alignColumns(`Name:\t${name}\nMediaType:\t${parsed.mediaType}\nDigest:\t${parsed.digest}`, { minWidth: 0, padding: 1 });
+    let text = alignColumns(`Name:\t${name}\nMediaType:\t${parsed.mediaType}\nDigest:\t${parsed.digest}`, {
+      minWidth: 0,
+      padding: 1,
+    });
     if (parsed.kind === 'index') {
       const rows: string[] = [];
       parsed.index.manifests.forEach((m, i) => {
@@ -320,7 +396,10 @@ export function registerManifestCommands(program: LadeCommand, runtime: Runtime)
       usage: '[MANIFEST_LIST] MANIFEST',
       description: 'Display an image manifest, or manifest list',
       args: { min: 1, max: 2 },
-      flags: (c) => c.option('--insecure', 'Allow communication with an insecure registry').option('-v, --verbose', 'Output additional info including layers and platform'),
+      flags: (c) =>
+        c
+          .option('--insecure', 'Allow communication with an insecure registry')
+          .option('-v, --verbose', 'Output additional info including layers and platform'),
       run: inspect,
     },
     runtime,
@@ -332,7 +411,10 @@ export function registerManifestCommands(program: LadeCommand, runtime: Runtime)
       usage: 'MANIFEST_LIST MANIFEST [MANIFEST...]',
       description: 'Create a local manifest list for annotating and pushing to a registry',
       args: { min: 2 },
-      flags: (c) => c.option('-a, --amend', 'Amend an existing manifest list').option('--insecure', 'Allow communication with an insecure registry'),
+      flags: (c) =>
+        c
+          .option('-a, --amend', 'Amend an existing manifest list')
+          .option('--insecure', 'Allow communication with an insecure registry'),
       run: create,
     },
     runtime,
@@ -362,18 +444,33 @@ export function registerManifestCommands(program: LadeCommand, runtime: Runtime)
       usage: 'MANIFEST_LIST',
       description: 'Push a manifest list to a repository',
       args: { exact: 1 },
-      flags: (c) => c.option('-p, --purge', 'Remove the local manifest list after push').option('--insecure', 'Allow push to an insecure registry'),
+      flags: (c) =>
+        c
+          .option('-p, --purge', 'Remove the local manifest list after push')
+          .option('--insecure', 'Allow push to an insecure registry'),
       run: pushList,
     },
     runtime,
   );
-  addCommand(manifest, 'rm', { usage: 'MANIFEST_LIST [MANIFEST_LIST...]', description: 'Delete one or more manifest lists from local storage', args: { min: 1 }, run: removeLists }, runtime);
+  addCommand(
+    manifest,
+    'rm',
+    {
+      usage: 'MANIFEST_LIST [MANIFEST_LIST...]',
+      description: 'Delete one or more manifest lists from local storage',
+      args: { min: 1 },
+      run: removeLists,
+    },
+    runtime,
+  );
   const imagetoolsSpec = {
     usage: 'NAME',
     description: 'Show details of an image in the registry',
     args: { exact: 1 },
     flags: (c: import('commander').Command) =>
-      c.option('--raw', 'Show original, unformatted JSON manifest').option('--format <string>', 'Format the output using the given Go template'),
+      c
+        .option('--raw', 'Show original, unformatted JSON manifest')
+        .option('--format <string>', 'Format the output using the given Go template'),
     run: imagetoolsInspect,
   } as const;
   const buildx = addGroup(program, 'buildx', 'Registry-side image tools (the imagetools part of docker buildx)');

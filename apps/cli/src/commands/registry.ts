@@ -1,11 +1,19 @@
-import { type Credentials, credentialKey, getCredentials, readDockerConfig, removeCredentials, saveCredentials, registryLocation } from '@lade/registry-client';
-import { isDigest } from '@lade/digest';
 import { join } from 'node:path';
+import { isDigest } from '@lade/digest';
+import {
+  type Credentials,
+  credentialKey,
+  getCredentials,
+  readDockerConfig,
+  registryLocation,
+  removeCredentials,
+  saveCredentials,
+} from '@lade/registry-client';
 import { addCommand, addGroup, collect, type LadeCommand, parseIntFlag, type Runtime } from '../command.js';
-import { ellipsis, renderFormat } from '../output.js';
 import type { CliContext } from '../context.js';
 import { CommandError, UsageError } from '../errors.js';
 import { readAll, readLine, readSecret } from '../io.js';
+import { ellipsis, renderFormat } from '../output.js';
 import { configOptions, dockerError, registryClient, serverHost } from '../registry.js';
 
 interface LoginFlags {
@@ -165,7 +173,11 @@ async function hubSearch(ctx: CliContext, term: string, limit: number): Promise<
   try {
     res = await fetch(url, { headers: { 'user-agent': 'lade' }, ...io(ctx) });
   } catch (error) {
-    throw new CommandError('UNAVAILABLE', `Get "${url}": ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`, { cause: error });
+    throw new CommandError(
+      'UNAVAILABLE',
+      `Get "${url}": ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`,
+      { cause: error },
+    );
   }
   if (!res.ok) throw new CommandError('UNAVAILABLE', `Unexpected status code ${res.status}`);
   const body = (await res.json()) as { results?: SearchResult[] };
@@ -200,7 +212,8 @@ async function search(ctx: CliContext, args: string[], flags: SearchFlags): Prom
       if (!/^\d+$/.test(value)) throw new CommandError('FILTER_INVALID', `invalid filter 'stars=${value}'`);
       stars = Number(value);
     } else if (key === 'is-official' || key === 'is-automated') {
-      if (!['true', 'false'].includes(value)) throw new CommandError('FILTER_INVALID', `invalid filter '${key}=${value}'`);
+      if (!['true', 'false'].includes(value))
+        throw new CommandError('FILTER_INVALID', `invalid filter '${key}=${value}'`);
       if (key === 'is-official') official = value === 'true';
       else automated = value === 'true';
     } else {
@@ -209,10 +222,18 @@ async function search(ctx: CliContext, args: string[], flags: SearchFlags): Prom
   }
   const slash = text.indexOf('/');
   const first = slash > 0 ? text.slice(0, slash) : '';
-  const isRegistry = first !== '' && (first.includes('.') || first.includes(':') || first === 'localhost') && !isDockerHubHost(first);
-  const results = isRegistry ? await catalogSearch(ctx, first, text.slice(slash + 1)) : await hubSearch(ctx, isDockerHubHost(first) ? text.slice(slash + 1) : text, limit);
+  const isRegistry =
+    first !== '' && (first.includes('.') || first.includes(':') || first === 'localhost') && !isDockerHubHost(first);
+  const results = isRegistry
+    ? await catalogSearch(ctx, first, text.slice(slash + 1))
+    : await hubSearch(ctx, isDockerHubHost(first) ? text.slice(slash + 1) : text, limit);
   const rows = results
-    .filter((r) => r.star_count >= stars && (official === undefined || r.is_official === official) && (automated === undefined || r.is_automated === automated))
+    .filter(
+      (r) =>
+        r.star_count >= stars &&
+        (official === undefined || r.is_official === official) &&
+        (automated === undefined || r.is_automated === automated),
+    )
     .slice(0, limit)
     .map((r) => {
       const description = r.description.replace(/\n/g, ' ').replace(/\r/g, ' ');
@@ -226,7 +247,13 @@ async function search(ctx: CliContext, args: string[], flags: SearchFlags): Prom
     });
   await ctx.io.stdout.write(
     renderFormat(flags.format ?? '', rows, {
-      headers: { Name: 'NAME', Description: 'DESCRIPTION', StarCount: 'STARS', IsOfficial: 'OFFICIAL', IsAutomated: 'AUTOMATED' },
+      headers: {
+        Name: 'NAME',
+        Description: 'DESCRIPTION',
+        StarCount: 'STARS',
+        IsOfficial: 'OFFICIAL',
+        IsAutomated: 'AUTOMATED',
+      },
       defaultFormat: 'table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}',
       contextRows: true,
     }),
@@ -244,7 +271,8 @@ export function registerRegistryCommands(program: LadeCommand, runtime: Runtime)
     'login',
     {
       usage: '[SERVER]',
-      description: 'Authenticate to a registry (verifies the credentials, then stores them in config.json or the credential store)',
+      description:
+        'Authenticate to a registry (verifies the credentials, then stores them in config.json or the credential store)',
       args: { min: 0, max: 1 },
       flags: (c) =>
         c
@@ -255,7 +283,12 @@ export function registerRegistryCommands(program: LadeCommand, runtime: Runtime)
     },
     runtime,
   );
-  addCommand(program, 'logout', { usage: '[SERVER]', description: 'Log out from a registry', args: { min: 0, max: 1 }, run: logout }, runtime);
+  addCommand(
+    program,
+    'logout',
+    { usage: '[SERVER]', description: 'Log out from a registry', args: { min: 0, max: 1 }, run: logout },
+    runtime,
+  );
   const tags = addGroup(program, 'tags', "List a repository's tags on its registry");
   addCommand<{ json?: boolean }>(
     tags,
@@ -302,7 +335,12 @@ export function registerRegistryCommands(program: LadeCommand, runtime: Runtime)
   addCommand(
     program,
     'delete',
-    { usage: 'NAME@DIGEST|NAME:TAG', description: 'Delete a manifest from its registry (a tag is resolved to its digest first)', args: { exact: 1 }, run: deleteImage },
+    {
+      usage: 'NAME@DIGEST|NAME:TAG',
+      description: 'Delete a manifest from its registry (a tag is resolved to its digest first)',
+      args: { exact: 1 },
+      run: deleteImage,
+    },
     runtime,
   );
 }

@@ -1,5 +1,5 @@
 import { dirname, join, resolve } from 'node:path';
-import { FilesystemDriver, type ServerConfig, createRegistry, loadConfig, parseAddr, serve } from '@lade/server';
+import { createRegistry, FilesystemDriver, loadConfig, parseAddr, type ServerConfig, serve } from '@lade/server';
 import { addCommand, type LadeCommand, type Runtime } from '../command.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -23,10 +23,20 @@ function untilAborted(signal: AbortSignal | undefined): Promise<void> {
 
 async function runServe(ctx: CliContext, _args: string[], flags: ServeFlags): Promise<void> {
   let config: ServerConfig | undefined = flags.config !== undefined ? loadConfig(resolve(flags.config)) : undefined;
-  const root = flags.root !== undefined ? resolve(flags.root) : config === undefined ? join(dirname(ctx.options.root), 'lade-registry') : undefined;
+  const root =
+    flags.root !== undefined
+      ? resolve(flags.root)
+      : config === undefined
+        ? join(dirname(ctx.options.root), 'lade-registry')
+        : undefined;
   let listen: { hostname: string; port: number };
   try {
-    listen = flags.addr !== undefined ? parseAddr(flags.addr) : config !== undefined ? { hostname: config.hostname, port: config.port } : { hostname: '127.0.0.1', port: 5000 };
+    listen =
+      flags.addr !== undefined
+        ? parseAddr(flags.addr)
+        : config !== undefined
+          ? { hostname: config.hostname, port: config.port }
+          : { hostname: '127.0.0.1', port: 5000 };
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error), 125);
   }
@@ -62,7 +72,7 @@ export function registerServeCommand(program: LadeCommand, runtime: Runtime): vo
       flags: (c) =>
         c
           .option('--addr <host:port>', 'Listen address (default 127.0.0.1:5000; port 0 picks a free one)')
-          .option('--root <dir>', "Storage directory (default: lade-registry beside the image store)")
+          .option('--root <dir>', 'Storage directory (default: lade-registry beside the image store)')
           .option('--config <file>', "Registry config file (distribution's YAML: storage, http.addr, auth, proxy)")
           .option('--read-only', 'Refuse pushes and deletes')
           .option('--access-log', 'Print one JSON line per request on stdout'),

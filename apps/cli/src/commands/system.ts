@@ -9,7 +9,11 @@ function reclaimable(bytes: number, total: number): string {
   return total > 0 ? `${humanSize(bytes)} (${Math.trunc((bytes * 100) / total)}%)` : humanSize(bytes);
 }
 
-async function df(ctx: CliContext, _args: string[], flags: { verbose?: boolean; format?: string; json?: boolean }): Promise<void> {
+async function df(
+  ctx: CliContext,
+  _args: string[],
+  flags: { verbose?: boolean; format?: string; json?: boolean },
+): Promise<void> {
   const store = await openStore(ctx);
   const report = await store.df();
   if (flags.json) {
@@ -17,14 +21,26 @@ async function df(ctx: CliContext, _args: string[], flags: { verbose?: boolean; 
     return;
   }
   const rows = [
-    { Type: 'Images', TotalCount: String(report.images.total), Active: String(report.images.active), Size: humanSize(report.images.size), Reclaimable: reclaimable(report.images.reclaimable, report.images.size) },
+    {
+      Type: 'Images',
+      TotalCount: String(report.images.total),
+      Active: String(report.images.active),
+      Size: humanSize(report.images.size),
+      Reclaimable: reclaimable(report.images.reclaimable, report.images.size),
+    },
     { Type: 'Containers', TotalCount: '0', Active: '0', Size: '0B', Reclaimable: '0B' },
     { Type: 'Local Volumes', TotalCount: '0', Active: '0', Size: '0B', Reclaimable: '0B' },
     { Type: 'Build Cache', TotalCount: '0', Active: '0', Size: '0B', Reclaimable: '0B' },
   ];
   const headers = { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' };
   if (!flags.verbose) {
-    await ctx.io.stdout.write(renderFormat(flags.format ?? '', rows, { headers, defaultFormat: 'table {{.Type}}\\t{{.TotalCount}}\\t{{.Active}}\\t{{.Size}}\\t{{.Reclaimable}}', contextRows: true }));
+    await ctx.io.stdout.write(
+      renderFormat(flags.format ?? '', rows, {
+        headers,
+        defaultFormat: 'table {{.Type}}\\t{{.TotalCount}}\\t{{.Active}}\\t{{.Size}}\\t{{.Reclaimable}}',
+        contextRows: true,
+      }),
+    );
     return;
   }
   const now = Date.now();
@@ -41,11 +57,23 @@ async function df(ctx: CliContext, _args: string[], flags: { verbose?: boolean; 
   await ctx.out('Images space usage:\n');
   await ctx.io.stdout.write(
     renderFormat('', images, {
-      headers: { Repository: 'REPOSITORY', Tag: 'TAG', ID: 'IMAGE ID', CreatedSince: 'CREATED', Size: 'SIZE', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', Containers: 'CONTAINERS' },
-      defaultFormat: 'table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}\\t{{.SharedSize}}\\t{{.UniqueSize}}\\t{{.Containers}}',
+      headers: {
+        Repository: 'REPOSITORY',
+        Tag: 'TAG',
+        ID: 'IMAGE ID',
+        CreatedSince: 'CREATED',
+        Size: 'SIZE',
+        SharedSize: 'SHARED SIZE',
+        UniqueSize: 'UNIQUE SIZE',
+        Containers: 'CONTAINERS',
+      },
+      defaultFormat:
+        'table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}\\t{{.SharedSize}}\\t{{.UniqueSize}}\\t{{.Containers}}',
     }),
   );
-  await ctx.out(`\nUnreferenced blobs (reclaimed by \`lade system prune\`): ${report.garbage.blobs}, ${humanSize(report.garbage.bytes)}`);
+  await ctx.out(
+    `\nUnreferenced blobs (reclaimed by \`lade system prune\`): ${report.garbage.blobs}, ${humanSize(report.garbage.bytes)}`,
+  );
 }
 
 async function fsck(ctx: CliContext, _args: string[], flags: { json?: boolean }): Promise<void> {
@@ -60,17 +88,25 @@ async function fsck(ctx: CliContext, _args: string[], flags: { json?: boolean })
     for (const m of r.invalidManifests) await ctx.out(`invalid manifest: ${m.digest}: ${m.problem}`);
     if (r.orphans.length > 0 || r.garbage.length > 0) {
       const bytes = r.orphans.reduce((n, b) => n + b.size, 0) + r.garbage.reduce((n, g) => n + g.size, 0);
-      await ctx.out(`garbage: ${r.orphans.length} unreferenced blobs, ${r.garbage.length} leftover files, ${humanSize(bytes)} (removed by \`lade system prune\`)`);
+      await ctx.out(
+        `garbage: ${r.orphans.length} unreferenced blobs, ${r.garbage.length} leftover files, ${humanSize(bytes)} (removed by \`lade system prune\`)`,
+      );
     }
-    await ctx.out(r.ok ? 'Store is consistent' : 'Store is damaged: pull the affected images again, then run `lade system prune`');
+    await ctx.out(
+      r.ok ? 'Store is consistent' : 'Store is damaged: pull the affected images again, then run `lade system prune`',
+    );
   }
   if (!r.ok) throw new CommandError('FSCK_FAILED', `store ${store.root} failed the check`);
 }
 
 async function systemPrune(ctx: CliContext, _args: string[], flags: { all?: boolean; force?: boolean }): Promise<void> {
   if (!flags.force) {
-    const what = flags.all ? '  - all images not used by a container (lade runs none: every image)' : '  - all dangling images';
-    await ctx.io.stdout.write(`WARNING! This will remove:\n${what}\n  - unreferenced blobs and leftover temp files\n\nAre you sure you want to continue? [y/N] `);
+    const what = flags.all
+      ? '  - all images not used by a container (lade runs none: every image)'
+      : '  - all dangling images';
+    await ctx.io.stdout.write(
+      `WARNING! This will remove:\n${what}\n  - unreferenced blobs and leftover temp files\n\nAre you sure you want to continue? [y/N] `,
+    );
     const answer = (await readLine(ctx.io.stdin)) ?? '';
     if (answer.trim().toLowerCase() !== 'y') throw new CancelledError('system prune has been cancelled');
   }
@@ -78,7 +114,8 @@ async function systemPrune(ctx: CliContext, _args: string[], flags: { all?: bool
   const result = await store.prune({ all: flags.all === true });
   if (result.deleted.length > 0) {
     await ctx.out('Deleted Images:');
-    for (const e of result.deleted) await ctx.out('Untagged' in e ? `untagged: ${e.Untagged}` : `deleted: ${e.Deleted}`);
+    for (const e of result.deleted)
+      await ctx.out('Untagged' in e ? `untagged: ${e.Untagged}` : `deleted: ${e.Deleted}`);
     await ctx.out('');
   }
   await ctx.out(`Total reclaimed space: ${humanSize(result.reclaimedBytes)}`);
@@ -97,7 +134,10 @@ export function registerSystemCommands(program: LadeCommand, runtime: Runtime): 
       flags: (c) =>
         c
           .option('-v, --verbose', 'Show detailed information on space usage')
-          .option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'")
+          .option(
+            '--format <string>',
+            "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'",
+          )
           .option('--json', 'Print the report as JSON (lade)'),
       run: df,
     },
@@ -122,7 +162,10 @@ export function registerSystemCommands(program: LadeCommand, runtime: Runtime): 
       usage: '',
       description: 'Remove dangling images, unreferenced blobs and leftover temp files',
       args: { exact: 0 },
-      flags: (c) => c.option('-a, --all', 'Remove all images, not just dangling ones').option('-f, --force', 'Do not prompt for confirmation'),
+      flags: (c) =>
+        c
+          .option('-a, --all', 'Remove all images, not just dangling ones')
+          .option('-f, --force', 'Do not prompt for confirmation'),
       run: systemPrune,
     },
     runtime,

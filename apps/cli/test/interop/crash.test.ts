@@ -1,11 +1,22 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { type PeerRegistry, peerFixtures, peersAvailable, pushPeerFixtures, startRegistry, tempDir } from '@lade/test-support';
+import {
+  type PeerRegistry,
+  peerFixtures,
+  peersAvailable,
+  pushPeerFixtures,
+  startRegistry,
+  tempDir,
+} from '@lade/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ladeBin, ladeProcess } from '../helpers.js';
 
 /** Starts the built `lade` and SIGKILLs it after `ms` (or lets it finish first); resolves with how it ended. */
-function runAndKill(args: string[], env: NodeJS.ProcessEnv, ms: number): Promise<{ killed: boolean; code: number | null }> {
+function runAndKill(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ms: number,
+): Promise<{ killed: boolean; code: number | null }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [ladeBin, ...args], { env, stdio: 'ignore' });
     const timer = setTimeout(() => child.kill('SIGKILL'), ms);

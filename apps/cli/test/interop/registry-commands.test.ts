@@ -1,6 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fixturesDir, type PeerRegistry, peerFixtures, peersAvailable, pushPeerFixtures, runOk, startRegistry, tempDir } from '@lade/test-support';
+import {
+  fixturesDir,
+  type PeerRegistry,
+  peerFixtures,
+  peersAvailable,
+  pushPeerFixtures,
+  runOk,
+  startRegistry,
+  tempDir,
+} from '@lade/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lade } from '../helpers.js';
 
@@ -29,7 +38,9 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('registry commands a
   it("lists the registry's catalog", async () => {
     const r = await lade(home.path, ['catalog', registry.host]);
     expect(r.code).toBe(0);
-    expect(r.stdout.trim().split('\n')).toEqual(expect.arrayContaining(['fixtures/amd64', 'fixtures/multi', 'fixtures/tricky']));
+    expect(r.stdout.trim().split('\n')).toEqual(
+      expect.arrayContaining(['fixtures/amd64', 'fixtures/multi', 'fixtures/tricky']),
+    );
   });
 
   it('reports a missing repository as docker does and exits 1', async () => {
@@ -40,8 +51,17 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('registry commands a
   });
 
   it('deletes a manifest by tag from the registry', async () => {
-    await runOk('skopeo', ['copy', '-q', '--dest-tls-verify=false', `docker://${registry.host}/fixtures/amd64:latest`, `docker://${registry.host}/scratch/del:1`, '--src-tls-verify=false']);
-    const digest = JSON.parse(await runOk('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.host}/scratch/del:1`])).Digest as string;
+    await runOk('skopeo', [
+      'copy',
+      '-q',
+      '--dest-tls-verify=false',
+      `docker://${registry.host}/fixtures/amd64:latest`,
+      `docker://${registry.host}/scratch/del:1`,
+      '--src-tls-verify=false',
+    ]);
+    const digest = JSON.parse(
+      await runOk('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.host}/scratch/del:1`]),
+    ).Digest as string;
     const r = await lade(home.path, ['delete', `${registry.host}/scratch/del:1`]);
     expect(r).toMatchObject({ code: 0, stdout: `Deleted: ${registry.host}/scratch/del@${digest}\n` });
     const after = await lade(home.path, ['tags', 'ls', `${registry.host}/scratch/del`]);
@@ -51,106 +71,137 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('registry commands a
   it("refuses a usage error with docker's wording", async () => {
     const r = await lade(home.path, ['tags', 'ls']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe("lade: 'lade tags ls' requires 1 argument\n\nUsage:  lade tags ls [OPTIONS] NAME\n\nRun 'lade tags ls --help' for more information\n");
+    expect(r.stderr).toBe(
+      "lade: 'lade tags ls' requires 1 argument\n\nUsage:  lade tags ls [OPTIONS] NAME\n\nRun 'lade tags ls --help' for more information\n",
+    );
     const f = await lade(home.path, ['catalog', '--bogus', registry.host]);
     expect(f.code).toBe(125);
     expect(f.stderr).toBe("unknown flag: --bogus\nSee 'lade catalog --help'.\n");
   });
 });
 
-describe.runIf(peersAvailable('skopeo', 'docker-registry'))('login and logout against a registry with basic auth', () => {
-  let registry: PeerRegistry;
-  let home: { path: string; cleanup: () => Promise<void> };
+describe.runIf(peersAvailable('skopeo', 'docker-registry'))(
+  'login and logout against a registry with basic auth',
+  () => {
+    let registry: PeerRegistry;
+    let home: { path: string; cleanup: () => Promise<void> };
 
-  beforeAll(async () => {
-    home = await tempDir('lade-cli-home-');
-    registry = await startRegistry({ auth: 'alice:s3cret' });
-  });
-  afterAll(async () => {
-    await registry?.stop();
-    await home?.cleanup();
-  });
+    beforeAll(async () => {
+      home = await tempDir('lade-cli-home-');
+      registry = await startRegistry({ auth: 'alice:s3cret' });
+    });
+    afterAll(async () => {
+      await registry?.stop();
+      await home?.cleanup();
+    });
 
-  it('verifies and stores credentials with --password-stdin', async () => {
-    const r = await lade(home.path, ['login', '-u', 'alice', '--password-stdin', registry.host], { stdin: 's3cret\n' });
-    expect(r.code).toBe(0);
-    expect(r.stdout).toBe('Login Succeeded\n');
-    expect(r.stderr).toContain('WARNING! Your credentials are stored unencrypted');
-    const config = JSON.parse(await readFile(join(home.path, '.docker', 'config.json'), 'utf8'));
-    expect(config.auths[registry.host].auth).toBe(Buffer.from('alice:s3cret').toString('base64'));
-    const tags = await lade(home.path, ['catalog', registry.host]);
-    expect(tags.code).toBe(0);
-  });
+    it('verifies and stores credentials with --password-stdin', async () => {
+      const r = await lade(home.path, ['login', '-u', 'alice', '--password-stdin', registry.host], {
+        stdin: 's3cret\n',
+      });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe('Login Succeeded\n');
+      expect(r.stderr).toContain('WARNING! Your credentials are stored unencrypted');
+      const config = JSON.parse(await readFile(join(home.path, '.docker', 'config.json'), 'utf8'));
+      expect(config.auths[registry.host].auth).toBe(Buffer.from('alice:s3cret').toString('base64'));
+      const tags = await lade(home.path, ['catalog', registry.host]);
+      expect(tags.code).toBe(0);
+    });
 
-  it('warns about -p on the command line', async () => {
-    const r = await lade(home.path, ['login', '-u', 'alice', '-p', 's3cret', registry.host]);
-    expect(r.code).toBe(0);
-    expect(r.stderr.split('\n')[0]).toBe('WARNING! Using --password via the CLI is insecure. Use --password-stdin.');
-  });
+    it('warns about -p on the command line', async () => {
+      const r = await lade(home.path, ['login', '-u', 'alice', '-p', 's3cret', registry.host]);
+      expect(r.code).toBe(0);
+      expect(r.stderr.split('\n')[0]).toBe('WARNING! Using --password via the CLI is insecure. Use --password-stdin.');
+    });
 
-  it('refuses a wrong password, exits 1 and leaves config.json unchanged', async () => {
-    const before = await readFile(join(home.path, '.docker', 'config.json'), 'utf8');
-    const r = await lade(home.path, ['login', '-u', 'alice', '--password-stdin', registry.host], { stdin: 'wrong\n' });
-    expect(r.code).toBe(1);
-    expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^Error: .*401 Unauthorized/);
-    expect(await readFile(join(home.path, '.docker', 'config.json'), 'utf8')).toBe(before);
-  });
+    it('refuses a wrong password, exits 1 and leaves config.json unchanged', async () => {
+      const before = await readFile(join(home.path, '.docker', 'config.json'), 'utf8');
+      const r = await lade(home.path, ['login', '-u', 'alice', '--password-stdin', registry.host], {
+        stdin: 'wrong\n',
+      });
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^Error: .*401 Unauthorized/);
+      expect(await readFile(join(home.path, '.docker', 'config.json'), 'utf8')).toBe(before);
+    });
 
-  it('refuses an interactive login without a terminal', async () => {
-    const other = await tempDir('lade-cli-home-');
-    const r = await lade(other.path, ['login', registry.host]);
-    expect(r).toMatchObject({ code: 1, stderr: 'Error: Cannot perform an interactive login from a non TTY device\n' });
-    await other.cleanup();
-  });
-
-  it('refuses --password-stdin without --username', async () => {
-    const r = await lade(home.path, ['login', '--password-stdin', registry.host], { stdin: 'x' });
-    expect(r).toMatchObject({ code: 1, stderr: 'Must provide --username with --password-stdin\n' });
-  });
-
-  it('pulls and pushes with the stored credentials, and words refusals as docker does without them', async () => {
-    const layout = await peerFixtures({ big: 8 });
-    await runOk('skopeo', ['copy', '-q', '--dest-creds', 'alice:s3cret', '--dest-tls-verify=false', `oci:${layout}:tricky`, `docker://${registry.host}/private/app:1`]);
-    const env = { LADE_HOME: join(home.path, 'store') };
-    const anonymous = await tempDir('lade-cli-home-');
-    try {
-      const denied = await lade(anonymous.path, ['pull', `${registry.host}/private/app:1`], { env: { LADE_HOME: join(anonymous.path, 'store') } });
-      expect(denied.code).toBe(1);
-      expect(denied.stderr).toBe(
-        `Error: pull access denied for ${registry.host}/private/app, repository does not exist or may require 'docker login': unauthorized: authentication required\n`,
-      );
-    } finally {
-      await anonymous.cleanup();
-    }
-    const pulled = await lade(home.path, ['pull', '-q', `${registry.host}/private/app:1`], { env });
-    expect(pulled).toMatchObject({ code: 0, stdout: `${registry.host}/private/app:1\n` });
-    expect((await lade(home.path, ['tag', `${registry.host}/private/app:1`, `${registry.host}/private/app:2`], { env })).code).toBe(0);
-    const pushed = await lade(home.path, ['push', `${registry.host}/private/app:2`], { env });
-    expect(pushed.stderr).toBe('');
-    expect(pushed.code).toBe(0);
-    expect(pushed.stdout).toMatch(/2: digest: sha256:[0-9a-f]{64} size: \d+\n$/);
-    const other = await tempDir('lade-cli-home-');
-    try {
-      const store = join(other.path, 'store');
-      await lade(other.path, ['load', '-q', '-i', join(fixturesDir, 'ggcr/hello-world-v25.tar')], { env: { LADE_HOME: store } });
-      await lade(other.path, ['tag', 'ee301c921b8a', `${registry.host}/private/hello:1`], { env: { LADE_HOME: store } });
-      const refused = await lade(other.path, ['push', `${registry.host}/private/hello:1`], { env: { LADE_HOME: store } });
-      expect(refused.code).toBe(1);
-      expect(refused.stderr).toBe('Error: unauthorized: authentication required\n');
-    } finally {
+    it('refuses an interactive login without a terminal', async () => {
+      const other = await tempDir('lade-cli-home-');
+      const r = await lade(other.path, ['login', registry.host]);
+      expect(r).toMatchObject({
+        code: 1,
+        stderr: 'Error: Cannot perform an interactive login from a non TTY device\n',
+      });
       await other.cleanup();
-    }
-  });
+    });
 
-  it('removes the credentials on logout', async () => {
-    const r = await lade(home.path, ['logout', registry.host]);
-    expect(r).toMatchObject({ code: 0, stdout: `Removing login credentials for ${registry.host}\n` });
-    const config = JSON.parse(await readFile(join(home.path, '.docker', 'config.json'), 'utf8'));
-    expect(config.auths[registry.host]).toBeUndefined();
-    const again = await lade(home.path, ['logout', registry.host]);
-    expect(again.stdout).toBe(`Not logged in to ${registry.host}\n`);
-    const denied = await lade(home.path, ['catalog', registry.host]);
-    expect(denied.code).toBe(1);
-  });
-});
+    it('refuses --password-stdin without --username', async () => {
+      const r = await lade(home.path, ['login', '--password-stdin', registry.host], { stdin: 'x' });
+      expect(r).toMatchObject({ code: 1, stderr: 'Must provide --username with --password-stdin\n' });
+    });
+
+    it('pulls and pushes with the stored credentials, and words refusals as docker does without them', async () => {
+      const layout = await peerFixtures({ big: 8 });
+      await runOk('skopeo', [
+        'copy',
+        '-q',
+        '--dest-creds',
+        'alice:s3cret',
+        '--dest-tls-verify=false',
+        `oci:${layout}:tricky`,
+        `docker://${registry.host}/private/app:1`,
+      ]);
+      const env = { LADE_HOME: join(home.path, 'store') };
+      const anonymous = await tempDir('lade-cli-home-');
+      try {
+        const denied = await lade(anonymous.path, ['pull', `${registry.host}/private/app:1`], {
+          env: { LADE_HOME: join(anonymous.path, 'store') },
+        });
+        expect(denied.code).toBe(1);
+        expect(denied.stderr).toBe(
+          `Error: pull access denied for ${registry.host}/private/app, repository does not exist or may require 'docker login': unauthorized: authentication required\n`,
+        );
+      } finally {
+        await anonymous.cleanup();
+      }
+      const pulled = await lade(home.path, ['pull', '-q', `${registry.host}/private/app:1`], { env });
+      expect(pulled).toMatchObject({ code: 0, stdout: `${registry.host}/private/app:1\n` });
+      expect(
+        (await lade(home.path, ['tag', `${registry.host}/private/app:1`, `${registry.host}/private/app:2`], { env }))
+          .code,
+      ).toBe(0);
+      const pushed = await lade(home.path, ['push', `${registry.host}/private/app:2`], { env });
+      expect(pushed.stderr).toBe('');
+      expect(pushed.code).toBe(0);
+      expect(pushed.stdout).toMatch(/2: digest: sha256:[0-9a-f]{64} size: \d+\n$/);
+      const other = await tempDir('lade-cli-home-');
+      try {
+        const store = join(other.path, 'store');
+        await lade(other.path, ['load', '-q', '-i', join(fixturesDir, 'ggcr/hello-world-v25.tar')], {
+          env: { LADE_HOME: store },
+        });
+        await lade(other.path, ['tag', 'ee301c921b8a', `${registry.host}/private/hello:1`], {
+          env: { LADE_HOME: store },
+        });
+        const refused = await lade(other.path, ['push', `${registry.host}/private/hello:1`], {
+          env: { LADE_HOME: store },
+        });
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toBe('Error: unauthorized: authentication required\n');
+      } finally {
+        await other.cleanup();
+      }
+    });
+
+    it('removes the credentials on logout', async () => {
+      const r = await lade(home.path, ['logout', registry.host]);
+      expect(r).toMatchObject({ code: 0, stdout: `Removing login credentials for ${registry.host}\n` });
+      const config = JSON.parse(await readFile(join(home.path, '.docker', 'config.json'), 'utf8'));
+      expect(config.auths[registry.host]).toBeUndefined();
+      const again = await lade(home.path, ['logout', registry.host]);
+      expect(again.stdout).toBe(`Not logged in to ${registry.host}\n`);
+      const denied = await lade(home.path, ['catalog', registry.host]);
+      expect(denied.code).toBe(1);
+    });
+  },
+);
