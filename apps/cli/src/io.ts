@@ -140,60 +140,90 @@ export function bufferedIo(options: BufferedIoOptions = {}): BufferedIo {
   };
 }
 
-/** Reads stdin up to the first newline (or the end), without the line ending. Undefined at end of input. */
+// One reader per input, with the bytes read past the last line, so successive prompts (username, then password)
+// see everything that was typed or piped.
+interface LineReader {
+  readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly decoder: TextDecoder;
+  pending: string;
+  done: boolean;
+}
+const lineReaders = new WeakMap<CliInput, LineReader>();
+
+function lineReader(input: CliInput): LineReader {
+  let r = lineReaders.get(input);
+  if (!r) {
+    r = { reader: input.stream().getReader(), decoder: new TextDecoder(), pending: '', done: false };
+    lineReaders.set(input, r);
+  }
+  return r;
+}
+
+async function more(r: LineReader): Promise<boolean> {
+  if (r.done) return false;
+  const { value, done } = await r.reader.read();
+  if (done) {
+    r.pending += r.decoder.decode();
+    r.done = true;
+    return false;
+  }
+  r.pending += r.decoder.decode(value, { stream: true });
+  return true;
+}
+
+/** Reads stdin up to the next newline (or the end), without the line ending. Undefined at end of input. */
 export async function readLine(input: CliInput): Promise<string | undefined> {
-  const reader = input.stream().getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return text === '' ? undefined : text;
-      text += decoder.decode(value, { stream: true });
-      const nl = text.indexOf('\n');
-      if (nl >= 0) return text.slice(0, nl).replace(/\r$/, '');
+  const r = lineReader(input);
+  for (;;) {
+    const nl = r.pending.indexOf('\n');
+    if (nl >= 0) {
+      const line = r.pending.slice(0, nl).replace(/\r$/, '');
+      r.pending = r.pending.slice(nl + 1);
+      return line;
     }
-  } finally {
-    reader.releaseLock();
+    if (!(await more(r))) {
+      if (r.pending === '') return undefined;
+      const line = r.pending;
+      r.pending = '';
+      return line;
+    }
   }
 }
 
-/** Reads all of stdin as text. */
+/** Reads the rest of stdin as text. */
 export async function readAll(input: CliInput): Promise<string> {
-  const reader = input.stream().getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return text + decoder.decode();
-      text += decoder.decode(value, { stream: true });
-    }
-  } finally {
-    reader.releaseLock();
+  const r = lineReader(input);
+  while (await more(r)) {
+    // keep reading
   }
+  const text = r.pending;
+  r.pending = '';
+  return text;
 }
 
 /** Reads a line with echo off when stdin is a terminal (a password prompt); the typed text is not shown. */
 export async function readSecret(input: CliInput, output: CliOutput): Promise<string | undefined> {
   if (!input.setRawMode) return readLine(input);
   input.setRawMode(true);
-  const reader = input.stream().getReader();
-  const decoder = new TextDecoder();
+  const r = lineReader(input);
   let text = '';
   try {
     for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return text === '' ? undefined : text;
-      for (const ch of decoder.decode(value, { stream: true })) {
-        if (ch === '\r' || ch === '\n') return text;
+      if (r.pending === '' && !(await more(r))) return text === '' ? undefined : text;
+      const chars = [...r.pending];
+      r.pending = '';
+      for (let i = 0; i < chars.length; i++) {
+        const ch = chars[i] ?? '';
+        if (ch === '\r' || ch === '\n') {
+          r.pending = chars.slice(i + 1).join('');
+          return text;
+        }
         if (ch === '\u0003') throw new Error('interrupted');
         if (ch === '\u007f' || ch === '\b') text = text.slice(0, -1);
         else text += ch;
       }
     }
   } finally {
-    reader.releaseLock();
     input.setRawMode(false);
     await output.write('\n');
   }

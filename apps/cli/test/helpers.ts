@@ -33,13 +33,16 @@ export async function lade(home: string, args: string[], options: LadeOptions = 
 /** The built binary. */
 export const ladeBin: string = join(repoRoot, 'apps/cli/dist/main.js');
 
+/** The Node binary that runs the built `lade` (under Deno's test run too, where `process.execPath` is deno). */
+export const nodeBin: string = (process.versions as { deno?: string }).deno ? 'node' : process.execPath;
+
 /** Runs the built `lade` binary as a child process. */
 export function ladeProcess(
   home: string,
   args: string[],
   options: { env?: Record<string, string>; input?: string } = {},
 ) {
-  return run(process.execPath, [ladeBin, ...args], {
+  return run(nodeBin, [ladeBin, ...args], {
     env: { HOME: home, PATH: process.env.PATH ?? '', ...options.env },
     ...(options.input !== undefined ? { input: options.input } : {}),
   });

@@ -12,7 +12,7 @@ import {
   tempDir,
 } from '@lade/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lade, ladeBin, ladeProcess } from '../helpers.js';
+import { lade, ladeBin, ladeProcess, nodeBin } from '../helpers.js';
 
 const helloId = 'sha256:ee301c921b8aadc002973b2e0c3da17d701dcd994b606769a7e6eaa100b81d44';
 
@@ -221,7 +221,7 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('copy between transp
     const bad = await ladeProcess(home.path, ['images', '--frob'], { env });
     expect(bad).toMatchObject({ code: 125, stderr: "unknown flag: --frob\nSee 'lade images --help'.\n" });
     const tarPath = join(home.path, 'piped.tar');
-    await runOk('sh', ['-c', `"${process.execPath}" "${ladeBin}" save "${R}/fixtures/tricky" > "${tarPath}"`], {
+    await runOk('sh', ['-c', `"${nodeBin}" "${ladeBin}" save "${R}/fixtures/tricky" > "${tarPath}"`], {
       env: { ...env, HOME: home.path },
     });
     expect(JSON.parse(await runOk('tar', ['-xOf', tarPath, 'manifest.json']))[0].RepoTags).toEqual([

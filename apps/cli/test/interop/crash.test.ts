@@ -9,7 +9,7 @@ import {
   tempDir,
 } from '@lade/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ladeBin, ladeProcess } from '../helpers.js';
+import { ladeBin, ladeProcess, nodeBin } from '../helpers.js';
 
 /** Starts the built `lade` and SIGKILLs it after `ms` (or lets it finish first); resolves with how it ended. */
 function runAndKill(
@@ -18,7 +18,7 @@ function runAndKill(
   ms: number,
 ): Promise<{ killed: boolean; code: number | null }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [ladeBin, ...args], { env, stdio: 'ignore' });
+    const child = spawn(nodeBin, [ladeBin, ...args], { env, stdio: 'ignore' });
     const timer = setTimeout(() => child.kill('SIGKILL'), ms);
     child.on('error', reject);
     child.on('exit', (code, signal) => {

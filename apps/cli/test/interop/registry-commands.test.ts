@@ -135,6 +135,19 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))(
       await other.cleanup();
     });
 
+    it('prompts for username and password on a terminal', async () => {
+      const other = await tempDir('lade-cli-home-');
+      try {
+        const r = await lade(other.path, ['login', registry.host], { stdin: 'alice\ns3cret\n', stdinIsTTY: true });
+        expect(r.code).toBe(0);
+        expect(r.stdout).toBe('Username: Password: Login Succeeded\n');
+        const config = JSON.parse(await readFile(join(other.path, '.docker', 'config.json'), 'utf8'));
+        expect(config.auths[registry.host].auth).toBe(Buffer.from('alice:s3cret').toString('base64'));
+      } finally {
+        await other.cleanup();
+      }
+    });
+
     it('refuses --password-stdin without --username', async () => {
       const r = await lade(home.path, ['login', '--password-stdin', registry.host], { stdin: 'x' });
       expect(r).toMatchObject({ code: 1, stderr: 'Must provide --username with --password-stdin\n' });
