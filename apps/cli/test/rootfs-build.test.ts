@@ -1,4 +1,13 @@
-import { chmodSync, mkdirSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { writeTar } from '@lade/archive';
 import { loadImage } from '@lade/rootfs';
@@ -44,13 +53,19 @@ describe('lade build', () => {
     expect(c.created).toBe('1970-01-01T00:00:00Z');
     expect(c.history).toEqual([
       { created: '1970-01-01T00:00:00Z', created_by: 'ADD hello / # buildkit', comment: 'buildkit.dockerfile.v0' },
-      { created: '1970-01-01T00:00:00Z', created_by: 'ENTRYPOINT ["/hello"]', comment: 'buildkit.dockerfile.v0', empty_layer: true },
+      {
+        created: '1970-01-01T00:00:00Z',
+        created_by: 'ENTRYPOINT ["/hello"]',
+        comment: 'buildkit.dockerfile.v0',
+        empty_layer: true,
+      },
     ]);
   });
 
   it('gives the same image ID for the same context and Dockerfile, and honours SOURCE_DATE_EPOCH', async () => {
     seed();
-    const q = async (env: Record<string, string> = {}, store = root) => (await lade(t.path, ['--root', store, 'build', '-q', '-t', 'x', ctxDir], { env })).stdout.trim();
+    const q = async (env: Record<string, string> = {}, store = root) =>
+      (await lade(t.path, ['--root', store, 'build', '-q', '-t', 'x', ctxDir], { env })).stdout.trim();
     const a = await q();
     const b = await q({}, join(t.path, 'other-store'));
     expect(a).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -59,7 +74,8 @@ describe('lade build', () => {
     const e2 = await q({ SOURCE_DATE_EPOCH: '1600000000' }, join(t.path, 's2'));
     expect(e1).toBe(e2);
     expect(e1).not.toBe(a);
-    const c = await (async () => (await loadImage((await ImageStore.open(join(t.path, 's1'))).source('x'))).config.config)();
+    const c = await (async () =>
+      (await loadImage((await ImageStore.open(join(t.path, 's1'))).source('x'))).config.config)();
     expect(c.created).toBe('2020-09-13T12:26:40Z');
   });
 
@@ -80,6 +96,7 @@ describe('lade build', () => {
         'FROM scratch',
         'ARG VERSION',
         'ARG WHO=world',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a Dockerfile variable, not a template
         'ENV APP_VERSION=${VERSION} GREETING="hello $WHO"',
         'LABEL org.opencontainers.image.version=$VERSION "with space"=yes',
         'WORKDIR /srv',
@@ -95,7 +112,11 @@ describe('lade build', () => {
     const r = await run(['build', '-t', 'meta', '--build-arg', 'WHO=lade', ctxDir]);
     expect(r.stderr).toBe('');
     const c = await config('meta');
-    expect(c.config?.Env).toEqual(['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'APP_VERSION=1.0', 'GREETING=hello lade']);
+    expect(c.config?.Env).toEqual([
+      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      'APP_VERSION=1.0',
+      'GREETING=hello lade',
+    ]);
     expect(c.config?.Labels).toEqual({ 'org.opencontainers.image.version': '1.0', 'with space': 'yes' });
     expect(c.config?.WorkingDir).toBe('/srv/app');
     expect(c.config?.User).toBe('1000:1000');
@@ -130,7 +151,14 @@ describe('lade build', () => {
     writeFileSync(join(ctxDir, 'two.md'), '2\n');
     writeFileSync(join(ctxDir, 'secret.key'), 'x\n');
     writeFileSync(join(ctxDir, '.dockerignore'), '# comment\n*.key\n**/*.log\n');
-    const tar = new Uint8Array(await new Response(writeTar([{ header: { name: 'pkg/' , type: 'directory' } }, { header: { name: 'pkg/in-tar.txt' }, body: 'from tar\n' }])).arrayBuffer());
+    const tar = new Uint8Array(
+      await new Response(
+        writeTar([
+          { header: { name: 'pkg/', type: 'directory' } },
+          { header: { name: 'pkg/in-tar.txt' }, body: 'from tar\n' },
+        ]),
+      ).arrayBuffer(),
+    );
     writeFileSync(join(ctxDir, 'bundle.tar'), tar);
     writeFileSync(
       join(ctxDir, 'Dockerfile'),
@@ -150,9 +178,25 @@ describe('lade build', () => {
     expect((await run(['unpack', 'files', bundle])).stderr).toBe('');
     const rootfs = join(bundle, 'rootfs');
     const walk = (d: string, rel = ''): string[] =>
-      readdirSync(d, { withFileTypes: true }).flatMap((e) => [`${rel}${e.name}${e.isDirectory() ? '/' : ''}`, ...(e.isDirectory() ? walk(join(d, e.name), `${rel}${e.name}/`) : [])]);
+      readdirSync(d, { withFileTypes: true }).flatMap((e) => [
+        `${rel}${e.name}${e.isDirectory() ? '/' : ''}`,
+        ...(e.isDirectory() ? walk(join(d, e.name), `${rel}${e.name}/`) : []),
+      ]);
     expect(walk(rootfs).sort()).toEqual(
-      ['app/', 'app/a.txt', 'app/b.txt', 'app/sub/', 'app/sub/c.txt', 'docs/', 'docs/one.md', 'docs/two.md', 'opt/', 'opt/pkg/', 'opt/pkg/in-tar.txt', 'renamed.txt'].sort(),
+      [
+        'app/',
+        'app/a.txt',
+        'app/b.txt',
+        'app/sub/',
+        'app/sub/c.txt',
+        'docs/',
+        'docs/one.md',
+        'docs/two.md',
+        'opt/',
+        'opt/pkg/',
+        'opt/pkg/in-tar.txt',
+        'renamed.txt',
+      ].sort(),
     );
     expect(statSync(join(rootfs, 'app/a.txt')).uid).toBe(1000);
     expect(statSync(join(rootfs, 'docs/one.md')).mode & 0o777).toBe(0o600);

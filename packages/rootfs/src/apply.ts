@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import {
+  chmodSync,
   closeSync,
   constants,
   fchmodSync,
@@ -12,15 +13,15 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  readFileSync,
   realpathSync,
   rmSync,
   symlinkSync,
   unlinkSync,
   utimesSync,
   writeFileSync,
-  readFileSync,
   writeSync,
-  chmodSync,
+  write,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +29,7 @@ import type { Compression, TarEntry, TarHeader } from '@lade/archive';
 import type { Digest } from '@lade/digest';
 import { LayerInvalidError } from './errors.js';
 import { openLayer } from './layer-stream.js';
-import { SecureRoot, cleanEntryPath } from './paths.js';
+import { cleanEntryPath, SecureRoot } from './paths.js';
 
 /** Something lade could not reproduce faithfully and skipped (a device node without privileges, xattrs the system refuses). */
 export interface RootfsWarning {
@@ -91,6 +92,24 @@ function readUmask(): number | undefined {
   }
 }
 
+/** Files above this size are written with asynchronous writes that overlap decompression. */
+const ASYNC_WRITE_SIZE = 1024 * 1024;
+
+function writeAllSync(fd: number, chunk: Uint8Array): void {
+  let off = 0;
+  while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+}
+
+function writeAll(fd: number, chunk: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (off: number) => {
+      if (off >= chunk.length) return resolve();
+      write(fd, chunk, off, chunk.length - off, null, (err, n) => (err ? reject(err) : step(off + n)));
+    };
+    step(0);
+  });
+}
+
 let setfattrPath: string | null | undefined;
 function findSetfattr(): string | null {
   if (setfattrPath === undefined) {
@@ -120,7 +139,10 @@ export class LayerApplier {
   /** Root-relative real paths written by the current layer (opaque whiteouts keep these). */
   #layerPaths = new Set<string>();
 
-  constructor(rootDir: string, options: { rootless?: boolean; onWarning?: (w: RootfsWarning) => void; fresh?: boolean } = {}) {
+  constructor(
+    rootDir: string,
+    options: { rootless?: boolean; onWarning?: (w: RootfsWarning) => void; fresh?: boolean } = {},
+  ) {
     this.#fresh = options.fresh === true;
     this.root = new SecureRoot(realpathSync(rootDir));
     this.root.onImplicitDir = (rel) => this.#touch(rel);
@@ -145,7 +167,10 @@ export class LayerApplier {
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
           if (code === 'ENAMETOOLONG' || code === 'ELOOP' || code === 'ENOTDIR') {
-            throw new LayerInvalidError(`layer entry "${entry.header.name}" cannot be written (${code}); the layer is corrupt or hostile`, { cause: e });
+            throw new LayerInvalidError(
+              `layer entry "${entry.header.name}" cannot be written (${code}); the layer is corrupt or hostile`,
+              { cause: e },
+            );
           }
           throw e;
         }
@@ -161,9 +186,14 @@ export class LayerApplier {
   async #entry(entry: TarEntry, maxEntry: number): Promise<void> {
     const h = entry.header;
     const parts = cleanEntryPath(h.name);
-    if (parts === undefined) throw new LayerInvalidError(`layer entry "${h.name}" points outside the root filesystem; the layer is corrupt or hostile`);
+    if (parts === undefined)
+      throw new LayerInvalidError(
+        `layer entry "${h.name}" points outside the root filesystem; the layer is corrupt or hostile`,
+      );
     if (h.size > maxEntry || h.size < 0 || !Number.isSafeInteger(h.size)) {
-      throw new LayerInvalidError(`layer entry "${h.name}" declares ${h.size} bytes, beyond the ${maxEntry}-byte limit; the layer is corrupt or hostile`);
+      throw new LayerInvalidError(
+        `layer entry "${h.name}" declares ${h.size} bytes, beyond the ${maxEntry}-byte limit; the layer is corrupt or hostile`,
+      );
     }
     const base = parts.pop();
     if (base === undefined) {
@@ -201,7 +231,11 @@ export class LayerApplier {
         if (!this.#device(target, h)) return;
         break;
       default:
-        this.#warn({ code: 'ENTRY_SKIPPED', path: rel, message: `skipped "${h.name}": tar type ${JSON.stringify(h.typeflag)} is not a file system object` });
+        this.#warn({
+          code: 'ENTRY_SKIPPED',
+          path: rel,
+          message: `skipped "${h.name}": tar type ${JSON.stringify(h.typeflag)} is not a file system object`,
+        });
         return;
     }
     this.#touch(rel);
@@ -259,12 +293,25 @@ export class LayerApplier {
     }
     try {
       const reader = body.getReader();
-      for (;;) {
-        const r = await reader.read();
-        if (r.done) break;
-        let off = 0;
-        const chunk = r.value;
-        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+      if (h.size <= ASYNC_WRITE_SIZE) {
+        for (;;) {
+          const r = await reader.read();
+          if (r.done) break;
+          writeAllSync(fd, r.value);
+        }
+      } else {
+        // Big files: one write in flight in the thread pool while the next chunk is decompressed and hashed.
+        let pending: Promise<void> | undefined;
+        try {
+          for (;;) {
+            const r = await reader.read();
+            if (r.done) break;
+            if (pending) await pending;
+            pending = writeAll(fd, r.value);
+          }
+        } finally {
+          if (pending) await pending;
+        }
       }
       // A new file is owned by the process' ids; directories get their setgid bit only in finish(), so none is inherited.
       if (this.privileged && (h.uid !== this.#uid || h.gid !== this.#gid || !this.#fresh)) fchownSync(fd, h.uid, h.gid);
@@ -279,15 +326,22 @@ export class LayerApplier {
     const parts = cleanEntryPath(h.linkname);
     const base = parts?.pop();
     if (parts === undefined || base === undefined) {
-      throw new LayerInvalidError(`layer entry "${h.name}" is a hardlink to "${h.linkname}", outside the root filesystem; the layer is corrupt or hostile`);
+      throw new LayerInvalidError(
+        `layer entry "${h.name}" is a hardlink to "${h.linkname}", outside the root filesystem; the layer is corrupt or hostile`,
+      );
     }
     const parent = this.root.resolveDir(parts, false, h.name);
     const source = parent === undefined ? undefined : `${parent}/${base}`;
     const st = source === undefined ? undefined : lstatSync(source, { throwIfNoEntry: false });
     if (source === undefined || st === undefined) {
-      throw new LayerInvalidError(`layer entry "${h.name}" is a hardlink to "${h.linkname}", which does not exist in the root filesystem; the layer is corrupt`);
+      throw new LayerInvalidError(
+        `layer entry "${h.name}" is a hardlink to "${h.linkname}", which does not exist in the root filesystem; the layer is corrupt`,
+      );
     }
-    if (st.isDirectory()) throw new LayerInvalidError(`layer entry "${h.name}" is a hardlink to the directory "${h.linkname}"; the layer is corrupt or hostile`);
+    if (st.isDirectory())
+      throw new LayerInvalidError(
+        `layer entry "${h.name}" is a hardlink to the directory "${h.linkname}"; the layer is corrupt or hostile`,
+      );
     if (source === target) return;
     this.#remove(target);
     linkSync(source, target);
@@ -297,14 +351,23 @@ export class LayerApplier {
   #device(target: string, h: TarHeader): boolean {
     const rel = this.root.rel(target);
     if (!this.privileged) {
-      this.#warn({ code: 'DEVICE_SKIPPED', path: rel, message: `skipped ${h.type} "${h.name}": creating device nodes and fifos needs root (running rootless)` });
+      this.#warn({
+        code: 'DEVICE_SKIPPED',
+        path: rel,
+        message: `skipped ${h.type} "${h.name}": creating device nodes and fifos needs root (running rootless)`,
+      });
       return false;
     }
     this.#remove(target);
-    const kind = h.type === 'fifo' ? ['p'] : [h.type === 'char-device' ? 'c' : 'b', String(h.devmajor), String(h.devminor)];
+    const kind =
+      h.type === 'fifo' ? ['p'] : [h.type === 'char-device' ? 'c' : 'b', String(h.devmajor), String(h.devminor)];
     const r = spawnSync('mknod', [target, ...kind], { encoding: 'utf8' });
     if (r.status !== 0) {
-      this.#warn({ code: 'DEVICE_SKIPPED', path: rel, message: `skipped ${h.type} "${h.name}": mknod failed (${(r.stderr || String(r.error)).trim()})` });
+      this.#warn({
+        code: 'DEVICE_SKIPPED',
+        path: rel,
+        message: `skipped ${h.type} "${h.name}": mknod failed (${(r.stderr || String(r.error)).trim()})`,
+      });
       return false;
     }
     lchownSync(target, h.uid, h.gid);
@@ -315,7 +378,9 @@ export class LayerApplier {
 
   #whiteout(parts: string[], name: string, entryName: string): void {
     if (name === '' || name === '.' || name === '..') {
-      throw new LayerInvalidError(`layer entry "${entryName}" whites out "${name}", which is not a name in its directory; the layer is corrupt or hostile`);
+      throw new LayerInvalidError(
+        `layer entry "${entryName}" whites out "${name}", which is not a name in its directory; the layer is corrupt or hostile`,
+      );
     }
     const parent = this.root.resolveDir(parts, false, entryName);
     if (parent === undefined) return;
@@ -361,10 +426,17 @@ export class LayerApplier {
     const setfattr = findSetfattr();
     const skipAll = (why: string) => {
       for (const x of todo) {
-        this.#warn({ code: 'XATTR_SKIPPED', path: this.root.rel(x.path), message: `extended attributes of "${this.root.rel(x.path)}" not applied: ${why}` });
+        this.#warn({
+          code: 'XATTR_SKIPPED',
+          path: this.root.rel(x.path),
+          message: `extended attributes of "${this.root.rel(x.path)}" not applied: ${why}`,
+        });
       }
     };
-    if (setfattr === null) return skipAll('this runtime has no setxattr and setfattr(1) is not installed (install the attr package)');
+    if (setfattr === null) {
+      skipAll('this runtime has no setxattr and setfattr(1) is not installed (install the attr package)');
+      return;
+    }
     // One setfattr run per layer, in getfattr's dump format; -h never follows a symlink.
     const lines: string[] = [];
     for (const x of todo) {
@@ -376,7 +448,8 @@ export class LayerApplier {
     writeFileSync(dump, `${lines.join('\n')}\n`, { mode: 0o600 });
     try {
       const r = spawnSync(setfattr, ['-h', `--restore=${dump}`], { encoding: 'utf8' });
-      if (r.status !== 0) skipAll(`the file system refused them (${(r.stderr || String(r.error)).trim().split('\n')[0]})`);
+      if (r.status !== 0)
+        skipAll(`the file system refused them (${(r.stderr || String(r.error)).trim().split('\n')[0]})`);
     } finally {
       rmSync(dump, { force: true });
     }
@@ -396,7 +469,11 @@ export class LayerApplier {
  * @example
  * const { diffId } = await applyLayer('/tmp/rootfs', blobStream, { expectedDiffId: config.rootfs.diff_ids[0] });
  */
-export async function applyLayer(dir: string, layer: ReadableStream<Uint8Array>, options: ApplyLayerOptions = {}): Promise<ApplyLayerResult> {
+export async function applyLayer(
+  dir: string,
+  layer: ReadableStream<Uint8Array>,
+  options: ApplyLayerOptions = {},
+): Promise<ApplyLayerResult> {
   const applier = new LayerApplier(dir, {
     ...(options.rootless !== undefined ? { rootless: options.rootless } : {}),
     ...(options.onWarning ? { onWarning: options.onWarning } : {}),

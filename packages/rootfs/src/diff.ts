@@ -1,6 +1,6 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { type TarWriteEntry, writeTar } from '@lade/archive';
-import type { UnpackRecord, TreeEntry } from './record.js';
+import type { TreeEntry, UnpackRecord } from './record.js';
 import { hashFile, sortedNames, statEntry } from './record.js';
 
 /** docker diff's kinds: added, changed, deleted. */
@@ -39,7 +39,11 @@ function changedMeta(a: TreeEntry, b: TreeEntry): boolean {
  * @example
  * const changes = diffDirectory('bundle/rootfs', await readUnpackRecord('bundle/lade-unpack.json'));
  */
-export function diffDirectory(dir: string, base: UnpackRecord | readonly TreeEntry[], options: DiffOptions = {}): Change[] {
+export function diffDirectory(
+  dir: string,
+  base: UnpackRecord | readonly TreeEntry[],
+  options: DiffOptions = {},
+): Change[] {
   const entries = Array.isArray(base) ? (base as readonly TreeEntry[]) : (base as UnpackRecord).entries;
   const baseMap = new Map<string, TreeEntry>();
   for (const e of entries) baseMap.set(e.path, e);
@@ -159,7 +163,11 @@ function minor(rdev: number): number {
  * no user or group names, whole-second mtimes — the same tree and options always give the same bytes.
  * File bodies are read as the stream is pulled.
  */
-export function diffLayer(dir: string, changes: readonly Change[], options: DiffLayerOptions = {}): ReadableStream<Uint8Array> {
+export function diffLayer(
+  dir: string,
+  changes: readonly Change[],
+  options: DiffLayerOptions = {},
+): ReadableStream<Uint8Array> {
   const items: { name: string; make: () => TarWriteEntry }[] = [];
   const time = (ns: string): number => {
     if (options.mtime !== undefined) return options.mtime;
@@ -173,7 +181,13 @@ export function diffLayer(dir: string, changes: readonly Change[], options: Diff
     const slash = rel.lastIndexOf('/');
     const parent = slash < 0 ? '' : rel.slice(0, slash + 1);
     if (c.kind === 'D') {
-      items.push({ name: `${parent}.wh.${rel.slice(slash + 1)}`, make: () => ({ header: { name: `${parent}.wh.${rel.slice(slash + 1)}`, mode: 0o644, mtime: zeroTime }, body: new Uint8Array() }) });
+      items.push({
+        name: `${parent}.wh.${rel.slice(slash + 1)}`,
+        make: () => ({
+          header: { name: `${parent}.wh.${rel.slice(slash + 1)}`, mode: 0o644, mtime: zeroTime },
+          body: new Uint8Array(),
+        }),
+      });
       continue;
     }
     const e = c.entry as TreeEntry;
@@ -182,25 +196,55 @@ export function diffLayer(dir: string, changes: readonly Change[], options: Diff
     switch (e.type) {
       case 'directory':
         items.push({ name: `${rel}/`, make: () => ({ header: { name: `${rel}/`, type: 'directory', ...common } }) });
-        if (c.opaque) items.push({ name: `${rel}/.wh..wh..opq`, make: () => ({ header: { name: `${rel}/.wh..wh..opq`, mode: 0o644, mtime: zeroTime }, body: new Uint8Array() }) });
+        if (c.opaque)
+          items.push({
+            name: `${rel}/.wh..wh..opq`,
+            make: () => ({
+              header: { name: `${rel}/.wh..wh..opq`, mode: 0o644, mtime: zeroTime },
+              body: new Uint8Array(),
+            }),
+          });
         break;
       case 'file': {
         const first = e.ino !== undefined ? firstPathOfInode.get(e.ino) : undefined;
         if (first !== undefined) {
-          items.push({ name: rel, make: () => ({ header: { name: rel, type: 'hardlink', linkname: first, ...common, size: 0 } }) });
+          items.push({
+            name: rel,
+            make: () => ({ header: { name: rel, type: 'hardlink', linkname: first, ...common, size: 0 } }),
+          });
         } else {
           if (e.ino !== undefined) firstPathOfInode.set(e.ino, rel);
-          items.push({ name: rel, make: () => ({ header: { name: rel, type: 'file', size: e.size, ...common }, body: fileBody(`${dir}/${rel}`, e.size) }) });
+          items.push({
+            name: rel,
+            make: () => ({
+              header: { name: rel, type: 'file', size: e.size, ...common },
+              body: fileBody(`${dir}/${rel}`, e.size),
+            }),
+          });
         }
         break;
       }
       case 'symlink':
-        items.push({ name: rel, make: () => ({ header: { name: rel, type: 'symlink', linkname: e.link ?? '', ...common } }) });
+        items.push({
+          name: rel,
+          make: () => ({ header: { name: rel, type: 'symlink', linkname: e.link ?? '', ...common } }),
+        });
         break;
       case 'char-device':
       case 'block-device': {
         const rdev = e.rdev ?? 0;
-        items.push({ name: rel, make: () => ({ header: { name: rel, type: e.type as 'char-device', devmajor: major(rdev), devminor: minor(rdev), ...common } }) });
+        items.push({
+          name: rel,
+          make: () => ({
+            header: {
+              name: rel,
+              type: e.type as 'char-device',
+              devmajor: major(rdev),
+              devminor: minor(rdev),
+              ...common,
+            },
+          }),
+        });
         break;
       }
       case 'fifo':

@@ -1,9 +1,9 @@
-import { type TarEntryInit, type TarHeader, createTarWriter } from '@lade/archive';
-import { type Digest, createHasher } from '@lade/digest';
+import { createTarWriter, type TarEntryInit, type TarHeader } from '@lade/archive';
+import { createHasher, type Digest } from '@lade/digest';
 import type { ImageSource } from '@lade/manifest';
 import type { RootfsWarning } from './apply.js';
 import { LayerInvalidError } from './errors.js';
-import { type LoadImageOptions, type LoadedImage, loadImage } from './image.js';
+import { type LoadedImage, type LoadImageOptions, loadImage } from './image.js';
 import { openLayer } from './layer-stream.js';
 import { cleanEntryPath } from './paths.js';
 import type { TreeEntry, TreeEntryType } from './record.js';
@@ -99,13 +99,17 @@ export function flattenImage(source: ImageSource, options: FlattenOptions = {}):
           if (entry === null) break;
           const h = entry.header;
           const parts = cleanEntryPath(h.name);
-          if (parts === undefined) throw new LayerInvalidError(`layer entry "${h.name}" points outside the root filesystem; the layer is corrupt or hostile`);
+          if (parts === undefined)
+            throw new LayerInvalidError(
+              `layer entry "${h.name}" points outside the root filesystem; the layer is corrupt or hostile`,
+            );
           const base = parts[parts.length - 1];
           if (base === undefined || h.type === 'other') continue;
           const dir = parts.slice(0, -1).join('/');
           if (base.startsWith(WHITEOUT)) {
             if (base === OPAQUE) shadows.pendingOpaques.push(dir);
-            else if (!base.startsWith('.wh..wh.')) shadows.pendingWhiteouts.push(dir === '' ? base.slice(4) : `${dir}/${base.slice(4)}`);
+            else if (!base.startsWith('.wh..wh.'))
+              shadows.pendingWhiteouts.push(dir === '' ? base.slice(4) : `${dir}/${base.slice(4)}`);
             continue;
           }
           const path = parts.join('/');
@@ -113,7 +117,10 @@ export function flattenImage(source: ImageSource, options: FlattenOptions = {}):
           shadows.emitted.set(path, { layer: i, dir: h.type === 'directory' });
           if (h.type === 'hardlink') {
             const target = cleanEntryPath(h.linkname);
-            if (target === undefined || target.length === 0) throw new LayerInvalidError(`layer entry "${h.name}" is a hardlink to "${h.linkname}", outside the root filesystem`);
+            if (target === undefined || target.length === 0)
+              throw new LayerInvalidError(
+                `layer entry "${h.name}" is a hardlink to "${h.linkname}", outside the root filesystem`,
+              );
             hardlinks.push({ init: initOf(h, path, target.join('/')), target: target.join('/') });
             continue;
           }
@@ -128,7 +135,11 @@ export function flattenImage(source: ImageSource, options: FlattenOptions = {}):
     }
     for (const l of hardlinks) {
       if (!shadows.emitted.has(l.target)) {
-        warn({ code: 'ENTRY_SKIPPED', path: l.init.name, message: `skipped hardlink "${l.init.name}": its target "${l.target}" is not in the final file system` });
+        warn({
+          code: 'ENTRY_SKIPPED',
+          path: l.init.name,
+          message: `skipped hardlink "${l.init.name}": its target "${l.target}" is not in the final file system`,
+        });
         continue;
       }
       await writer.add({ header: l.init });
@@ -152,7 +163,11 @@ export async function treeFromImage(source: ImageSource, options: FlattenOptions
   };
   const diffIds = image.config.config.rootfs.diff_ids;
   for (const [i, layer] of image.layers.entries()) {
-    const opened = await openLayer(await source.openBlob(layer), { expectedBlob: { digest: layer.digest, size: layer.size }, expectedDiffId: diffIds[i] as Digest, name: `layer ${layer.digest}` });
+    const opened = await openLayer(await source.openBlob(layer), {
+      expectedBlob: { digest: layer.digest, size: layer.size },
+      expectedDiffId: diffIds[i] as Digest,
+      name: `layer ${layer.digest}`,
+    });
     const written = new Set<string>();
     try {
       for (;;) {
@@ -160,12 +175,16 @@ export async function treeFromImage(source: ImageSource, options: FlattenOptions
         if (entry === null) break;
         const h = entry.header;
         const parts = cleanEntryPath(h.name);
-        if (parts === undefined) throw new LayerInvalidError(`layer entry "${h.name}" points outside the root filesystem; the layer is corrupt or hostile`);
+        if (parts === undefined)
+          throw new LayerInvalidError(
+            `layer entry "${h.name}" points outside the root filesystem; the layer is corrupt or hostile`,
+          );
         const base = parts[parts.length - 1];
         if (base === undefined || h.type === 'other') continue;
         const dir = parts.slice(0, -1).join('/');
         if (base === OPAQUE) {
-          for (const k of [...tree.keys()]) if (k.startsWith(dir === '' ? '' : `${dir}/`) && !written.has(k)) tree.delete(k);
+          for (const k of [...tree.keys()])
+            if (k.startsWith(dir === '' ? '' : `${dir}/`) && !written.has(k)) tree.delete(k);
           continue;
         }
         if (base.startsWith(WHITEOUT)) {

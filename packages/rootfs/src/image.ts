@@ -3,19 +3,19 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { type Digest, verifyBytes } from '@lade/digest';
 import {
   type Descriptor,
+  hostPlatform,
   type ImageSource,
   MAX_CONFIG_SIZE,
   type ParsedImageConfig,
   type ParsedImageManifest,
   type Platform,
-  hostPlatform,
   parseImageConfig,
   parseManifest,
   selectManifest,
 } from '@lade/manifest';
 import { type ApplyLayerResult, LayerApplier, type RootfsWarning } from './apply.js';
 import { LayerInvalidError, RootfsExistsError } from './errors.js';
-import { type UnpackRecord, scanTree, writeUnpackRecord } from './record.js';
+import { scanTree, type UnpackRecord, writeUnpackRecord } from './record.js';
 
 /** An image manifest with its config, as resolved from a source for one platform. */
 export interface LoadedImage {
@@ -67,7 +67,10 @@ export async function loadImage(source: ImageSource, options: LoadImageOptions =
   if (parsed.kind === 'index') {
     desc = selectManifest(parsed.index, options.platform ?? hostPlatform());
     parsed = parseManifest(await source.fetchManifest(desc, t), desc.mediaType);
-    if (parsed.kind === 'index') throw new LayerInvalidError(`${source.name}: the index for the platform points at another index; lade unpacks one level of index`);
+    if (parsed.kind === 'index')
+      throw new LayerInvalidError(
+        `${source.name}: the index for the platform points at another index; lade unpacks one level of index`,
+      );
   }
   const manifest = parsed;
   const cdesc = manifest.manifest.config;
@@ -127,7 +130,11 @@ async function isEmptyDir(path: string): Promise<boolean | undefined> {
  * @example
  * await unpackImage(store.source('alpine:3.19'), './bundle/rootfs', { recordPath: './bundle/lade-unpack.json' });
  */
-export async function unpackImage(source: ImageSource, dir: string, options: UnpackImageOptions = {}): Promise<UnpackImageResult> {
+export async function unpackImage(
+  source: ImageSource,
+  dir: string,
+  options: UnpackImageOptions = {},
+): Promise<UnpackImageResult> {
   const target = resolve(dir);
   const empty = await isEmptyDir(target);
   if (empty === false) throw new RootfsExistsError(`${target} is not empty; unpack into a new or empty directory`);
@@ -181,4 +188,3 @@ export async function unpackImage(source: ImageSource, dir: string, options: Unp
   if (options.recordPath !== undefined) await writeUnpackRecord(options.recordPath, record);
   return { image, layers: results, record };
 }
-

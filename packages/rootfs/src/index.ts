@@ -1,25 +1,33 @@
-export { LayerInvalidError, LayerDigestError, RootfsExistsError, UnpackRecordError } from './errors.js';
-export { type ApplyLayerOptions, type ApplyLayerResult, type RootfsWarning, applyLayer } from './apply.js';
-export { type OpenLayerOptions, type OpenedLayer, openLayer } from './layer-stream.js';
+export { type ApplyLayerOptions, type ApplyLayerResult, applyLayer, type RootfsWarning } from './apply.js';
+export {
+  type Change,
+  type ChangeKind,
+  type DiffLayerOptions,
+  type DiffOptions,
+  diffDirectory,
+  diffLayer,
+  formatChanges,
+} from './diff.js';
+export { LayerDigestError, LayerInvalidError, RootfsExistsError, UnpackRecordError } from './errors.js';
+export { type FlattenOptions, flattenImage, treeFromImage } from './flatten.js';
 export {
   type LoadedImage,
   type LoadImageOptions,
+  loadImage,
   type UnpackImageOptions,
   type UnpackImageResult,
-  loadImage,
   unpackImage,
 } from './image.js';
+export { type OpenedLayer, type OpenLayerOptions, openLayer } from './layer-stream.js';
+export { cleanEntryPath } from './paths.js';
 export {
-  type TreeEntry,
-  type TreeEntryType,
-  type UnpackRecord,
-  type UnpackedImage,
-  type ScanTreeOptions,
-  scanTree,
   hashFile,
   readUnpackRecord,
+  type ScanTreeOptions,
+  scanTree,
+  type TreeEntry,
+  type TreeEntryType,
+  type UnpackedImage,
+  type UnpackRecord,
   writeUnpackRecord,
 } from './record.js';
-export { type Change, type ChangeKind, type DiffOptions, type DiffLayerOptions, diffDirectory, diffLayer, formatChanges } from './diff.js';
-export { type FlattenOptions, flattenImage, treeFromImage } from './flatten.js';
-export { cleanEntryPath } from './paths.js';

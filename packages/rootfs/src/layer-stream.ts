@@ -1,5 +1,5 @@
-import { type Compression, type TarReader, decompressStream, readTar, sniffCompression } from '@lade/archive';
-import { type Digest, createHasher, verifyingStream } from '@lade/digest';
+import { type Compression, decompressStream, readTar, sniffCompression, type TarReader } from '@lade/archive';
+import { createHasher, type Digest, verifyingStream } from '@lade/digest';
 import { LayerDigestError } from './errors.js';
 
 /** Options of {@link openLayer}. */
@@ -24,7 +24,10 @@ export interface OpenedLayer {
  * (sniffed unless told), and the uncompressed bytes hashed as the tar reader consumes them. The reader stops at
  * the end-of-archive blocks; `finish()` drains what follows so the diff_id covers every byte, each hashed once.
  */
-export async function openLayer(layer: ReadableStream<Uint8Array>, options: OpenLayerOptions = {}): Promise<OpenedLayer> {
+export async function openLayer(
+  layer: ReadableStream<Uint8Array>,
+  options: OpenLayerOptions = {},
+): Promise<OpenedLayer> {
   const name = options.name ?? 'layer';
   let stream = layer;
   if (options.expectedBlob) {
@@ -69,7 +72,9 @@ export async function openLayer(layer: ReadableStream<Uint8Array>, options: Open
       }
       const diffId = hasher.digest();
       if (options.expectedDiffId !== undefined && diffId !== options.expectedDiffId) {
-        throw new LayerDigestError(`${name}: its uncompressed content hashes to ${diffId}, not the diff_id ${options.expectedDiffId} the image config records; the layer is corrupt`);
+        throw new LayerDigestError(
+          `${name}: its uncompressed content hashes to ${diffId}, not the diff_id ${options.expectedDiffId} the image config records; the layer is corrupt`,
+        );
       }
       return { diffId, size };
     },

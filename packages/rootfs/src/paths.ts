@@ -86,7 +86,9 @@ export class SecureRoot {
       }
       if (st.isSymbolicLink()) {
         if (++links > MAX_SYMLINKS) {
-          throw new LayerInvalidError(`layer entry "${entryName}": too many levels of symbolic links under its parent directory; the layer is corrupt or hostile`);
+          throw new LayerInvalidError(
+            `layer entry "${entryName}": too many levels of symbolic links under its parent directory; the layer is corrupt or hostile`,
+          );
         }
         const target = readlinkSync(path);
         if (target.startsWith('/')) real = [];
@@ -94,7 +96,9 @@ export class SecureRoot {
         continue;
       }
       if (!create) return undefined;
-      throw new LayerInvalidError(`layer entry "${entryName}": its parent "${[...real, c].join('/')}" is not a directory; the layer does not fit the layers below it`);
+      throw new LayerInvalidError(
+        `layer entry "${entryName}": its parent "${[...real, c].join('/')}" is not a directory; the layer does not fit the layers below it`,
+      );
     }
     const result = real.length === 0 ? this.root : `${this.root}/${real.join('/')}`;
     this.#cache.set(key, result);

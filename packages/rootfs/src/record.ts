@@ -1,7 +1,7 @@
-import { closeSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { type BigIntStats, closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { type Digest, createHasher } from '@lade/digest';
+import { createHasher, type Digest } from '@lade/digest';
 import type { Platform } from '@lade/manifest';
 import { UnpackRecordError } from './errors.js';
 
@@ -148,7 +148,10 @@ export async function readUnpackRecord(path: string): Promise<UnpackRecord> {
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    throw new UnpackRecordError(`${path} does not exist: the directory was not unpacked by lade unpack (unpack the base image first)`, { cause: e });
+    throw new UnpackRecordError(
+      `${path} does not exist: the directory was not unpacked by lade unpack (unpack the base image first)`,
+      { cause: e },
+    );
   }
   let value: unknown;
   try {
@@ -163,7 +166,9 @@ export async function readUnpackRecord(path: string): Promise<UnpackRecord> {
   for (const e of r.entries as unknown[]) {
     const t = e as Partial<TreeEntry> | null;
     if (!t || typeof t.path !== 'string' || typeof t.type !== 'string' || typeof t.mode !== 'number') {
-      throw new UnpackRecordError(`${path} has a malformed entry (${JSON.stringify(e).slice(0, 80)}); unpack the base image again`);
+      throw new UnpackRecordError(
+        `${path} has a malformed entry (${JSON.stringify(e).slice(0, 80)}); unpack the base image again`,
+      );
     }
   }
   return r as UnpackRecord;

@@ -1,21 +1,25 @@
-import { existsSync, lstatSync, readFileSync, readdirSync, createReadStream } from 'node:fs';
+import { createReadStream, existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 import { join } from 'node:path';
-import { type TarWriteEntry, writeTar, compressStream } from '@lade/archive';
-import { MemoryImageStore, MediaType } from '@lade/manifest';
+import { Readable } from 'node:stream';
+import { compressStream, type TarWriteEntry, writeTar } from '@lade/archive';
 import { hash } from '@lade/digest';
-import { fixturesDir, runOk, tempDir } from '@lade/test-support';
+import { MediaType, MemoryImageStore } from '@lade/manifest';
+import { describeTree, fixturesDir, runOk, tempDir, treeDifferences } from '@lade/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyLayer, flattenImage, readUnpackRecord, unpackImage } from '../src/index.js';
-import { describeTree, treeDifferences } from '@lade/test-support';
 
 async function tarBytes(entries: TarWriteEntry[]): Promise<Uint8Array> {
   return new Uint8Array(await new Response(writeTar(entries)).arrayBuffer());
 }
 const streamOf = (bytes: Uint8Array) => new Response(bytes as BodyInit).body as ReadableStream<Uint8Array>;
-const file = (name: string, body = `${name}\n`, extra: object = {}): TarWriteEntry => ({ header: { name, mtime: 1_600_000_000, ...extra }, body });
-const dir = (name: string, extra: object = {}): TarWriteEntry => ({ header: { name, type: 'directory', mtime: 1_500_000_000, ...extra } });
+const file = (name: string, body = `${name}\n`, extra: object = {}): TarWriteEntry => ({
+  header: { name, mtime: 1_600_000_000, ...extra },
+  body,
+});
+const dir = (name: string, extra: object = {}): TarWriteEntry => ({
+  header: { name, type: 'directory', mtime: 1_500_000_000, ...extra },
+});
 
 describe('applyLayer', () => {
   let t: { path: string; cleanup: () => Promise<void> };
@@ -83,7 +87,10 @@ describe('applyLayer', () => {
     expect(plain).toMatchObject({ diffId, size: bytes.length, compression: 'none', entries: 2 });
     const gz = await applyLayer(root, compressStream(streamOf(bytes), 'gzip'), { expectedDiffId: diffId });
     expect(gz).toMatchObject({ diffId, compression: 'gzip' });
-    const zst = await applyLayer(join(root, 'b'), Readable.toWeb(createReadStream(join(fixturesDir, 'ggcr', 'content.tar.zst'))) as ReadableStream<Uint8Array>);
+    const zst = await applyLayer(
+      join(root, 'b'),
+      Readable.toWeb(createReadStream(join(fixturesDir, 'ggcr', 'content.tar.zst'))) as ReadableStream<Uint8Array>,
+    );
     expect(zst.compression).toBe('zstd');
   });
 
@@ -92,7 +99,10 @@ describe('applyLayer', () => {
     const theirs = join(t.path, 'theirs');
     await mkdir(ours);
     await mkdir(theirs);
-    await applyLayer(ours, Readable.toWeb(createReadStream(join(fixturesDir, 'ggcr', 'content.tar.zst'))) as ReadableStream<Uint8Array>);
+    await applyLayer(
+      ours,
+      Readable.toWeb(createReadStream(join(fixturesDir, 'ggcr', 'content.tar.zst'))) as ReadableStream<Uint8Array>,
+    );
     await runOk('tar', ['--zstd', '-xpf', join(fixturesDir, 'ggcr', 'content.tar.zst'), '-C', theirs]);
     expect(treeDifferences(describeTree(ours), describeTree(theirs))).toEqual([]);
     expect(describeTree(ours).length).toBeGreaterThan(0);
@@ -100,12 +110,16 @@ describe('applyLayer', () => {
 
   it('rejects a layer whose uncompressed content does not match the diff_id, with DIGEST_INVALID', async () => {
     const bytes = await tarBytes([file('a')]);
-    await expect(applyLayer(root, streamOf(bytes), { expectedDiffId: hash('other') })).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
+    await expect(applyLayer(root, streamOf(bytes), { expectedDiffId: hash('other') })).rejects.toMatchObject({
+      code: 'DIGEST_INVALID',
+    });
   });
 
   it('rejects a blob that does not match its descriptor digest', async () => {
     const bytes = await tarBytes([file('a')]);
-    await expect(applyLayer(root, streamOf(bytes), { expectedBlob: { digest: hash('other'), size: bytes.length } })).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
+    await expect(
+      applyLayer(root, streamOf(bytes), { expectedBlob: { digest: hash('other'), size: bytes.length } }),
+    ).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
   });
 
   it('hashes trailing bytes after the end-of-archive blocks into the diff_id', async () => {
@@ -130,9 +144,25 @@ describe('unpackImage and flattenImage', () => {
     store.putImage({
       tag: 'app',
       layers: [
-        await tarBytes([dir('etc/'), file('etc/passwd'), file('etc/gone'), dir('var/'), file('var/old/log'), file('bin/tool', 'x', { mode: 0o755 })]),
-        await tarBytes([file('etc/.wh.gone', ''), dir('var/'), file('var/.wh..wh..opq', ''), file('var/new'), { header: { name: 'bin/alias', type: 'hardlink', linkname: 'bin/tool' } }]),
-        await tarBytes([file('etc/passwd', 'root:x:0:0\n'), { header: { name: 'link', type: 'symlink', linkname: 'etc/passwd' } }]),
+        await tarBytes([
+          dir('etc/'),
+          file('etc/passwd'),
+          file('etc/gone'),
+          dir('var/'),
+          file('var/old/log'),
+          file('bin/tool', 'x', { mode: 0o755 }),
+        ]),
+        await tarBytes([
+          file('etc/.wh.gone', ''),
+          dir('var/'),
+          file('var/.wh..wh..opq', ''),
+          file('var/new'),
+          { header: { name: 'bin/alias', type: 'hardlink', linkname: 'bin/tool' } },
+        ]),
+        await tarBytes([
+          file('etc/passwd', 'root:x:0:0\n'),
+          { header: { name: 'link', type: 'symlink', linkname: 'etc/passwd' } },
+        ]),
       ],
     });
     return store;
@@ -141,7 +171,9 @@ describe('unpackImage and flattenImage', () => {
   it('applies every layer in order and records the tree beside it', async () => {
     const store = await layeredImage();
     const dest = join(t.path, 'bundle', 'rootfs');
-    const result = await unpackImage(store.source('app'), dest, { recordPath: join(t.path, 'bundle', 'lade-unpack.json') });
+    const result = await unpackImage(store.source('app'), dest, {
+      recordPath: join(t.path, 'bundle', 'lade-unpack.json'),
+    });
     expect(result.layers).toHaveLength(3);
     expect(readFileSync(join(dest, 'etc/passwd'), 'utf8')).toBe('root:x:0:0\n');
     expect(existsSync(join(dest, 'etc/gone'))).toBe(false);
@@ -149,7 +181,16 @@ describe('unpackImage and flattenImage', () => {
     expect(lstatSync(join(dest, 'bin/alias')).ino).toBe(lstatSync(join(dest, 'bin/tool')).ino);
     const record = await readUnpackRecord(join(t.path, 'bundle', 'lade-unpack.json'));
     expect(record.image?.diffIds).toHaveLength(3);
-    expect(record.entries.map((e) => e.path)).toEqual(['bin', 'bin/alias', 'bin/tool', 'etc', 'etc/passwd', 'link', 'var', 'var/new']);
+    expect(record.entries.map((e) => e.path)).toEqual([
+      'bin',
+      'bin/alias',
+      'bin/tool',
+      'etc',
+      'etc/passwd',
+      'link',
+      'var',
+      'var/new',
+    ]);
     expect(readdirSync(join(t.path, 'bundle')).sort()).toEqual(['lade-unpack.json', 'rootfs']);
   });
 
@@ -186,8 +227,16 @@ describe('unpackImage and flattenImage', () => {
 
   it('unpacks a Docker v2.2 image and picks the platform from an index', async () => {
     const store = new MemoryImageStore();
-    const a = store.putImage({ layers: [await tarBytes([file('arch', 'amd64\n')])], format: 'v2s2', platform: { os: 'linux', architecture: 'amd64' } });
-    const b = store.putImage({ layers: [await tarBytes([file('arch', 'arm64\n')])], format: 'v2s2', platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
+    const a = store.putImage({
+      layers: [await tarBytes([file('arch', 'amd64\n')])],
+      format: 'v2s2',
+      platform: { os: 'linux', architecture: 'amd64' },
+    });
+    const b = store.putImage({
+      layers: [await tarBytes([file('arch', 'arm64\n')])],
+      format: 'v2s2',
+      platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
+    });
     store.putIndex(
       [
         { descriptor: a.manifest, platform: { os: 'linux', architecture: 'amd64' } },

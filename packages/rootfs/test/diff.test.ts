@@ -1,18 +1,29 @@
-import { chmodSync, linkSync, mkdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, utimesSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type TarWriteEntry, readTar, writeTar } from '@lade/archive';
+import { readTar, type TarWriteEntry, writeTar } from '@lade/archive';
 import { hash } from '@lade/digest';
 import { MemoryImageStore } from '@lade/manifest';
-import { tempDir } from '@lade/test-support';
+import { describeTree, tempDir, treeDifferences } from '@lade/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { applyLayer, diffDirectory, diffLayer, formatChanges, readUnpackRecord, treeFromImage, unpackImage } from '../src/index.js';
-import { describeTree, treeDifferences } from '@lade/test-support';
+import {
+  applyLayer,
+  diffDirectory,
+  diffLayer,
+  formatChanges,
+  readUnpackRecord,
+  treeFromImage,
+  unpackImage,
+} from '../src/index.js';
 
 async function tarBytes(entries: TarWriteEntry[]): Promise<Uint8Array> {
   return new Uint8Array(await new Response(writeTar(entries)).arrayBuffer());
 }
-const bytesOf = async (s: ReadableStream<Uint8Array>) => new Uint8Array(await new Response(s as BodyInit).arrayBuffer());
-const file = (name: string, body = `${name}\n`, extra: object = {}): TarWriteEntry => ({ header: { name, mtime: 1_600_000_000, ...extra }, body });
+const bytesOf = async (s: ReadableStream<Uint8Array>) =>
+  new Uint8Array(await new Response(s as BodyInit).arrayBuffer());
+const file = (name: string, body = `${name}\n`, extra: object = {}): TarWriteEntry => ({
+  header: { name, mtime: 1_600_000_000, ...extra },
+  body,
+});
 const dir = (name: string): TarWriteEntry => ({ header: { name, type: 'directory', mtime: 1_500_000_000 } });
 
 describe('diffDirectory and diffLayer', () => {
@@ -73,7 +84,7 @@ describe('diffDirectory and diffLayer', () => {
     utimesSync(join(rootfs, 'srv/www/index.html'), 1_700_000_000, 1_700_000_000);
   }
 
-  it("lists additions, changes and deletions like docker diff (a deleted directory once, a remade one as changed)", async () => {
+  it('lists additions, changes and deletions like docker diff (a deleted directory once, a remade one as changed)', async () => {
     modify();
     const changes = diffDirectory(rootfs, await readUnpackRecord(recordPath));
     expect(formatChanges(changes)).toEqual([
@@ -127,7 +138,8 @@ describe('diffDirectory and diffLayer', () => {
     modify();
     const record = await readUnpackRecord(recordPath);
     const a = await bytesOf(diffLayer(rootfs, diffDirectory(rootfs, record), { sourceDateEpoch: 1_000_000_000 }));
-    for await (const e of readTar(new Response(a as BodyInit).body as ReadableStream<Uint8Array>)) expect(e.header.mtime).toBeLessThanOrEqual(1_000_000_000);
+    for await (const e of readTar(new Response(a as BodyInit).body as ReadableStream<Uint8Array>))
+      expect(e.header.mtime).toBeLessThanOrEqual(1_000_000_000);
     // Make the same change again in a second unpack, later: with a fixed epoch the layer is byte-identical.
     const rootfs2 = join(t.path, 'b2', 'rootfs');
     await unpackImage(store.source('base'), rootfs2, { recordPath: join(t.path, 'b2', 'lade-unpack.json') });
@@ -135,10 +147,15 @@ describe('diffDirectory and diffLayer', () => {
     rootfs = rootfs2;
     modify();
     rootfs = saved;
-    const b = await bytesOf(diffLayer(rootfs2, diffDirectory(rootfs2, await readUnpackRecord(join(t.path, 'b2', 'lade-unpack.json'))), { sourceDateEpoch: 1_000_000_000 }));
+    const b = await bytesOf(
+      diffLayer(rootfs2, diffDirectory(rootfs2, await readUnpackRecord(join(t.path, 'b2', 'lade-unpack.json'))), {
+        sourceDateEpoch: 1_000_000_000,
+      }),
+    );
     const list = async (x: Uint8Array) => {
       const out: string[] = [];
-      for await (const e of readTar(new Response(x as BodyInit).body as ReadableStream<Uint8Array>)) out.push(JSON.stringify({ ...e.header, offset: 0 }));
+      for await (const e of readTar(new Response(x as BodyInit).body as ReadableStream<Uint8Array>))
+        out.push(JSON.stringify({ ...e.header, offset: 0 }));
       return out;
     };
     expect(await list(b)).toEqual(await list(a));

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { mkdir, writeFile, symlink } from 'node:fs/promises';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type TarWriteEntry, encodeTarHeader, resolveEntry, writeTar } from '@lade/archive';
+import { encodeTarHeader, resolveEntry, type TarWriteEntry, writeTar } from '@lade/archive';
 import { buildConfig, buildManifest, MediaType, MemoryImageStore } from '@lade/manifest';
 import { tempDir } from '@lade/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type RootfsWarning, applyLayer, unpackImage } from '../src/index.js';
+import { applyLayer, type RootfsWarning, unpackImage } from '../src/index.js';
 
 async function tarBytes(entries: TarWriteEntry[]): Promise<Uint8Array> {
   return new Uint8Array(await new Response(writeTar(entries)).arrayBuffer());
@@ -66,7 +66,8 @@ describe('a malicious layer never writes outside the target', () => {
 
   const apply = async (entries: TarWriteEntry[], options: { rootless?: boolean } = {}) =>
     applyLayer(root, streamOf(await tarBytes(entries)), { ...options, onWarning: (w) => warnings.push(w) });
-  const applyRaw = async (bytes: Uint8Array) => applyLayer(root, streamOf(bytes), { onWarning: (w) => warnings.push(w) });
+  const applyRaw = async (bytes: Uint8Array) =>
+    applyLayer(root, streamOf(bytes), { onWarning: (w) => warnings.push(w) });
   const file = (name: string, body = 'pwned\n'): TarWriteEntry => ({ header: { name }, body });
   const link = (name: string, linkname: string): TarWriteEntry => ({ header: { name, type: 'symlink', linkname } });
   const hard = (name: string, linkname: string): TarWriteEntry => ({ header: { name, type: 'hardlink', linkname } });
@@ -134,7 +135,8 @@ describe('a malicious layer never writes outside the target', () => {
   it('rejects a hardlink to an absolute host path (it names a path inside the root, which does not exist)', async () =>
     rejects([hard('h', join(outside, 'sentinel'))]));
 
-  it('rejects a hardlink through a symlinked parent pointing at the host', async () => rejects([link('l', outside), hard('h', 'l/sentinel')]));
+  it('rejects a hardlink through a symlinked parent pointing at the host', async () =>
+    rejects([link('l', outside), hard('h', 'l/sentinel')]));
 
   it('links a hardlink to a symlink to the symlink itself, and a later write replaces it', async () => {
     await apply([link('s', join(outside, 'sentinel')), hard('h', 's')]);
@@ -188,7 +190,8 @@ describe('a malicious layer never writes outside the target', () => {
 
   it('rejects a name component longer than the file system allows', async () => rejects([file(`${'x'.repeat(300)}`)]));
 
-  it('rejects a path longer than PATH_MAX', async () => rejects([file(`${Array.from({ length: 30 }, () => 'y'.repeat(200)).join('/')}/f`)]));
+  it('rejects a path longer than PATH_MAX', async () =>
+    rejects([file(`${Array.from({ length: 30 }, () => 'y'.repeat(200)).join('/')}/f`)]));
 
   it('writes long but legal names', async () => {
     const name = `${Array.from({ length: 4 }, () => 'z'.repeat(250)).join('/')}/${'f'.repeat(250)}`;
@@ -228,7 +231,11 @@ describe('a malicious layer never writes outside the target', () => {
     const store = new MemoryImageStore();
     const layer = await tarBytes([file('a'), file('b')]);
     const blob = store.putBlob(layer, MediaType.OCI_LAYER);
-    const config = buildConfig({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${'0'.repeat(64)}` as never] } });
+    const config = buildConfig({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [`sha256:${'0'.repeat(64)}` as never] },
+    });
     store.putBlob(config.bytes, MediaType.OCI_CONFIG);
     store.putManifest(buildManifest({ config: config.descriptor, layers: [blob] }).bytes, 'bad');
     const dest = join(root, 'unpacked');
@@ -238,8 +245,13 @@ describe('a malicious layer never writes outside the target', () => {
 
   it('unpacks nothing when a later layer of an image is hostile', async () => {
     const store = new MemoryImageStore();
-    store.putImage({ layers: [await tarBytes([file('good')]), await tarBytes([link('l', outside), hard('h', '../x')])], tag: 'evil' });
-    await expect(unpackImage(store.source('evil'), join(root, 'unpacked'))).rejects.toMatchObject({ code: 'LAYER_INVALID' });
+    store.putImage({
+      layers: [await tarBytes([file('good')]), await tarBytes([link('l', outside), hard('h', '../x')])],
+      tag: 'evil',
+    });
+    await expect(unpackImage(store.source('evil'), join(root, 'unpacked'))).rejects.toMatchObject({
+      code: 'LAYER_INVALID',
+    });
     expect(readdirSync(root)).toEqual([]);
   });
 });

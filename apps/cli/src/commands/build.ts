@@ -1,25 +1,34 @@
-import { createReadStream, createWriteStream, existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+} from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type TarWriteEntry, compressLayer, decompress, readTar, writeTar } from '@lade/archive';
+import { compressLayer, decompress, readTar, type TarWriteEntry, writeTar } from '@lade/archive';
 import type { Digest } from '@lade/digest';
 import {
+  buildConfig,
+  buildManifest,
   type ContainerConfig,
   type Descriptor,
   type HistoryEntry,
+  hostPlatform,
   type ImageConfig,
   type ImageSource,
   MediaType,
   type Platform,
-  buildConfig,
-  buildManifest,
-  hostPlatform,
   parsePlatform,
 } from '@lade/manifest';
-import { type LoadedImage, type TreeEntry, cleanEntryPath, loadImage, treeFromImage } from '@lade/rootfs';
+import { cleanEntryPath, type LoadedImage, loadImage, type TreeEntry, treeFromImage } from '@lade/rootfs';
 import type { ImageStore } from '@lade/store';
 import { DockerfileParser, type Instruction } from 'dockerfile-ast';
 import { CommandError } from '../errors.js';
@@ -34,10 +43,17 @@ export interface LayerBlob {
 }
 
 /** Compresses a layer tar (gzip, deterministic) into a file under `dir`, hashing both forms in the same pass. */
-export async function writeLayerBlob(tar: ReadableStream<Uint8Array>, dir: string, mediaType: string): Promise<LayerBlob> {
+export async function writeLayerBlob(
+  tar: ReadableStream<Uint8Array>,
+  dir: string,
+  mediaType: string,
+): Promise<LayerBlob> {
   const { stream, result } = compressLayer(tar, 'gzip');
   const path = join(dir, `layer-${Math.random().toString(36).slice(2)}.tar.gz`);
-  await pipeline(Readable.fromWeb(stream as import('node:stream/web').ReadableStream<Uint8Array>), createWriteStream(path));
+  await pipeline(
+    Readable.fromWeb(stream as import('node:stream/web').ReadableStream<Uint8Array>),
+    createWriteStream(path),
+  );
   const r = await result;
   return { path, descriptor: { mediaType, digest: r.digest, size: r.size }, diffId: r.diffId };
 }
@@ -54,8 +70,14 @@ export interface NewImage {
 }
 
 /** Writes the new layers, config and manifest into the store under `name`; returns the image ID (config digest). */
-export async function storeImage(store: ImageStore, name: string, image: NewImage): Promise<{ id: Digest; manifest: Descriptor }> {
-  const config = buildConfig(image.config, { mediaType: image.docker ? MediaType.DOCKER_CONFIG : MediaType.OCI_CONFIG });
+export async function storeImage(
+  store: ImageStore,
+  name: string,
+  image: NewImage,
+): Promise<{ id: Digest; manifest: Descriptor }> {
+  const config = buildConfig(image.config, {
+    mediaType: image.docker ? MediaType.DOCKER_CONFIG : MediaType.OCI_CONFIG,
+  });
   const manifest = buildManifest({
     mediaType: image.docker ? MediaType.DOCKER_MANIFEST : MediaType.OCI_MANIFEST,
     config: config.descriptor,
@@ -65,12 +87,20 @@ export async function storeImage(store: ImageStore, name: string, image: NewImag
   try {
     for (const l of image.base?.layers ?? []) {
       if (!(await sink.hasBlob(l))) {
-        if (!image.baseSource) throw new CommandError('BLOB_UNKNOWN', `layer ${l.digest} of the base image is missing from the store; pull the base image again`);
+        if (!image.baseSource)
+          throw new CommandError(
+            'BLOB_UNKNOWN',
+            `layer ${l.digest} of the base image is missing from the store; pull the base image again`,
+          );
         await sink.writeBlob(l, await image.baseSource.openBlob(l));
       }
     }
     for (const l of image.layers) {
-      if (!(await sink.hasBlob(l.descriptor))) await sink.writeBlob(l.descriptor, Readable.toWeb(createReadStream(l.path)) as unknown as ReadableStream<Uint8Array>);
+      if (!(await sink.hasBlob(l.descriptor)))
+        await sink.writeBlob(
+          l.descriptor,
+          Readable.toWeb(createReadStream(l.path)) as unknown as ReadableStream<Uint8Array>,
+        );
     }
     await sink.writeBlob(config.descriptor, new Response(config.bytes as BodyInit).body as ReadableStream<Uint8Array>);
     const root = { ...manifest.descriptor };
@@ -91,7 +121,11 @@ export function layerMediaType(docker: boolean): string {
 export function sourceDateEpoch(env: Readonly<Record<string, string | undefined>>): number | undefined {
   const v = env.SOURCE_DATE_EPOCH;
   if (v === undefined || v === '') return undefined;
-  if (!/^\d+$/.test(v)) throw new CommandError('USAGE', `SOURCE_DATE_EPOCH="${v}" is not a number of seconds since the epoch; unset it or give an integer`);
+  if (!/^\d+$/.test(v))
+    throw new CommandError(
+      'USAGE',
+      `SOURCE_DATE_EPOCH="${v}" is not a number of seconds since the epoch; unset it or give an integer`,
+    );
   return Number.parseInt(v, 10);
 }
 
@@ -115,14 +149,17 @@ function lineError(line: number, message: string): CommandError {
 
 /** Expands `$VAR`, `${VAR}`, `${VAR:-default}` and `${VAR:+alt}` as the Dockerfile frontend does (`\$` stays literal). */
 export function expandVariables(text: string, vars: ReadonlyMap<string, string>): string {
-  return text.replace(/\\\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (m, braced, op, word, bare) => {
-    if (m === '\\$') return '$';
-    const name = (braced ?? bare) as string;
-    const value = vars.get(name);
-    if (op === '-') return value === undefined || value === '' ? (word as string) : value;
-    if (op === '+') return value === undefined || value === '' ? '' : (word as string);
-    return value ?? '';
-  });
+  return text.replace(
+    /\\\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (m, braced, op, word, bare) => {
+      if (m === '\\$') return '$';
+      const name = (braced ?? bare) as string;
+      const value = vars.get(name);
+      if (op === '-') return value === undefined || value === '' ? (word as string) : value;
+      if (op === '+') return value === undefined || value === '' ? '' : (word as string);
+      return value ?? '';
+    },
+  );
 }
 
 /** A JSON-form argument list (`["a", "b"]`), or undefined for the shell form. */
@@ -147,7 +184,9 @@ function shellWords(text: string): string[] {
 }
 
 function propertyPairs(inst: Instruction, vars: ReadonlyMap<string, string>): [string, string][] {
-  const props = (inst as unknown as { getProperties(): { getName(): string; getValue(): string | null }[] }).getProperties();
+  const props = (
+    inst as unknown as { getProperties(): { getName(): string; getValue(): string | null }[] }
+  ).getProperties();
   return props.map((p) => [expandVariables(p.getName(), vars), expandVariables(p.getValue() ?? '', vars)]);
 }
 
@@ -175,7 +214,12 @@ function commandLine(inst: Instruction, shell: readonly string[]): string[] {
  * Applies a metadata instruction (ENV, LABEL, CMD, ENTRYPOINT, WORKDIR, USER, EXPOSE, VOLUME, STOPSIGNAL, SHELL,
  * MAINTAINER) to `state`; returns the history `created_by` text, or undefined when `inst` is not one of them.
  */
-export function applyMetadata(state: ConfigState, inst: Instruction, vars: ReadonlyMap<string, string>, line: number): string | undefined {
+export function applyMetadata(
+  state: ConfigState,
+  inst: Instruction,
+  vars: ReadonlyMap<string, string>,
+  line: number,
+): string | undefined {
   const c = state.config;
   const keyword = inst.getKeyword();
   const shell = c.Shell && c.Shell.length > 0 ? c.Shell : ['/bin/sh', '-c'];
@@ -220,11 +264,15 @@ export function applyMetadata(state: ConfigState, inst: Instruction, vars: Reado
       if (ports.length === 0) throw lineError(line, 'EXPOSE needs at least one port');
       const exposed: Record<string, Record<string, never>> = { ...(c.ExposedPorts ?? {}) };
       for (const p of ports) {
-        if (!/^\d+(-\d+)?(\/(tcp|udp|sctp))?$/i.test(p)) throw lineError(line, `invalid port "${p}" in EXPOSE; use PORT[/PROTOCOL]`);
+        if (!/^\d+(-\d+)?(\/(tcp|udp|sctp))?$/i.test(p))
+          throw lineError(line, `invalid port "${p}" in EXPOSE; use PORT[/PROTOCOL]`);
         exposed[p.includes('/') ? p.toLowerCase() : `${p}/tcp`] = {};
       }
       c.ExposedPorts = exposed;
-      return `EXPOSE map[${Object.keys(exposed).sort().map((k) => `${k}:{}`).join(' ')}]`;
+      return `EXPOSE map[${Object.keys(exposed)
+        .sort()
+        .map((k) => `${k}:{}`)
+        .join(' ')}]`;
     }
     case 'VOLUME': {
       const vols = (jsonForm(raw) ?? shellWords(raw)).map((v) => expandVariables(v, vars));
@@ -260,11 +308,15 @@ export function applyChanges(config: ContainerConfig | undefined, changes: reado
   for (const change of changes) {
     const df = DockerfileParser.parse(change);
     const insts = df.getInstructions();
-    if (insts.length !== 1) throw new CommandError('USAGE', `invalid change "${change}": give one instruction, e.g. -c 'CMD ["sh"]'`);
+    if (insts.length !== 1)
+      throw new CommandError('USAGE', `invalid change "${change}": give one instruction, e.g. -c 'CMD ["sh"]'`);
     const inst = insts[0] as Instruction;
     const allowed = ['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'USER', 'VOLUME', 'WORKDIR', 'STOPSIGNAL'];
     if (!allowed.includes(inst.getKeyword())) {
-      throw new CommandError('USAGE', `${inst.getKeyword()} is not a supported change; use one of ${allowed.join(', ')}`);
+      throw new CommandError(
+        'USAGE',
+        `${inst.getKeyword()} is not a supported change; use one of ${allowed.join(', ')}`,
+      );
     }
     applyMetadata(state, inst, envMap(state.config), 1);
   }
@@ -293,7 +345,10 @@ function globToRegExp(glob: string): string {
       const end = glob.indexOf(']', i + 1);
       if (end < 0) out += '\\[';
       else {
-        out += `[${glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
+        out += `[${glob
+          .slice(i + 1, end)
+          .replace(/^!/, '^')
+          .replace(/\\/g, '\\\\')}]`;
         i = end;
       }
     } else if (ch === '\\' && i + 1 < glob.length) {
@@ -359,7 +414,8 @@ function matchSources(context: string, source: string, rules: readonly IgnoreRul
     found = next;
   }
   const out = found.filter((rel) => !ignored(rules, rel)).map((rel) => ({ rel, abs: join(context, rel) }));
-  if (out.length === 0) throw lineError(line, `"${source}" matches no file in the build context (or all are excluded by .dockerignore)`);
+  if (out.length === 0)
+    throw lineError(line, `"${source}" matches no file in the build context (or all are excluded by .dockerignore)`);
   return out;
 }
 
@@ -378,7 +434,14 @@ function mtimeOf(abs: string, epoch: number | undefined): number {
 }
 
 /** Tar entries for context path `abs` placed at `dest` (no leading `/`), recursing into directories. */
-function entriesFor(abs: string, rel: string, dest: string, rules: readonly IgnoreRule[], o: CopyOptions, out: Map<string, TarWriteEntry>): void {
+function entriesFor(
+  abs: string,
+  rel: string,
+  dest: string,
+  rules: readonly IgnoreRule[],
+  o: CopyOptions,
+  out: Map<string, TarWriteEntry>,
+): void {
   const st = lstatSync(abs);
   const mode = o.chmod ?? st.mode & 0o7777;
   const common = { uid: o.uid, gid: o.gid, mtime: mtimeOf(abs, o.epoch) };
@@ -397,7 +460,9 @@ function entriesFor(abs: string, rel: string, dest: string, rules: readonly Igno
 }
 
 async function isTarArchive(abs: string): Promise<boolean> {
-  const { stream } = await decompress(Readable.toWeb(createReadStream(abs, { end: 1024 * 1024 })) as unknown as ReadableStream<Uint8Array>);
+  const { stream } = await decompress(
+    Readable.toWeb(createReadStream(abs, { end: 1024 * 1024 })) as unknown as ReadableStream<Uint8Array>,
+  );
   const reader = stream.getReader();
   let head = new Uint8Array();
   while (head.length < 512) {
@@ -413,7 +478,12 @@ async function isTarArchive(abs: string): Promise<boolean> {
 }
 
 /** ADD's auto-extraction: every entry of a local tar, rebased under `dest`. */
-async function extractEntries(abs: string, dest: string, out: Map<string, TarWriteEntry>, o: CopyOptions): Promise<void> {
+async function extractEntries(
+  abs: string,
+  dest: string,
+  out: Map<string, TarWriteEntry>,
+  o: CopyOptions,
+): Promise<void> {
   const { stream } = await decompress(Readable.toWeb(createReadStream(abs)) as unknown as ReadableStream<Uint8Array>);
   for await (const e of readTar(stream)) {
     const parts = cleanEntryPath(e.header.name);
@@ -427,14 +497,25 @@ async function extractEntries(abs: string, dest: string, out: Map<string, TarWri
         out.set(name, { header: { name: `${name}/`, type: 'directory', ...base } });
         break;
       case 'file':
-        out.set(name, { header: { name, type: 'file', size: h.size, ...base }, body: await e.bytes(Number.MAX_SAFE_INTEGER) });
+        out.set(name, {
+          header: { name, type: 'file', size: h.size, ...base },
+          body: await e.bytes(Number.MAX_SAFE_INTEGER),
+        });
         break;
       case 'symlink':
         out.set(name, { header: { name, type: 'symlink', linkname: h.linkname, ...base } });
         break;
       case 'hardlink': {
         const target = cleanEntryPath(h.linkname);
-        if (target) out.set(name, { header: { name, type: 'hardlink', linkname: dest === '' ? target.join('/') : `${dest}/${target.join('/')}`, ...base } });
+        if (target)
+          out.set(name, {
+            header: {
+              name,
+              type: 'hardlink',
+              linkname: dest === '' ? target.join('/') : `${dest}/${target.join('/')}`,
+              ...base,
+            },
+          });
         break;
       }
       default:
@@ -446,7 +527,11 @@ async function extractEntries(abs: string, dest: string, out: Map<string, TarWri
 
 function parseChown(value: string, line: number): { uid: number; gid: number } {
   const m = /^(\d+)(?::(\d+))?$/.exec(value);
-  if (!m) throw lineError(line, `--chown=${value}: lade build takes numeric UID[:GID] only (it does not read the image's /etc/passwd)`);
+  if (!m)
+    throw lineError(
+      line,
+      `--chown=${value}: lade build takes numeric UID[:GID] only (it does not read the image's /etc/passwd)`,
+    );
   const uid = Number.parseInt(m[1] as string, 10);
   return { uid, gid: m[2] !== undefined ? Number.parseInt(m[2], 10) : uid };
 }
@@ -476,7 +561,8 @@ function lineOf(inst: Instruction): number {
 }
 
 function flagsOf(inst: Instruction): Map<string, string> {
-  const getFlags = (inst as unknown as { getFlags?: () => { getName(): string; getValue(): string | null }[] }).getFlags;
+  const getFlags = (inst as unknown as { getFlags?: () => { getName(): string; getValue(): string | null }[] })
+    .getFlags;
   const out = new Map<string, string>();
   for (const f of getFlags ? getFlags.call(inst) : []) out.set(f.getName(), f.getValue() ?? '');
   return out;
@@ -490,7 +576,8 @@ function flagsOf(inst: Instruction): Map<string, string> {
  */
 export async function buildImage(store: ImageStore, name: string, options: BuildOptions): Promise<BuildResult> {
   const context = resolve(options.context);
-  if (!statSync(context, { throwIfNoEntry: false })?.isDirectory()) throw new CommandError('USAGE', `unable to prepare context: path "${options.context}" not found`);
+  if (!statSync(context, { throwIfNoEntry: false })?.isDirectory())
+    throw new CommandError('USAGE', `unable to prepare context: path "${options.context}" not found`);
   const dockerfilePath = options.dockerfile ? resolve(options.dockerfile) : join(context, 'Dockerfile');
   let text: string;
   try {
@@ -508,13 +595,49 @@ export async function buildImage(store: ImageStore, name: string, options: Build
   // The whole Dockerfile is checked for instructions lade cannot run before any work happens.
   for (const inst of instructions) {
     const k = inst.getKeyword();
-    if (k === 'RUN') throw new CommandError('UNSUPPORTED', `Dockerfile:${lineOf(inst)}: RUN needs a container runtime; lade builds images without one`);
-    if (!['FROM', 'COPY', 'ADD', 'ENV', 'ARG', 'LABEL', 'CMD', 'ENTRYPOINT', 'WORKDIR', 'USER', 'EXPOSE', 'VOLUME', 'STOPSIGNAL', 'SHELL', 'MAINTAINER'].includes(k)) {
-      throw new CommandError('UNSUPPORTED', `Dockerfile:${lineOf(inst)}: ${k || inst.getInstruction()} is not supported by lade build`);
+    if (k === 'RUN')
+      throw new CommandError(
+        'UNSUPPORTED',
+        `Dockerfile:${lineOf(inst)}: RUN needs a container runtime; lade builds images without one`,
+      );
+    if (
+      ![
+        'FROM',
+        'COPY',
+        'ADD',
+        'ENV',
+        'ARG',
+        'LABEL',
+        'CMD',
+        'ENTRYPOINT',
+        'WORKDIR',
+        'USER',
+        'EXPOSE',
+        'VOLUME',
+        'STOPSIGNAL',
+        'SHELL',
+        'MAINTAINER',
+      ].includes(k)
+    ) {
+      throw new CommandError(
+        'UNSUPPORTED',
+        `Dockerfile:${lineOf(inst)}: ${k || inst.getInstruction()} is not supported by lade build`,
+      );
     }
   }
-  if (instructions[0]?.getKeyword() !== 'FROM' && !instructions.slice(0, instructions.findIndex((i) => i.getKeyword() === 'FROM')).every((i) => i.getKeyword() === 'ARG')) {
-    throw new CommandError('DOCKERFILE_INVALID', `Dockerfile:${lineOf(instructions[0] as Instruction)}: the first instruction must be FROM (ARG may come before it)`);
+  if (
+    instructions[0]?.getKeyword() !== 'FROM' &&
+    !instructions
+      .slice(
+        0,
+        instructions.findIndex((i) => i.getKeyword() === 'FROM'),
+      )
+      .every((i) => i.getKeyword() === 'ARG')
+  ) {
+    throw new CommandError(
+      'DOCKERFILE_INVALID',
+      `Dockerfile:${lineOf(instructions[0] as Instruction)}: the first instruction must be FROM (ARG may come before it)`,
+    );
   }
 
   const buildArgs = options.buildArgs ?? new Map<string, string>();
@@ -541,15 +664,26 @@ export async function buildImage(store: ImageStore, name: string, options: Build
       step++;
       await options.onStep?.(`Step ${step}/${total} : ${keyword} ${raw}`);
       if (keyword === 'ARG') {
-        const prop = (inst as unknown as { getProperty(): { getName(): string; getValue(): string | null } | null }).getProperty();
+        const prop = (
+          inst as unknown as { getProperty(): { getName(): string; getValue(): string | null } | null }
+        ).getProperty();
         if (!prop) throw lineError(line, 'ARG needs a name');
         const argName = prop.getName();
         const fromDefault = prop.getValue();
-        const value = buildArgs.get(argName) ?? (fromDefault !== null ? expandVariables(fromDefault, vars()) : globalArgs.get(argName));
+        const value =
+          buildArgs.get(argName) ??
+          (fromDefault !== null ? expandVariables(fromDefault, vars()) : globalArgs.get(argName));
         const target = seenFrom ? stageArgs : globalArgs;
         if (value !== undefined) target.set(argName, value);
-        else if (target === stageArgs && globalArgs.has(argName)) stageArgs.set(argName, globalArgs.get(argName) as string);
-        if (target === stageArgs) history.push({ created, created_by: `ARG ${argName}${value !== undefined ? `=${value}` : ''}`, comment: 'buildkit.dockerfile.v0', empty_layer: true });
+        else if (target === stageArgs && globalArgs.has(argName))
+          stageArgs.set(argName, globalArgs.get(argName) as string);
+        if (target === stageArgs)
+          history.push({
+            created,
+            created_by: `ARG ${argName}${value !== undefined ? `=${value}` : ''}`,
+            comment: 'buildkit.dockerfile.v0',
+            empty_layer: true,
+          });
         continue;
       }
       if (keyword === 'FROM') {
@@ -575,14 +709,19 @@ export async function buildImage(store: ImageStore, name: string, options: Build
           } catch (e) {
             const code = (e as { code?: string }).code;
             if (code === 'IMAGE_UNKNOWN' || code === 'MANIFEST_UNKNOWN' || code === 'NAME_UNKNOWN') {
-              throw new CommandError('IMAGE_UNKNOWN', `Dockerfile:${line}: base image "${from}" is not in the local store; pull it first (lade pull ${from})`, { cause: e });
+              throw new CommandError(
+                'IMAGE_UNKNOWN',
+                `Dockerfile:${line}: base image "${from}" is not in the local store; pull it first (lade pull ${from})`,
+                { cause: e },
+              );
             }
             throw e;
           }
           docker = base.manifest.mediaType === MediaType.DOCKER_MANIFEST;
           const bc = base.config.config;
           state = { config: { ...(bc.config ?? {}) }, cmdSet: false, ...(bc.author ? { author: bc.author } : {}) };
-          if (!state.config.Env?.some((e) => e.startsWith('PATH='))) state.config.Env = [DEFAULT_PATH, ...(state.config.Env ?? [])];
+          if (!state.config.Env?.some((e) => e.startsWith('PATH=')))
+            state.config.Env = [DEFAULT_PATH, ...(state.config.Env ?? [])];
           history = [...(bc.history ?? [])];
           platform = { architecture: bc.architecture, os: bc.os, ...(bc.variant ? { variant: bc.variant } : {}) };
         }
@@ -590,22 +729,37 @@ export async function buildImage(store: ImageStore, name: string, options: Build
       }
       if (keyword === 'COPY' || keyword === 'ADD') {
         const flags = flagsOf(inst);
-        if (flags.has('from')) throw new CommandError('UNSUPPORTED', `Dockerfile:${line}: ${keyword} --from is not supported by lade build (multi-stage copies need the earlier stage's file system)`);
-        const args = (jsonForm(raw) ?? shellWords(raw.replace(/(^|\s)--[a-z-]+(=\S*)?/g, ' '))).map((a) => expandVariables(a, vars()));
+        if (flags.has('from'))
+          throw new CommandError(
+            'UNSUPPORTED',
+            `Dockerfile:${line}: ${keyword} --from is not supported by lade build (multi-stage copies need the earlier stage's file system)`,
+          );
+        const args = (jsonForm(raw) ?? shellWords(raw.replace(/(^|\s)--[a-z-]+(=\S*)?/g, ' '))).map((a) =>
+          expandVariables(a, vars()),
+        );
         if (args.length < 2) throw lineError(line, `${keyword} needs at least one source and a destination`);
         const destRaw = args[args.length - 1] as string;
         const sources = args.slice(0, -1);
         if (keyword === 'ADD' && sources.some((s) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s))) {
-          throw new CommandError('UNSUPPORTED', `Dockerfile:${line}: ADD from a URL is not supported by lade build; download the file into the context and ADD it`);
+          throw new CommandError(
+            'UNSUPPORTED',
+            `Dockerfile:${line}: ADD from a URL is not supported by lade build; download the file into the context and ADD it`,
+          );
         }
-        const owner = flags.has('chown') ? parseChown(expandVariables(flags.get('chown') as string, vars()), line) : { uid: 0, gid: 0 };
+        const owner = flags.has('chown')
+          ? parseChown(expandVariables(flags.get('chown') as string, vars()), line)
+          : { uid: 0, gid: 0 };
         let chmod: number | undefined;
         if (flags.has('chmod')) {
           const v = flags.get('chmod') as string;
           if (!/^[0-7]{3,4}$/.test(v)) throw lineError(line, `--chmod=${v}: give an octal mode such as 755`);
           chmod = Number.parseInt(v, 8);
         }
-        const o: CopyOptions = { ...owner, ...(chmod !== undefined ? { chmod } : {}), ...(epoch !== undefined ? { epoch } : {}) };
+        const o: CopyOptions = {
+          ...owner,
+          ...(chmod !== undefined ? { chmod } : {}),
+          ...(epoch !== undefined ? { epoch } : {}),
+        };
         const destAbs = posix.resolve(state.config.WorkingDir || '/', destRaw);
         const dest = destAbs.slice(1);
         const matched = sources.flatMap((s) => matchSources(context, s, rules, line));
@@ -643,11 +797,16 @@ export async function buildImage(store: ImageStore, name: string, options: Build
         const blob = await writeLayerBlob(writeTar(sorted, { format: 'pax' }), work, layerMediaType(docker));
         layers.push(blob);
         const flagText = [...flags].map(([k, v]) => `--${k}=${v} `).join('');
-        history.push({ created, created_by: `${keyword} ${flagText}${raw} # buildkit`, comment: 'buildkit.dockerfile.v0' });
+        history.push({
+          created,
+          created_by: `${keyword} ${flagText}${raw} # buildkit`,
+          comment: 'buildkit.dockerfile.v0',
+        });
         continue;
       }
       const createdBy = applyMetadata(state, inst, vars(), line);
-      if (createdBy === undefined) throw new CommandError('UNSUPPORTED', `Dockerfile:${line}: ${keyword} is not supported by lade build`);
+      if (createdBy === undefined)
+        throw new CommandError('UNSUPPORTED', `Dockerfile:${line}: ${keyword} is not supported by lade build`);
       history.push({ created, created_by: createdBy, comment: 'buildkit.dockerfile.v0', empty_layer: true });
     }
 
@@ -662,10 +821,15 @@ export async function buildImage(store: ImageStore, name: string, options: Build
       rootfs: { type: 'layers', diff_ids: [...(bc?.rootfs.diff_ids ?? []), ...layers.map((l) => l.diffId)] },
       history,
     };
-    const result = await storeImage(store, name, { ...(base ? { base } : {}), ...(baseSource ? { baseSource } : {}), layers, config, docker });
+    const result = await storeImage(store, name, {
+      ...(base ? { base } : {}),
+      ...(baseSource ? { baseSource } : {}),
+      layers,
+      config,
+      docker,
+    });
     return { id: result.id, manifest: result.manifest };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
 }
-

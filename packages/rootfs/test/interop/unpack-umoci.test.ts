@@ -2,10 +2,17 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ociLayoutSource } from '@lade/store';
-import { fixturesDir, peerFixtures, peersAvailable, runOk, tempDir } from '@lade/test-support';
+import {
+  describeTree,
+  fixturesDir,
+  peerFixtures,
+  peersAvailable,
+  runOk,
+  tempDir,
+  treeDifferences,
+} from '@lade/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unpackImage } from '../../src/index.js';
-import { describeTree, treeDifferences } from '@lade/test-support';
 
 const ggcr = join(fixturesDir, 'ggcr');
 
@@ -17,7 +24,8 @@ describe.runIf(peersAvailable('umoci', 'skopeo'))('lade unpack gives the tree um
   beforeAll(async () => {
     work = await tempDir('lade-rootfs-umoci-');
     const peer = await peerFixtures({ big: 8 });
-    for (const tag of ['tricky', 'amd64', 'arm64', 'big']) images.push({ name: `peer fixture ${tag}`, layout: peer, ref: tag });
+    for (const tag of ['tricky', 'amd64', 'arm64', 'big'])
+      images.push({ name: `peer fixture ${tag}`, layout: peer, ref: tag });
     layout = join(work.path, 'ggcr-layout');
     // The docker archives of ../shared/fixtures, as skopeo reads them, into one OCI layout.
     const archives = ['hello-world-v25.tar', 'test_image_1.tar', 'whiteout_image.tar', 'overwritten_file.tar'];
@@ -27,12 +35,22 @@ describe.runIf(peersAvailable('umoci', 'skopeo'))('lade unpack gives the tree um
       images.push({ name: file, layout, ref });
     }
     for (const [i, ref] of ['bundle-a', 'bundle-b'].entries()) {
-      await runOk('skopeo', ['copy', '-q', `docker-archive:${join(ggcr, 'test_bundle.tar')}:@${i}`, `oci:${layout}:${ref}`]);
+      await runOk('skopeo', [
+        'copy',
+        '-q',
+        `docker-archive:${join(ggcr, 'test_bundle.tar')}:@${i}`,
+        `oci:${layout}:${ref}`,
+      ]);
       images.push({ name: `test_bundle.tar image ${i}`, layout, ref });
     }
     // Its manifest is Docker v2.2 under an OCI index, which umoci refuses and skopeo will not convert (it calls
     // the config an artifact): the same config and layer blobs under an OCI manifest, in a layout of their own.
-    await ociCopyOfDockerManifest(join(ggcr, 'test_index'), 'sha256:eebff607b1628d67459b0596643fc07de70d702eccf030f0bc7bb6fc2b278650', join(work.path, 'test-index'), 'test-index-1');
+    await ociCopyOfDockerManifest(
+      join(ggcr, 'test_index'),
+      'sha256:eebff607b1628d67459b0596643fc07de70d702eccf030f0bc7bb6fc2b278650',
+      join(work.path, 'test-index'),
+      'test-index-1',
+    );
     images.push({ name: 'test_index image 1', layout: join(work.path, 'test-index'), ref: 'test-index-1' });
   }, 900_000);
 
@@ -69,7 +87,8 @@ async function ociCopyOfDockerManifest(src: string, digest: string, dest: string
   const blob = (d: string) => join(src, 'blobs', d.replace(':', '/'));
   const m = JSON.parse(await readFile(blob(digest), 'utf8'));
   await mkdir(join(dest, 'blobs', 'sha256'), { recursive: true });
-  for (const d of [m.config.digest, ...m.layers.map((l: { digest: string }) => l.digest)]) await copyFile(blob(d), join(dest, 'blobs', d.replace(':', '/')));
+  for (const d of [m.config.digest, ...m.layers.map((l: { digest: string }) => l.digest)])
+    await copyFile(blob(d), join(dest, 'blobs', d.replace(':', '/')));
   const manifest = JSON.stringify({
     schemaVersion: 2,
     mediaType: 'application/vnd.oci.image.manifest.v1+json',
@@ -79,6 +98,11 @@ async function ociCopyOfDockerManifest(src: string, digest: string, dest: string
   const md = createHash('sha256').update(manifest).digest('hex');
   await writeFile(join(dest, 'blobs', 'sha256', md), manifest);
   await writeFile(join(dest, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  const entry = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${md}`, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': ref } };
+  const entry = {
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    digest: `sha256:${md}`,
+    size: manifest.length,
+    annotations: { 'org.opencontainers.image.ref.name': ref },
+  };
   await writeFile(join(dest, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [entry] }));
 }
