@@ -128,7 +128,7 @@ function undiciTransport(options: TransportOptions): HttpTransport {
 }
 
 // Node 20's Readable.toWeb throws on data arriving after a cancel; this adapter pauses the socket on backpressure
-// (1 MiB queued) and destroys it on cancel.
+// (256 KiB queued) and destroys it on cancel.
 function nodeToWeb(r: import('node:stream').Readable, onFinish: () => void): ReadableStream<Uint8Array> {
   let finished = false;
   r.once('close', onFinish);
@@ -159,7 +159,7 @@ function nodeToWeb(r: import('node:stream').Readable, onFinish: () => void): Rea
         r.destroy();
       },
     },
-    { highWaterMark: 1 << 20, size: (chunk) => chunk.byteLength },
+    { highWaterMark: 256 * 1024, size: (chunk) => chunk.byteLength },
   );
 }
 
