@@ -205,16 +205,17 @@ async function sendContent(
     if (descriptor.size >= 0 && bytes.byteLength !== descriptor.size) {
       throw new SizeInvalidError(`${name}: the content has ${bytes.byteLength > descriptor.size ? 'more' : 'fewer'} bytes than the expected ${descriptor.size}; not pushed`);
     }
-    const res = await registry.request({
-      method: 'PUT',
-      path: withDigest(session.location, descriptor.digest),
-      headers: { 'content-type': 'application/octet-stream' },
-      body: bytes,
-      scopes,
-      subject,
-      ...sig,
-    });
-    await finish(res, descriptor, subject);
+    await complete(registry, repository, descriptor, scopes, subject, signal, () =>
+      registry.request({
+        method: 'PUT',
+        path: withDigest(session.location, descriptor.digest),
+        headers: { 'content-type': 'application/octet-stream' },
+        body: bytes,
+        scopes,
+        subject,
+        ...sig,
+      }),
+    );
     options.onProgress?.(bytes.byteLength);
     return;
   }
@@ -230,14 +231,43 @@ async function sendContent(
   if (descriptor.size >= 0 && session.offset !== descriptor.size) {
     throw new SizeInvalidError(`${name}: the content ended after ${session.offset} of ${descriptor.size} bytes; not pushed`);
   }
-  const res = await registry.request({
-    method: 'PUT',
-    path: withDigest(session.location, descriptor.digest),
-    headers: { 'content-type': 'application/octet-stream', 'content-length': '0' },
-    scopes,
-    subject,
-    ...sig,
-  });
+  await complete(registry, repository, descriptor, scopes, subject, signal, () =>
+    registry.request({
+      method: 'PUT',
+      path: withDigest(session.location, descriptor.digest),
+      headers: { 'content-type': 'application/octet-stream', 'content-length': '0' },
+      scopes,
+      subject,
+      ...sig,
+    }),
+  );
+}
+
+/**
+ * Sends the final PUT. When it fails in a way that may hide success (the answer was lost, or a retried PUT finds the
+ * session already closed), a HEAD decides: a blob of the right size is there, so the upload completed.
+ */
+async function complete(
+  registry: Registry,
+  repository: string,
+  descriptor: Pick<Descriptor, 'digest' | 'size'>,
+  scopes: readonly string[],
+  subject: RequestSubject,
+  signal: AbortSignal | undefined,
+  put: () => Promise<HttpResponse>,
+): Promise<void> {
+  let res: HttpResponse;
+  try {
+    res = await put();
+  } catch (e) {
+    const ambiguous =
+      e instanceof RegistryConnectionError ||
+      (e instanceof RegistryError && (e.code === 'BLOB_UPLOAD_UNKNOWN' || e.code === 'BLOB_UPLOAD_INVALID' || (e.status ?? 0) >= 500));
+    if (!ambiguous || signal?.aborted) throw e;
+    const size = await registry.headBlob(repository, descriptor.digest, { scopes, ...(signal ? { signal } : {}) }).catch(() => undefined);
+    if (size !== undefined && (descriptor.size < 0 || size === descriptor.size || size === -1)) return;
+    throw e;
+  }
   await finish(res, descriptor, subject);
 }
 

@@ -13,6 +13,8 @@ export type FaultAction =
   | { readonly kind: 'drop-request'; readonly afterBytes: number }
   /** Forward, rewriting an absolute `Location` of the answer into a path (as some registries send it). */
   | { readonly kind: 'relative-location' }
+  /** Forward, let the registry do the work, then drop the connection instead of relaying its answer. */
+  | { readonly kind: 'drop-response' }
   /** Never answer (the socket stays open until the proxy stops). */
   | { readonly kind: 'hang' }
   /** Forward the request with this query parameter removed. */
@@ -54,6 +56,11 @@ export async function startFaultProxy(upstreamHost: string): Promise<FaultProxy>
     const up = httpRequest(
       { host: uHost, port: Number(uPort), method: req.method, path, headers: req.headers },
       (ures) => {
+        if (action?.kind === 'drop-response') {
+          ures.resume();
+          ures.on('end', () => res.socket?.destroy());
+          return;
+        }
         const headers = { ...ures.headers };
         if (action?.kind === 'relative-location' && typeof headers.location === 'string' && /^https?:/.test(headers.location)) {
           const u = new URL(headers.location);

@@ -111,6 +111,16 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('push to a real dock
     expect(await client.registry(target.host).headBlob('pushed/relative', layer.digest)).toBe(layer.size);
   });
 
+  it('completes an upload whose final answer was lost: the retried PUT finds the session closed, a HEAD finds the blob', async () => {
+    const bytes = new TextEncoder().encode('final answer lost');
+    const d = { digest: hash(bytes), size: bytes.byteLength };
+    proxy.rules.push({ method: 'PUT', path: /\/blobs\/uploads\//, times: 1, action: { kind: 'drop-response' } });
+    const r = client.registry(proxy.host);
+    expect(await r.uploadBlob('pushed/lost-answer', d, bytes)).toBe('uploaded');
+    expect(proxy.seen.filter((s) => s.method === 'PUT')).toHaveLength(2);
+    expect(await r.headBlob('pushed/lost-answer', d.digest)).toBe(bytes.byteLength);
+  });
+
   it('skips blobs the repository already has', async () => {
     const sink = registrySink(`${target.host}/pushed/tricky:again`, { client });
     const events: string[] = [];
