@@ -29,20 +29,57 @@ function layerState() {
 
 /**
  * Renders `copy`'s events as docker pull's per-layer lines: `Pulling fs layer`, `Waiting`, `Downloading [==> ] a/b`,
- * `Verifying Checksum`, `Download complete`, `Pull complete`, `Already exists`. The config blob is not shown (docker
- * does not show it either).
+ * `Verifying Checksum`, `Download complete`, `Pull complete`, `Already exists`. As in docker, a layer the store already
+ * has shows only `Already exists` (its `Pulling fs layer` is held back a moment until the store has answered), and
+ * `Pull complete` follows layer order (docker extracts bottom-up). The config blob is not shown.
  */
-export function pullProgress(writer: ProgressWriter, concurrency = 3): (event: CopyEvent) => void {
+export function pullProgress(
+  writer: ProgressWriter,
+  concurrency = 3,
+): ((event: CopyEvent) => void) & { dispose(): void } {
   const state = layerState();
-  return (event) => {
+  const order: string[] = [];
+  const finished = new Map<string, 'exists' | 'pulled'>();
+  const announced = new Set<string>();
+  const timers = new Map<string, ReturnType<typeof setTimeout>>();
+  let next = 0;
+  const announce = (digest: string) => {
+    const timer = timers.get(digest);
+    if (timer !== undefined) clearTimeout(timer);
+    timers.delete(digest);
+    if (announced.has(digest)) return;
+    announced.add(digest);
+    void writer.update(shortId(digest), 'Pulling fs layer');
+  };
+  const flushCompleted = () => {
+    for (; next < order.length; next++) {
+      const digest = order[next] ?? '';
+      const how = finished.get(digest);
+      if (how === undefined) return;
+      if (how === 'pulled') void writer.update(shortId(digest), 'Pull complete');
+    }
+  };
+  const onProgress = (event: CopyEvent): void => {
     if (!('role' in event) || event.role !== 'layer') return;
-    const id = shortId(event.descriptor.digest);
+    const digest = event.descriptor.digest;
+    const id = shortId(digest);
     switch (event.type) {
-      case 'waiting':
-        void writer.update(id, 'Pulling fs layer');
-        if (state.queue(concurrency)) void writer.update(id, 'Waiting');
+      case 'waiting': {
+        order.push(digest);
+        const queued = state.queue(concurrency);
+        timers.set(
+          digest,
+          setTimeout(() => {
+            timers.delete(digest);
+            if (finished.has(digest) || announced.has(digest)) return;
+            announce(digest);
+            if (queued) void writer.update(id, 'Waiting');
+          }, 25),
+        );
         break;
+      }
       case 'downloading':
+        announce(digest);
         void writer.update(id, 'Downloading', {
           current: event.transferred,
           total: event.total,
@@ -50,21 +87,36 @@ export function pullProgress(writer: ProgressWriter, concurrency = 3): (event: C
         });
         break;
       case 'verifying':
+        announce(digest);
         void writer.update(id, 'Verifying Checksum');
         break;
       case 'complete':
+        announce(digest);
         void writer.update(id, 'Download complete');
-        void writer.update(id, 'Pull complete');
+        finished.set(digest, 'pulled');
+        flushCompleted();
         break;
       case 'exists':
-      case 'mounted':
+      case 'mounted': {
+        const timer = timers.get(digest);
+        if (timer !== undefined) clearTimeout(timer);
+        timers.delete(digest);
         void writer.update(id, 'Already exists');
+        finished.set(digest, 'exists');
+        flushCompleted();
         break;
+      }
       case 'skipped':
         void writer.update(id, 'Skipped foreign layer');
         break;
     }
   };
+  /** Drops held-back lines (after a failed copy nothing more is printed for it). */
+  const dispose = (): void => {
+    for (const t of timers.values()) clearTimeout(t);
+    timers.clear();
+  };
+  return Object.assign(onProgress, { dispose });
 }
 
 /**

@@ -81,12 +81,17 @@ async function pull(ctx: CliContext, args: string[], flags: PullFlags): Promise<
       let resolved: Descriptor;
       try {
         resolved = await source.resolve(signal(ctx));
-        const result = await copy(source, store.sink(full, { repoDigest: resolved.digest }), {
-          ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
-          ...signal(ctx),
-          onProgress: pullProgress(writer),
-        });
-        if (before !== result.root.digest) changed = true;
+        const progress = pullProgress(writer);
+        try {
+          const result = await copy(source, store.sink(full, { repoDigest: resolved.digest }), {
+            ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
+            ...signal(ctx),
+            onProgress: progress,
+          });
+          if (before !== result.root.digest) changed = true;
+        } finally {
+          progress.dispose();
+        }
       } catch (error) {
         await writer.flush();
         throw dockerError(error, 'pull', input);
