@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createReadStream, existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { hash } from '@lade/digest';
 import { MediaType, MemoryImageStore } from '@lade/manifest';
 import { describeTree, fixturesDir, runOk, tempDir, treeDifferences } from '@lade/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { applyLayer, flattenImage, readUnpackRecord, unpackImage } from '../src/index.js';
+import { type RootfsWarning, type RootfsWarning, applyLayer, flattenImage, readUnpackRecord, unpackImage } from '../src/index.js';
 
 async function tarBytes(entries: TarWriteEntry[]): Promise<Uint8Array> {
   return new Uint8Array(await new Response(writeTar(entries)).arrayBuffer());
@@ -78,6 +79,21 @@ describe('applyLayer', () => {
     expect(dev.isCharacterDevice()).toBe(true);
     expect(dev.rdev).toBe((1 << 8) | 3);
     expect(lstatSync(join(root, 'pipe')).isFIFO()).toBe(true);
+  });
+
+  it('applies extended attributes with setfattr where present, and warns once per entry where not', async () => {
+    const warnings: RootfsWarning[] = [];
+    const bytes = await tarBytes([file('cap', 'x', { xattrs: { 'user.lade': 'yes' } }), file('plain')]);
+    await applyLayer(root, streamOf(bytes), { onWarning: (w) => warnings.push(w) });
+    // setfattr is optional (Node has no setxattr): either outcome is right, silence is not.
+    if (spawnSync('sh', ['-c', 'command -v setfattr && command -v getfattr']).status === 0) {
+      expect(warnings).toEqual([]);
+      expect(await runOk('getfattr', ['-n', 'user.lade', '--only-values', join(root, 'cap')])).toBe('yes');
+    } else {
+      expect(warnings.map((w) => [w.code, w.path])).toEqual([['XATTR_SKIPPED', 'cap']]);
+      expect(warnings[0]?.message).toContain('setfattr');
+    }
+    expect(readFileSync(join(root, 'cap'), 'utf8')).toBe('x');
   });
 
   it('reports the diff_id and accepts gzip, zstd and plain layers alike', async () => {
