@@ -1,11 +1,10 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeTar } from '@lade/archive';
 import { loadImage } from '@lade/rootfs';
 import { ImageStore } from '@lade/store';
-import { peersAvailable, runOk, startRegistry, tempDir } from '@lade/test-support';
+import { describeTree, peersAvailable, runOk, startRegistry, tempDir, treeDifferences } from '@lade/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { describeTree, treeDifferences } from '@lade/test-support';
 import { lade } from './helpers.js';
 
 async function tarFile(path: string): Promise<void> {
@@ -29,13 +28,23 @@ describe('lade unpack, diff, commit, export, import', () => {
   let t: { path: string; cleanup: () => Promise<void> };
   let root: string;
   const run = (args: string[], stdin?: Uint8Array) => lade(t.path, ['--root', root, ...args], stdin ? { stdin } : {});
-  const config = async (name: string, storeRoot = root) => (await loadImage((await ImageStore.open(storeRoot)).source(name))).config.config;
+  const config = async (name: string, storeRoot = root) =>
+    (await loadImage((await ImageStore.open(storeRoot)).source(name))).config.config;
 
   beforeEach(async () => {
     t = await tempDir('lade-rootfs-cli-');
     root = join(t.path, 'store');
     await tarFile(join(t.path, 'base.tar'));
-    const r = await run(['image', 'import', '-c', 'CMD ["sh"]', '-m', 'first import', join(t.path, 'base.tar'), 'base:1']);
+    const r = await run([
+      'image',
+      'import',
+      '-c',
+      'CMD ["sh"]',
+      '-m',
+      'first import',
+      join(t.path, 'base.tar'),
+      'base:1',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
   });
@@ -69,8 +78,32 @@ describe('lade unpack, diff, commit, export, import', () => {
     expect(readdirSync(bundle).sort()).toEqual(['lade-unpack.json', 'rootfs']);
     modify(join(bundle, 'rootfs'));
     const d = await run(['diff', bundle]);
-    expect(d.stdout).toBe(['C /etc', 'D /etc/old.conf', 'C /etc/os-release', 'A /srv', 'A /srv/app', 'C /var/lib', 'C /var/lib/data', 'A /var/lib/data/b', ''].join('\n'));
-    const c = await run(['commit', '-m', 'second', '-a', 'Lade Tester <t@example.com>', '-c', 'ENV K=V', '-c', 'CMD ["/srv/app"]', bundle, 'next:1']);
+    expect(d.stdout).toBe(
+      [
+        'C /etc',
+        'D /etc/old.conf',
+        'C /etc/os-release',
+        'A /srv',
+        'A /srv/app',
+        'C /var/lib',
+        'C /var/lib/data',
+        'A /var/lib/data/b',
+        '',
+      ].join('\n'),
+    );
+    const c = await run([
+      'commit',
+      '-m',
+      'second',
+      '-a',
+      'Lade Tester <t@example.com>',
+      '-c',
+      'ENV K=V',
+      '-c',
+      'CMD ["/srv/app"]',
+      bundle,
+      'next:1',
+    ]);
     expect(c.stderr).toBe('');
     expect(c.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
     const cfg = await config('next:1');
@@ -78,7 +111,11 @@ describe('lade unpack, diff, commit, export, import', () => {
     expect(cfg.author).toBe('Lade Tester <t@example.com>');
     expect(cfg.config?.Env).toEqual(['K=V']);
     expect(cfg.config?.Cmd).toEqual(['/srv/app']);
-    expect(cfg.history?.[1]).toMatchObject({ comment: 'second', author: 'Lade Tester <t@example.com>', created_by: 'lade commit' });
+    expect(cfg.history?.[1]).toMatchObject({
+      comment: 'second',
+      author: 'Lade Tester <t@example.com>',
+      created_by: 'lade commit',
+    });
 
     // The committed image unpacks to the modified tree.
     const again = join(t.path, 'again');
@@ -135,6 +172,18 @@ describe('lade unpack, diff, commit, export, import', () => {
     expect((await (await ImageStore.open(root)).listImages()).map((i) => i.repository ?? '')).not.toContain('wrong');
   });
 
+  describe.runIf(peersAvailable('umoci'))('read by umoci', () => {
+    it("unpacks a committed image (whiteouts, an opaque directory, setuid) to the committed tree", async () => {
+      const bundle = join(t.path, 'bundle');
+      await run(['unpack', 'base:1', bundle]);
+      modify(join(bundle, 'rootfs'));
+      expect((await run(['commit', bundle, 'next:1'])).stderr).toBe('');
+      const theirs = join(t.path, 'umoci');
+      await runOk('umoci', ['unpack', '--image', `${root}:next:1`, theirs]);
+      expect(treeDifferences(describeTree(join(theirs, 'rootfs')), describeTree(join(bundle, 'rootfs')))).toEqual([]);
+    });
+  });
+
   describe.runIf(peersAvailable('docker-registry'))('through a registry', () => {
     it('commit → push → pull → unpack gives the modified tree back', async () => {
       const registry = await startRegistry();
@@ -143,10 +192,24 @@ describe('lade unpack, diff, commit, export, import', () => {
         await run(['unpack', 'base:1', bundle]);
         modify(join(bundle, 'rootfs'));
         expect((await run(['commit', '-m', 'pushed', bundle, `${registry.host}/lade/rt:1`])).stderr).toBe('');
-        const push = await lade(t.path, ['--root', root, '--insecure-registry', registry.host, 'push', `${registry.host}/lade/rt:1`]);
+        const push = await lade(t.path, [
+          '--root',
+          root,
+          '--insecure-registry',
+          registry.host,
+          'push',
+          `${registry.host}/lade/rt:1`,
+        ]);
         expect(push.code, push.stderr).toBe(0);
         const other = join(t.path, 'other-store');
-        const pull = await lade(t.path, ['--root', other, '--insecure-registry', registry.host, 'pull', `${registry.host}/lade/rt:1`]);
+        const pull = await lade(t.path, [
+          '--root',
+          other,
+          '--insecure-registry',
+          registry.host,
+          'pull',
+          `${registry.host}/lade/rt:1`,
+        ]);
         expect(pull.code, pull.stderr).toBe(0);
         const out = join(t.path, 'pulled');
         const u = await lade(t.path, ['--root', other, 'unpack', `${registry.host}/lade/rt:1`, out]);

@@ -16,6 +16,8 @@ export interface FlattenOptions extends LoadImageOptions {
   readonly onWarning?: (warning: RootfsWarning) => void;
   /** An image already loaded with {@link loadImage} (skips resolving again). */
   readonly image?: LoadedImage;
+  /** {@link treeFromImage} only: hash each file's content (default true; false lists paths and metadata only). */
+  readonly hash?: boolean;
 }
 
 interface Visible {
@@ -202,7 +204,7 @@ export async function treeFromImage(source: ImageSource, options: FlattenOptions
           continue;
         }
         let sha256: Digest | undefined;
-        if (h.type === 'file') {
+        if (h.type === 'file' && options.hash !== false) {
           const hasher = createHasher('sha256');
           const reader = entry.body.getReader();
           for (;;) {

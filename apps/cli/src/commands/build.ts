@@ -779,7 +779,7 @@ export async function buildImage(store: ImageStore, name: string, options: Build
         }
         // Parent directories the base lacks are made (0755, root) so the layer stands alone.
         if (base !== undefined && baseTree === undefined && baseSource !== undefined) {
-          baseTree = new Map((await treeFromImage(baseSource, { image: base })).map((e) => [e.path, e]));
+          baseTree = new Map((await treeFromImage(baseSource, { image: base, hash: false })).map((e) => [e.path, e]));
         }
         const made = new Set<string>();
         for (const path of [...out.keys()]) {
