@@ -91,6 +91,11 @@ describe('images, history and inspect on a store loaded from docker archives', (
     expect(lines[2]).toMatch(/^<missing> +\d+ years ago +COPY hello \/ # buildkit +10\.8kB +buildkit\.dockerfile\.v0$/);
     const q = await run(['history', '-q', '--no-trunc', helloId]);
     expect(q.stdout).toBe(`${helloId}\n<missing>\n`);
+    const json = JSON.parse((await run(['history', '--json', helloId])).stdout);
+    expect(json.map((h: { id: string; size: number }) => [h.id, h.size])).toEqual([
+      [helloId, 0],
+      ['<missing>', 10752],
+    ]);
     const raw = await run(['history', '--human=false', '--format', '{{.Size}}|{{.CreatedAt}}', helloId]);
     expect(raw.stdout).toMatch(/^0\|\d{4}-\d\d-\d\dT[\d:.]+Z\n10752\|\d{4}-/);
   });

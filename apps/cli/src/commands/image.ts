@@ -335,11 +335,16 @@ interface HistoryFlags {
   quiet?: boolean;
   format?: string;
   human?: boolean;
+  json?: boolean;
 }
 
 async function history(ctx: CliContext, args: string[], flags: HistoryFlags): Promise<void> {
   const store = await openStore(ctx);
   const rows = await store.history(args[0] ?? '');
+  if (flags.json) {
+    await ctx.out(JSON.stringify(rows, null, 2));
+    return;
+  }
   const trunc = flags.trunc !== false;
   const human = flags.human !== false;
   const now = Date.now();
@@ -491,7 +496,8 @@ const historySpec = {
       )
       .option('-H, --human [bool]', 'Print sizes and dates in human readable format', parseBool('human'), true)
       .option('--no-trunc', "Don't truncate output")
-      .option('-q, --quiet', 'Only show image IDs'),
+      .option('-q, --quiet', 'Only show image IDs')
+      .option('--json', 'Print the rows as a JSON array (lade)'),
   run: history,
 } as const;
 

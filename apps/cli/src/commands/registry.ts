@@ -156,6 +156,7 @@ interface SearchFlags {
   filter?: string[];
   format?: string;
   trunc?: boolean;
+  json?: boolean;
 }
 
 interface SearchResult {
@@ -227,24 +228,28 @@ async function search(ctx: CliContext, args: string[], flags: SearchFlags): Prom
   const results = isRegistry
     ? await catalogSearch(ctx, first, text.slice(slash + 1))
     : await hubSearch(ctx, isDockerHubHost(first) ? text.slice(slash + 1) : text, limit);
-  const rows = results
+  const kept = results
     .filter(
       (r) =>
         r.star_count >= stars &&
         (official === undefined || r.is_official === official) &&
         (automated === undefined || r.is_automated === automated),
     )
-    .slice(0, limit)
-    .map((r) => {
-      const description = r.description.replace(/\n/g, ' ').replace(/\r/g, ' ');
-      return {
-        Name: r.name,
-        Description: flags.trunc === false ? description : ellipsis(description, 45),
-        StarCount: String(r.star_count),
-        IsOfficial: r.is_official ? '[OK]' : '',
-        IsAutomated: r.is_automated ? '[OK]' : '',
-      };
-    });
+    .slice(0, limit);
+  if (flags.json) {
+    await ctx.out(JSON.stringify(kept, null, 2));
+    return;
+  }
+  const rows = kept.map((r) => {
+    const description = r.description.replace(/\n/g, ' ').replace(/\r/g, ' ');
+    return {
+      Name: r.name,
+      Description: flags.trunc === false ? description : ellipsis(description, 45),
+      StarCount: String(r.star_count),
+      IsOfficial: r.is_official ? '[OK]' : '',
+      IsAutomated: r.is_automated ? '[OK]' : '',
+    };
+  });
   await ctx.io.stdout.write(
     renderFormat(flags.format ?? '', rows, {
       headers: {
@@ -327,7 +332,8 @@ export function registerRegistryCommands(program: LadeCommand, runtime: Runtime)
           .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
           .option('--format <string>', 'Pretty-print search using a Go template')
           .option('--limit <int>', 'Max number of search results', parseIntFlag('limit'))
-          .option('--no-trunc', "Don't truncate output"),
+          .option('--no-trunc', "Don't truncate output")
+          .option('--json', 'Print the results as a JSON array (lade)'),
       run: search,
     },
     runtime,

@@ -126,6 +126,10 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))(
       ]);
       const names = await run(['search', '--format', '{{.Name}}', `${R}/multi`]);
       expect(names.stdout).toBe(`${R}/fixtures/multi\n`);
+      const json = JSON.parse((await run(['search', '--json', `${R}/multi`])).stdout);
+      expect(json).toEqual([
+        { name: `${R}/fixtures/multi`, description: '', star_count: 0, is_official: false, is_automated: false },
+      ]);
       const bad = await run(['search', '--limit', '101', `${R}/x`]);
       expect(bad).toMatchObject({ code: 1, stderr: 'Error: limit 101 is outside the range of [1, 100]\n' });
     });
