@@ -186,7 +186,7 @@ async function rmi(ctx: CliContext, args: string[], flags: { force?: boolean }):
       errors.push(error instanceof Error ? error.message : String(error));
     }
   }
-  if (errors.length > 0) throw new CommandError('RMI', errors.join('\n'));
+  if (errors.length > 0) throw new CommandError('RMI', errors.join('\nError: '));
 }
 
 const danglingWarning = 'WARNING! This will remove all dangling images.\nAre you sure you want to continue?';
@@ -403,7 +403,7 @@ async function inspect(ctx: CliContext, args: string[], flags: { format?: string
   } else {
     await ctx.out(JSON.stringify(found, null, 4));
   }
-  if (errors.length > 0) throw new CommandError('IMAGE_UNKNOWN', errors.join('\n'));
+  if (errors.length > 0) throw new CommandError('IMAGE_UNKNOWN', errors.join('\nError: '));
 }
 
 // ---- registration ----

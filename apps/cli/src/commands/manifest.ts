@@ -315,7 +315,7 @@ async function removeLists(ctx: CliContext, args: string[]): Promise<void> {
       missing.push(`No such manifest: ${full}`);
     }
   }
-  if (missing.length > 0) throw new CommandError('MANIFEST_UNKNOWN', missing.join('\n'));
+  if (missing.length > 0) throw new CommandError('MANIFEST_UNKNOWN', missing.join('\nError: '));
 }
 
 // ---- buildx imagetools inspect ----

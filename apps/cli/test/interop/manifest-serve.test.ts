@@ -207,6 +207,30 @@ describe('lade serve', () => {
     },
   );
 
+  it('takes a distribution-style config file', async () => {
+    const home = await tempDir('lade-cli-home-');
+    const port = await freePort();
+    const config = join(home.path, 'registry.yml');
+    await writeFile(
+      config,
+      `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${join(home.path, 'data')}\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+    );
+    const controller = new AbortController();
+    const server = bufferedIo({ env: { HOME: home.path }, signal: controller.signal });
+    const serving = runCli(['serve', '--config', config], server.io);
+    try {
+      for (let i = 0; i < 100 && !server.stderr().includes('listening on'); i++)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(server.stderr()).toContain(`listening on http://127.0.0.1:${port}`);
+      const catalog = await lade(home.path, ['catalog', `127.0.0.1:${port}`]);
+      expect(catalog).toMatchObject({ code: 0, stdout: '' });
+    } finally {
+      controller.abort();
+      expect(await serving).toBe(0);
+      await home.cleanup();
+    }
+  });
+
   it('refuses a bad --addr with a usage error', async () => {
     const r = await lade('/nonexistent', ['serve', '--addr', 'nonsense']);
     expect(r.code).toBe(125);

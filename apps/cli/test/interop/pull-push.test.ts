@@ -210,6 +210,16 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))(
       expect(r.stdout).toMatch(/tty: digest: sha256:[0-9a-f]{64} size: \d+\n$/);
     });
 
+    it('pushes every tag of a repository with -a', async () => {
+      for (const t of ['1', '2'])
+        expect((await run(['tag', `${R}/fixtures/amd64:latest`, `${R}/all/x:${t}`])).code).toBe(0);
+      const r = await run(['push', '-a', `${R}/all/x`]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/\n1: digest: sha256:[0-9a-f]{64} size: \d+\n/);
+      expect(r.stdout).toMatch(/\n2: digest: sha256:[0-9a-f]{64} size: \d+\n$/);
+      expect((await run(['tags', 'ls', `${R}/all/x`])).stdout.trim().split('\n').sort()).toEqual(['1', '2']);
+    });
+
     it("refuses to push an image the store does not have, in docker's words", async () => {
       const r = await run(['push', `${R}/nothere/app:v1`]);
       expect(r).toMatchObject({
