@@ -98,7 +98,10 @@ export async function uploadBlob(
   };
 
   if (!options.skipExistsCheck) {
-    const have = await registry.headBlob(repository, descriptor.digest, { ...sig, scopes });
+    const have = await registry.headBlob(repository, descriptor.digest, { ...sig, scopes }).catch(async (e: unknown) => {
+      await cancelContent();
+      throw e;
+    });
     if (have !== undefined) {
       await cancelContent();
       options.onProgress?.(descriptor.size);
@@ -107,18 +110,24 @@ export async function uploadBlob(
   }
 
   let session: Session | undefined;
-  for (const from of options.mountFrom ?? []) {
-    const m = await mountOrStart(registry, repository, descriptor.digest, from, scopes, signal);
-    if (m === 'mounted') {
-      await cancelContent();
-      options.onProgress?.(descriptor.size);
-      return 'mounted';
+  try {
+    for (const from of options.mountFrom ?? []) {
+      const m = await mountOrStart(registry, repository, descriptor.digest, from, scopes, signal);
+      if (m === 'mounted') {
+        await cancelContent();
+        options.onProgress?.(descriptor.size);
+        return 'mounted';
+      }
+      // 202: the registry refused to mount and opened a session instead; reuse it for the first, cancel the rest.
+      if (session) await cancelUpload(registry, repository, m.location, signal);
+      else session = m;
     }
-    // 202: the registry refused to mount and opened a session instead; reuse it for the first, cancel the rest.
-    if (session) await cancelUpload(registry, repository, m.location, signal);
-    else session = m;
+    session ??= await startUpload(registry, repository, scopes, signal);
+  } catch (e) {
+    await cancelContent();
+    if (session) await cancelUpload(registry, repository, session.location).catch(() => {});
+    throw e;
   }
-  session ??= await startUpload(registry, repository, scopes, signal);
 
   try {
     await sendContent(registry, repository, descriptor, content, session, scopes, subject, options);
