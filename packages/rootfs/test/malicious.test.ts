@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeTarHeader, resolveEntry, type TarWriteEntry, writeTar } from '@lade/archive';
+import { compressStream, encodeTarHeader, resolveEntry, type TarWriteEntry, writeTar } from '@lade/archive';
 import { buildConfig, buildManifest, MediaType, MemoryImageStore } from '@lade/manifest';
+import { hash } from '@lade/digest';
 import { tempDir } from '@lade/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyLayer, type RootfsWarning, unpackImage } from '../src/index.js';
@@ -241,6 +242,24 @@ describe('a malicious layer never writes outside the target', () => {
     const dest = join(root, 'unpacked');
     await expect(unpackImage(store.source('bad'), dest)).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
     expect(readdirSync(root)).toEqual([]);
+  });
+
+  it('verifies blob digests too with verifyBlobs, unpacking nothing on a mismatch', async () => {
+    const store = new MemoryImageStore();
+    const tar = await tarBytes([file('a', 'same content\n')]);
+    const gz = async (level: number) => new Uint8Array(await new Response(compressStream(new Response(tar as BodyInit).body as ReadableStream<Uint8Array>, 'gzip', { level }) as ReadableStream<Uint8Array>).arrayBuffer());
+    const blob = store.putBlob(await gz(9), MediaType.OCI_LAYER_GZIP);
+    // The same tar compressed differently, stored under the first blob's digest: right diff_id, wrong blob digest.
+    store.putBlobUnchecked(blob.digest, await gz(1));
+    const config = buildConfig({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [hash(tar)] } });
+    store.putBlob(config.bytes, MediaType.OCI_CONFIG);
+    store.putManifest(buildManifest({ config: config.descriptor, layers: [blob] }).bytes, 'swapped');
+    const error = await unpackImage(store.source('swapped'), join(root, 'strict'), { verifyBlobs: true }).catch((e: unknown) => e);
+    expect(['DIGEST_INVALID', 'SIZE_INVALID']).toContain((error as { code?: string }).code);
+    expect(readdirSync(root)).toEqual([]);
+    // Without it the diff_id (what the config commits to) is what is checked, and it matches.
+    await unpackImage(store.source('swapped'), join(root, 'lenient'));
+    expect(inRoot('lenient/a')).toBe('same content\n');
   });
 
   it('unpacks nothing when a later layer of an image is hostile', async () => {
