@@ -63,9 +63,12 @@ lade pull "$image"
 lade images
 lade inspect --format '{{.Id}} {{.Os}}/{{.Architecture}} layers={{len .RootFS.Layers}} repo-digests={{json .RepoDigests}}' "$image"
 lade history "$image"
+lade buildx imagetools inspect "$image"
 lade save -o "$work/hello-world.tar" "$image"
 printf '$ tar -tf %s\n' "$work/hello-world.tar"
 tar -tf "$work/hello-world.tar"
+lade copy "docker://$image" "oci:$work/layout:hello"
+lade copy "oci:$work/layout:hello" "oci-archive:$work/hello-oci.tar:hello"
 lade system df
 lade system fsck
 
