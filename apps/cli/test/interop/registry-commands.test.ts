@@ -206,6 +206,39 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))(
       }
     });
 
+    it('copies with --src-creds and --dest-creds and without stored credentials', async () => {
+      const layout = await peerFixtures({ big: 8 });
+      const fresh = await tempDir('lade-cli-home-');
+      try {
+        const run = (args: string[]) => lade(fresh.path, args, { env: { LADE_HOME: join(fresh.path, 'store') } });
+        const target = `docker://${registry.host}/private/copied:1`;
+        const refused = await run(['copy', '-q', `oci:${layout}:tricky`, target]);
+        expect(refused.code).toBe(1);
+        const pushed = await run([
+          'copy',
+          '-q',
+          '--dest-creds',
+          'alice:s3cret',
+          '--dest-tls-verify=false',
+          `oci:${layout}:tricky`,
+          target,
+        ]);
+        expect(pushed).toMatchObject({ code: 0, stdout: '', stderr: '' });
+        const back = await run(['copy', '-q', '--src-creds', 'alice:s3cret', target, 'lade:copied:1']);
+        expect(back.code).toBe(0);
+        const digest = await runOk('skopeo', ['inspect', '--format', '{{.Digest}}', `oci:${layout}:tricky`]);
+        expect(
+          await runOk('skopeo', ['inspect', '--format', '{{.Digest}}', `oci:${join(fresh.path, 'store')}:copied:1`]),
+        ).toBe(digest);
+        const bad = await run(['copy', '--dest-creds', 'nocolon', `oci:${layout}:tricky`, target]);
+        expect(bad.code).toBe(125);
+        const badBool = await run(['copy', '--dest-tls-verify=maybe', `oci:${layout}:tricky`, target]);
+        expect(badBool.code).toBe(125);
+      } finally {
+        await fresh.cleanup();
+      }
+    });
+
     it('removes the credentials on logout', async () => {
       const r = await lade(home.path, ['logout', registry.host]);
       expect(r).toMatchObject({ code: 0, stdout: `Removing login credentials for ${registry.host}\n` });
