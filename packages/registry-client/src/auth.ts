@@ -130,7 +130,7 @@ async function tokenFrom(res: HttpResponse, req: TokenRequest, url: string): Pro
   const start = !Number.isNaN(issued) && Math.abs(issued - Date.now()) < 60_000 ? issued : Date.now();
   return {
     token,
-    expiresAt: start + lifetime * 1000 - EXPIRY_MARGIN_MS,
+    expiresAt: start + lifetime * 1000 - Math.min(EXPIRY_MARGIN_MS, (lifetime * 1000) / 2),
     ...(typeof json.refresh_token === 'string' && json.refresh_token ? { refreshToken: json.refresh_token } : {}),
   };
 }
