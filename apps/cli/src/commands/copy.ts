@@ -130,8 +130,9 @@ async function runCopy(ctx: CliContext, args: string[], flags: CopyFlags): Promi
   const cleanups: Cleanup[] = [];
   const quiet = flags.quiet === true;
   let sink: ImageSink | undefined;
+  let source: ImageSource | undefined;
   try {
-    const source = await openSource(ctx, src, srcClient, cleanups);
+    source = await openSource(ctx, src, srcClient, cleanups);
     sink = await openSink(ctx, dest, destClient);
     if (!quiet) await ctx.out('Getting image source signatures');
     try {
@@ -154,6 +155,7 @@ async function runCopy(ctx: CliContext, args: string[], flags: CopyFlags): Promi
     if (!quiet) await ctx.out('Writing manifest to image destination');
   } finally {
     await sink?.close?.();
+    await source?.close?.();
     for (const c of cleanups) await c();
     await srcClient.close();
     await destClient.close();

@@ -82,8 +82,9 @@ async function pull(ctx: CliContext, args: string[], flags: PullFlags): Promise<
       try {
         resolved = await source.resolve(signal(ctx));
         const progress = pullProgress(writer);
+        const sink = store.sink(full, { repoDigest: resolved.digest });
         try {
-          const result = await copy(source, store.sink(full, { repoDigest: resolved.digest }), {
+          const result = await copy(source, sink, {
             ...(flags.platform !== undefined ? { platform: flags.platform } : {}),
             ...signal(ctx),
             onProgress: progress,
@@ -91,6 +92,7 @@ async function pull(ctx: CliContext, args: string[], flags: PullFlags): Promise<
           if (before !== result.root.digest) changed = true;
         } finally {
           progress.dispose();
+          await sink.close?.();
         }
       } catch (error) {
         await writer.flush();
@@ -141,8 +143,10 @@ async function push(ctx: CliContext, args: string[], flags: PushFlags): Promise<
     for (const tag of tags) {
       const full = `${repo}:${tag}`;
       let root: Descriptor;
+      const source = store.source(full);
+      const sink = registrySink(full, { client });
       try {
-        const result = await copy(store.source(full), registrySink(full, { client }), {
+        const result = await copy(source, sink, {
           all: true,
           ...signal(ctx),
           onProgress: pushProgress(writer, undefined),
@@ -151,6 +155,9 @@ async function push(ctx: CliContext, args: string[], flags: PushFlags): Promise<
       } catch (error) {
         await writer.flush();
         throw dockerError(error, 'push', input);
+      } finally {
+        await sink.close?.();
+        await source.close?.();
       }
       await writer.message(`${tag}: digest: ${root.digest} size: ${root.size}`);
     }
