@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry, UnauthorizedError, dockerErrorMessage, registrySink, registrySource } from '../../src/index.js';
 import { type TokenRegistry, startTokenRegistry } from './token-registry.js';
 
-describe.runIf(peersAvailable('skopeo', 'docker-registry', 'openssl'))('bearer token auth against docker-registry with a token service', () => {
+describe.runIf(peersAvailable('skopeo', 'docker-registry'))('bearer token auth against docker-registry with a token service', () => {
   let reg: TokenRegistry;
   let layout: string;
 
