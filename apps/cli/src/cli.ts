@@ -74,6 +74,8 @@ async function report(error: unknown, io: CliIo, debug: boolean): Promise<number
     return error.exitCode === 0 ? 0 : 125;
   }
   if (error instanceof CancelledError) return 0;
+  // Interrupted (Ctrl-C, SIGTERM): transfers were cancelled and cleaned up; the shell's convention is 128 + SIGINT.
+  if (io.signal?.aborted) return 130;
   if (error instanceof UsageError) {
     await io.stderr.write(`${error.message}\n`);
     return error.exitCode;

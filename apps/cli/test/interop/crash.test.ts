@@ -42,6 +42,28 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('lade pull killed wi
     await home?.cleanup();
   });
 
+  it('stops on Ctrl-C with exit code 130 and leaves no garbage behind', async () => {
+    const env = { HOME: home.path, PATH: process.env.PATH ?? '', LADE_HOME: join(home.path, 'interrupted') };
+    const child = spawn(nodeBin, [ladeBin, 'pull', `${registry.host}/fixtures/big`], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      // Interrupt once the first layer is on its way.
+      if (out.includes('Pulling fs layer')) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    if (out.includes('Status: Downloaded newer image')) return; // finished before the signal landed: nothing to check
+    expect(code).toBe(130);
+    const fsck = await ladeProcess(home.path, ['system', 'fsck', '--json'], { env });
+    expect(fsck.code).toBe(0);
+    const report = JSON.parse(fsck.stdout);
+    expect(report.ok).toBe(true);
+    expect(report.garbage.filter((g: { reason: string }) => g.reason !== 'stale-lease')).toEqual([]);
+  });
+
   it('leaves a store that fsck finds consistent every time, and a rerun completes', async () => {
     const env = { HOME: home.path, PATH: process.env.PATH ?? '', LADE_HOME: join(home.path, 'store') };
     const image = `${registry.host}/fixtures/big:latest`;
