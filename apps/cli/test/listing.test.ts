@@ -112,6 +112,22 @@ describe('images, history and inspect on a store loaded from docker archives', (
     expect(missing.stderr).toMatch(/^Error: No such image: nothere/);
   });
 
+  it('words a missing image as docker does, with the default tag, and rmi -f ignores it', async () => {
+    expect(await run(['tag', 'nothere', 'new:1'])).toMatchObject({
+      code: 1,
+      stderr: 'Error: No such image: nothere:latest\n',
+    });
+    expect(await run(['history', 'nothere'])).toMatchObject({
+      code: 1,
+      stderr: 'Error: No such image: nothere:latest\n',
+    });
+    expect(await run(['rmi', 'nothere', 'x:1'])).toMatchObject({
+      code: 1,
+      stderr: 'Error: No such image: nothere:latest\nError: No such image: x:1\n',
+    });
+    expect(await run(['rmi', '-f', 'nothere'])).toMatchObject({ code: 0, stdout: '', stderr: '' });
+  });
+
   it('tags by ID prefix and refuses a digest as the target', async () => {
     expect((await run(['tag', 'ee301c', 'hello:one'])).code).toBe(0);
     expect((await run(['images', '--format', '{{.Repository}}:{{.Tag}}', 'hello'])).stdout).toBe('hello:one\n');

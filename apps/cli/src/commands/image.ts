@@ -8,7 +8,7 @@ import {
   withTag,
 } from '@lade/reference';
 import { registrySink, registrySource } from '@lade/registry-client';
-import type { ImageFilters, ImageRow, ImageStore, RemoveEvent } from '@lade/store';
+import type { HistoryRow, ImageFilters, ImageRow, ImageStore, RemoveEvent } from '@lade/store';
 import { addCommand, addGroup, type LadeCommand, parseBool, type Runtime } from '../command.js';
 import type { CliContext } from '../context.js';
 import { CancelledError, CommandError } from '../errors.js';
@@ -16,7 +16,7 @@ import { readLine } from '../io.js';
 import { createdSince, displaySize, ellipsis, goTimeString, humanSize, renderFormat, truncateId } from '../output.js';
 import { ProgressWriter } from '../progress.js';
 import { dockerError, registryClient } from '../registry.js';
-import { openStore } from '../store.js';
+import { noSuchImage, openStore } from '../store.js';
 import { pullProgress, pushProgress } from '../transfer.js';
 
 function signal(ctx: CliContext): { signal?: AbortSignal } {
@@ -172,7 +172,11 @@ async function push(ctx: CliContext, args: string[], flags: PushFlags): Promise<
 async function tag(ctx: CliContext, args: string[]): Promise<void> {
   const [source = '', target = ''] = args;
   const store = await openStore(ctx);
-  await store.tag(source, target);
+  try {
+    await store.tag(source, target);
+  } catch (error) {
+    throw noSuchImage(error, source);
+  }
 }
 
 async function printRemoveEvents(ctx: CliContext, events: readonly RemoveEvent[], lower = false): Promise<void> {
@@ -190,7 +194,8 @@ async function rmi(ctx: CliContext, args: string[], flags: { force?: boolean }):
       await printRemoveEvents(ctx, await store.remove(name, { force: flags.force === true }));
     } catch (error) {
       if (flags.force && error instanceof Error && 'code' in error && error.code === 'IMAGE_UNKNOWN') continue;
-      errors.push(error instanceof Error ? error.message : String(error));
+      const worded = noSuchImage(error, name);
+      errors.push(worded instanceof Error ? worded.message : String(worded));
     }
   }
   if (errors.length > 0) throw new CommandError('RMI', errors.join('\nError: '));
@@ -347,7 +352,12 @@ interface HistoryFlags {
 
 async function history(ctx: CliContext, args: string[], flags: HistoryFlags): Promise<void> {
   const store = await openStore(ctx);
-  const rows = await store.history(args[0] ?? '');
+  let rows: HistoryRow[];
+  try {
+    rows = await store.history(args[0] ?? '');
+  } catch (error) {
+    throw noSuchImage(error, args[0] ?? '');
+  }
   if (flags.json) {
     await ctx.out(JSON.stringify(rows, null, 2));
     return;
