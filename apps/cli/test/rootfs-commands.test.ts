@@ -131,6 +131,19 @@ describe('lade unpack, diff, commit, export, import', () => {
     expect(treeDifferences(describeTree(x), describeTree(join(bundle, 'rootfs')))).toEqual([]);
   });
 
+  it('exports to stdout when it is not a terminal, and refuses a terminal', async () => {
+    const r = await run(['export', 'base:1']);
+    expect(r.code).toBe(0);
+    const listing = new Set<string>();
+    const { readTar } = await import('@lade/archive');
+    for await (const e of readTar(new Response(r.stdoutBytes as BodyInit).body as ReadableStream<Uint8Array>)) listing.add(e.header.name);
+    expect([...listing].sort()).toEqual(['bin/', 'bin/sh', 'etc/', 'etc/old.conf', 'etc/os-release', 'var/lib/data/', 'var/lib/data/a']);
+    const tty = await lade(t.path, ['--root', root, 'export', 'base:1'], { stdoutIsTTY: true });
+    expect(tty.code).toBe(1);
+    expect(tty.stderr).toContain('cowardly refusing');
+    expect(tty.stdoutBytes.length).toBe(0);
+  });
+
   it('commits the same changes to the same layer (diff determinism across two unpacks)', async () => {
     const ids: string[] = [];
     for (const name of ['one', 'two']) {
