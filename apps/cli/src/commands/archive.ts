@@ -8,7 +8,7 @@ import type { CliContext } from '../context.js';
 import { CommandError, UsageError } from '../errors.js';
 import { humanSize } from '../output.js';
 import { ProgressWriter } from '../progress.js';
-import { openStore } from '../store.js';
+import { noSuchImage, openStore } from '../store.js';
 import { shortId } from '../transfer.js';
 
 function signal(ctx: CliContext): { signal?: AbortSignal } {
@@ -28,13 +28,22 @@ async function save(ctx: CliContext, args: string[], flags: { output?: string; f
     throw new CommandError('USAGE', 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
   }
   const store = await openStore(ctx);
-  const images: SaveImage[] = [];
+  // One archive entry per image: names given for the same image become its RepoTags together, as docker save does.
+  const byId = new Map<string, string[]>();
   for (const arg of args) {
-    const found = await store.resolve(arg);
-    // Named images keep their name in the archive (RepoTags); an image given by ID or digest is saved unnamed, as docker does.
-    const names = found.matchedBy === 'tag' && found.name ? [found.name.familiar] : [];
-    images.push({ source: store.source(found.imageId), names });
+    let found: Awaited<ReturnType<typeof store.resolve>>;
+    try {
+      found = await store.resolve(arg);
+    } catch (error) {
+      throw noSuchImage(error, arg);
+    }
+    const names = byId.get(found.imageId) ?? [];
+    // Named images keep their name in the archive; one given by ID or digest is saved unnamed, as docker does.
+    if (found.matchedBy === 'tag' && found.name && !names.includes(found.name.familiar))
+      names.push(found.name.familiar);
+    byId.set(found.imageId, names);
   }
+  const images: SaveImage[] = [...byId].map(([id, names]) => ({ source: store.source(id), names }));
   const out = ctx.io.stdout;
   const output =
     flags.output !== undefined

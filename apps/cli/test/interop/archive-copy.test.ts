@@ -92,6 +92,17 @@ describe('save and load', () => {
     expect(id.stdout).toBe(`${helloId}\n`);
   });
 
+  it('saves several names of one image as one entry with all its RepoTags', async () => {
+    expect((await run(['tag', 'test_image_1', 'again:2'])).code).toBe(0);
+    const file = join(home.path, 'multi.tar');
+    expect((await run(['save', '-o', file, 'test_image_1', 'again:2', 'test_image_2'])).code).toBe(0);
+    const manifest = JSON.parse(await runOk('tar', ['-xOf', file, 'manifest.json']));
+    expect(manifest.map((m: { RepoTags: string[] }) => m.RepoTags)).toEqual([
+      ['test_image_1:latest', 'again:2'],
+      ['test_image_2:latest'],
+    ]);
+  });
+
   it("refuses to write an archive to a terminal, in docker's words", async () => {
     const r = await run(['save', 'hello:v25'], { stdoutIsTTY: true });
     expect(r).toMatchObject({
@@ -105,7 +116,7 @@ describe('save and load', () => {
     const file = join(home.path, 'none.tar');
     const r = await run(['save', '-o', file, 'nothere:1']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^Error: No such image: nothere:1/);
+    expect(r.stderr).toBe('Error: No such image: nothere:1\n');
     await expect(readFile(file)).rejects.toThrow();
   });
 
