@@ -109,8 +109,16 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
         return;
       }
       let reply: Reply | Response;
+      let request: Request;
       try {
-        const request = toRequest(req, `${hostname}:${port}`, controller.signal);
+        request = toRequest(req, `${hostname}:${port}`, controller.signal);
+      } catch {
+        res.writeHead(400, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message: 'the request URL or Host header is malformed', detail: null }] }));
+        req.resume();
+        return;
+      }
+      try {
         const raw = options.registry[rawHandler];
         reply = raw ? await raw(request) : await options.registry.fetch(request);
       } catch (err) {

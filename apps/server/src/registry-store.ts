@@ -1,6 +1,6 @@
 import { type Hash, createHash, randomUUID } from 'node:crypto';
 import { type Digest, type DigestAlgorithm, digestAlgorithm, digestHex, isDigest } from '@lade/digest';
-import { RegistryError, StorageError } from './errors.js';
+import { RegistryError } from './errors.js';
 import { type ManifestDescriptor, type ParsedManifest, manifestMediaType, parseManifestBody } from './manifest-body.js';
 import { MAX_MANIFEST_SIZE } from './names.js';
 import type { StorageDriver } from './storage/driver.js';
@@ -222,16 +222,6 @@ export class RegistryStore {
   /** A local file path of the blob's content, when the driver has one. */
   localBlobPath(digest: Digest): string | undefined {
     return this.driver.localPath?.(layout.blobData(digest));
-  }
-
-  /** Stores verified content under its digest (used by the pull-through cache); a no-op when present. */
-  async putVerifiedBlobFromUpload(repo: string, id: string, digest: Digest): Promise<void> {
-    if (await this.statBlob(digest)) await this.driver.delete(layout.uploadDir(repo, id));
-    else {
-      await this.driver.move(layout.uploadData(repo, id), layout.blobData(digest));
-      await this.driver.delete(layout.uploadDir(repo, id));
-    }
-    await this.linkBlob(repo, digest);
   }
 
   // ---- uploads ----
@@ -619,4 +609,3 @@ export function compareLexical(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-export { StorageError };

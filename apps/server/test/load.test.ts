@@ -1,5 +1,6 @@
 // Bounded load and fault tests on loopback: concurrent pushes and pulls through the Node adapter, and kill -9 of a
 // lade-server process in the middle of uploads followed by a restart on the same storage.
+import { fileURLToPath } from 'node:url';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -89,7 +90,7 @@ describe('load', () => {
 });
 
 describe('kill -9 during uploads', () => {
-  const main = join(__dirname, '../src/main.ts');
+  const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
   let dir: { path: string; cleanup: () => Promise<void> };
   beforeAll(async () => {
     dir = await tempDir('lade-server-kill-');

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
@@ -162,7 +163,7 @@ describe('lade-server binary', () => {
     const port = await freePort();
     const cfg = join(dir.path, 'registry.yml');
     await writeFile(cfg, 'storage: {inmemory: {}}\nhttp: {addr: ":1"}\n');
-    const child = spawn(process.execPath, ['--conditions', 'lade-source', '--import', 'tsx', join(__dirname, '../src/main.ts'), '--config', cfg, '--addr', `127.0.0.1:${port}`, '--root', join(dir.path, 'data')], {
+    const child = spawn(process.execPath, ['--conditions', 'lade-source', '--import', 'tsx', fileURLToPath(new URL('../src/main.ts', import.meta.url)), '--config', cfg, '--addr', `127.0.0.1:${port}`, '--root', join(dir.path, 'data')], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

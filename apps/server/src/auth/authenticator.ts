@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
 import { RegistryError } from '../errors.js';
+import { readLimited } from '../registry-store.js';
 import { type Access, type AccessPolicy, type Action, AUTHENTICATED_FULL_ACCESS, allowedActions, covers, formatScope, parseScopes } from './access.js';
 import { type JwtKey, signJwt, verifyJwt } from './jwt.js';
 
@@ -271,7 +272,7 @@ export function tokenAuth(options: TokenAuthOptions): Authenticator {
       let scopes: string[] = url.searchParams.getAll('scope');
       let service = url.searchParams.get('service');
       if (request.method === 'POST') {
-        const form = new URLSearchParams(await request.text());
+        const form = new URLSearchParams(new TextDecoder().decode(await readLimited(request.body, 64 * 1024, 'token request')));
         if (form.get('grant_type') === 'password') {
           user = form.get('username') ?? undefined;
           password = form.get('password') ?? undefined;
