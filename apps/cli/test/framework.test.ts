@@ -107,3 +107,14 @@ describe('transport names', () => {
     },
   );
 });
+
+import { indentJson } from '../src/output.js';
+
+describe("Go's json.Indent", () => {
+  it('keeps tokens verbatim, empty containers compact, and trailing whitespace', () => {
+    expect(indentJson(' {"a":[1.0,{}],"b":"x\\"y","c":[]}\n', '\t')).toBe(
+      '{\n\t"a": [\n\t\t1.0,\n\t\t{}\n\t],\n\t"b": "x\\"y",\n\t"c": []\n}\n',
+    );
+    expect(indentJson('[]', '  ')).toBe('[]');
+  });
+});

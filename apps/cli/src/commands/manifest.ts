@@ -16,7 +16,7 @@ import { type RegistryClient, registrySink, registrySource } from '@lade/registr
 import { addCommand, addGroup, collect, type LadeCommand, type Runtime } from '../command.js';
 import type { CliContext } from '../context.js';
 import { CommandError, UsageError } from '../errors.js';
-import { alignColumns, renderFormat } from '../output.js';
+import { alignColumns, indentJson, renderFormat } from '../output.js';
 import { dockerError, registryClient } from '../registry.js';
 
 function signal(ctx: CliContext): { signal?: AbortSignal } {
@@ -61,6 +61,13 @@ async function fetchRoot(
   }
 }
 
+/** docker manifest's wording of a manifest the registry does not have: `no such manifest: NAME:TAG`. */
+function noSuchManifest(error: unknown, ref: NormalizedReference): unknown {
+  const code = error instanceof Error && 'code' in error ? error.code : undefined;
+  if (code !== 'MANIFEST_UNKNOWN' && code !== 'NAME_UNKNOWN') return error;
+  return new CommandError('MANIFEST_UNKNOWN', `no such manifest: ${formatReference(ref)}`, { cause: error });
+}
+
 async function fetchConfig(
   ctx: CliContext,
   client: RegistryClient,
@@ -94,19 +101,24 @@ async function inspect(
     await ctx.out(
       flags.verbose
         ? JSON.stringify(local.manifests, null, '\t')
-        : JSON.stringify(JSON.parse(new TextDecoder().decode(localIndex(local).bytes)), null, 3),
+        : dockerListJson(
+            localIndex(local).descriptor.mediaType,
+            local.manifests.map((m) => m.descriptor),
+          ),
     );
     return;
   }
   const client = clientFor(ctx, ref, flags.insecure);
   try {
-    const root = await fetchRoot(ctx, client, ref, input);
+    const root = await fetchRoot(ctx, client, ref, input).catch((error: unknown) => {
+      throw noSuchManifest(error, ref);
+    });
     const parsed = parseManifest(root.bytes, { contentType: root.descriptor.mediaType });
     if (!flags.verbose) {
-      // docker: a manifest's own bytes indented with tabs; a list re-marshalled with three spaces.
-      await ctx.out(
-        JSON.stringify(JSON.parse(new TextDecoder().decode(root.bytes)), null, parsed.kind === 'index' ? 3 : '\t'),
-      );
+      // docker: a manifest's own bytes indented with tabs; a list re-marshalled (distribution's manifestlist) with
+      // three spaces.
+      if (parsed.kind === 'manifest') await ctx.out(indentJson(new TextDecoder().decode(root.bytes), '\t'));
+      else await ctx.out(dockerListJson(parsed.mediaType, parsed.index.manifests));
       return;
     }
     const describe = async (ref2: NormalizedReference, d: Descriptor, bytes: Uint8Array) => {
@@ -135,12 +147,43 @@ async function inspect(
     for (const child of parsed.index.manifests) {
       const childRef = normalizeReference(`${formatReference({ domain: ref.domain, path: ref.path })}@${child.digest}`);
       const fetched = await fetchRoot(ctx, client, childRef, input);
-      out.push(await describe(childRef, child, fetched.bytes));
+      // docker names each child `name:tag@digest`.
+      const shown = normalizeReference(`${formatReference(ref).replace(/@.*$/, '')}@${child.digest}`);
+      out.push(await describe(shown, child, fetched.bytes));
     }
     await ctx.out(JSON.stringify(out, null, '\t'));
   } finally {
     await client.close();
   }
+}
+
+/**
+ * A manifest list as docker's client re-marshals it (distribution's `manifestlist`): schemaVersion, mediaType,
+ * manifests of `{mediaType, size, digest, platform}` (urls/annotations dropped), three-space indent.
+ */
+function dockerListJson(mediaType: string, manifests: readonly Descriptor[]): string {
+  const list = {
+    schemaVersion: 2,
+    mediaType,
+    manifests: manifests.map((m) => {
+      const p: Partial<Platform> = m.platform ?? {};
+      return {
+        mediaType: m.mediaType,
+        size: m.size,
+        digest: m.digest,
+        ...(m.urls && m.urls.length > 0 ? { urls: m.urls } : {}),
+        platform: {
+          architecture: p.architecture ?? '',
+          os: p.os ?? '',
+          ...(p['os.version'] ? { 'os.version': p['os.version'] } : {}),
+          ...(p['os.features'] && p['os.features'].length > 0 ? { 'os.features': p['os.features'] } : {}),
+          ...(p.variant ? { variant: p.variant } : {}),
+          ...(p.features && p.features.length > 0 ? { features: p.features } : {}),
+        },
+      };
+    }),
+  };
+  return JSON.stringify(list, null, 3);
 }
 
 // ---- local manifest lists ----
@@ -211,7 +254,9 @@ async function create(ctx: CliContext, args: string[], flags: { amend?: boolean;
     }
     const client = clientFor(ctx, ref, flags.insecure);
     try {
-      const root = await fetchRoot(ctx, client, ref, name);
+      const root = await fetchRoot(ctx, client, ref, name).catch((error: unknown) => {
+        throw noSuchManifest(error, ref);
+      });
       const parsed = parseManifest(root.bytes, { contentType: root.descriptor.mediaType });
       if (parsed.kind === 'index') throw new CommandError('MANIFEST_INVALID', `${name} is a manifest list`);
       const c = (await fetchConfig(ctx, client, ref, parsed.manifest.config)).config;

@@ -1,0 +1,75 @@
+import { join } from 'node:path';
+import {
+  type PeerRegistry,
+  peerFixtures,
+  peersAvailable,
+  pushPeerFixtures,
+  run,
+  startRegistry,
+  tempDir,
+} from '@lade/test-support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lade } from '../helpers.js';
+
+// The docker CLI client (no engine needed for `docker manifest`) as the judge of lade's output, byte for byte.
+describe.runIf(peersAvailable('docker', 'skopeo', 'docker-registry'))('lade manifest against the docker client', () => {
+  let registry: PeerRegistry;
+  let home: { path: string; cleanup: () => Promise<void> };
+  let R: string;
+  const ladeRun = (args: string[]) => lade(home.path, args, { env: { LADE_HOME: join(home.path, 'store') } });
+  const docker = (args: string[]) =>
+    run('docker', args, { env: { ...process.env, DOCKER_CONFIG: join(home.path, 'docker-config') } });
+
+  beforeAll(async () => {
+    home = await tempDir('lade-cli-docker-');
+    registry = await startRegistry();
+    R = registry.host;
+    await pushPeerFixtures(await peerFixtures({ big: 8 }), R, ['tricky', 'amd64', 'arm64', 'multi']);
+    expect(
+      (
+        await ladeRun([
+          'copy',
+          '-q',
+          '--format',
+          'v2s2',
+          `docker://${R}/fixtures/tricky`,
+          `docker://${R}/v2s2/tricky:1`,
+        ])
+      ).code,
+    ).toBe(0);
+  });
+  afterAll(async () => {
+    await registry?.stop();
+    await home?.cleanup();
+  });
+
+  it.each([
+    'fixtures/multi',
+    'fixtures/amd64',
+    'fixtures/tricky',
+    'v2s2/tricky:1',
+    'nothing/here',
+    'fixtures/amd64:nope',
+  ])('prints manifest inspect [-v] %s exactly as docker does', async (name) => {
+    for (const verbose of [[], ['-v']]) {
+      const want = await docker(['manifest', 'inspect', '--insecure', ...verbose, `${R}/${name}`]);
+      const got = await ladeRun(['manifest', 'inspect', ...verbose, `${R}/${name}`]);
+      expect(got.code).toBe(want.code);
+      expect(got.stdout).toBe(want.stdout);
+      // lade prefixes its errors with `Error: `; the message itself is docker's.
+      expect(got.stderr).toBe(want.stderr === '' ? '' : `Error: ${want.stderr}`);
+    }
+  });
+
+  it('pushes a manifest list that docker reads exactly as lade shows it', async () => {
+    const list = `${R}/lists/docker:1`;
+    expect((await ladeRun(['manifest', 'create', list, `${R}/fixtures/amd64`, `${R}/fixtures/arm64`])).code).toBe(0);
+    expect((await ladeRun(['manifest', 'annotate', '--variant', 'v8', list, `${R}/fixtures/arm64`])).code).toBe(0);
+    const local = await ladeRun(['manifest', 'inspect', list]);
+    expect((await ladeRun(['manifest', 'push', list])).code).toBe(0);
+    const want = await docker(['manifest', 'inspect', '--insecure', list]);
+    expect(want.code).toBe(0);
+    expect(local.stdout).toBe(want.stdout);
+    expect((await ladeRun(['manifest', 'inspect', list])).stdout).toBe(want.stdout);
+  });
+});
