@@ -14,6 +14,7 @@ import {
 } from '@lade/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bufferedIo, runCli } from '../../src/index.js';
+import { indentJson } from '../../src/output.js';
 import { lade } from '../helpers.js';
 
 async function skopeoRaw(ref: string): Promise<Record<string, unknown>> {
@@ -42,18 +43,30 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))(
     it("prints a list as docker manifest inspect does (three-space indent) and a manifest's own bytes tab-indented", async () => {
       const list = await run(['manifest', 'inspect', `${R}/fixtures/multi`]);
       expect(list.code).toBe(0);
-      expect(list.stdout).toBe(`${JSON.stringify(await skopeoRaw(`docker://${R}/fixtures/multi:latest`), null, 3)}\n`);
-      const one = await run(['manifest', 'inspect', `${R}/fixtures/amd64`]);
-      expect(one.stdout).toBe(
-        `${JSON.stringify(await skopeoRaw(`docker://${R}/fixtures/amd64:latest`), null, '\t')}\n`,
+      // distribution's manifestlist: descriptors re-marshalled as mediaType, size, digest, platform; three spaces.
+      const raw = (await skopeoRaw(`docker://${R}/fixtures/multi:latest`)) as { manifests: { digest: string }[] };
+      expect(list.stdout).toMatch(
+        /^\{\n {3}"schemaVersion": 2,\n {3}"mediaType": "application\/vnd\.oci\.image\.index\.v1\+json",\n {3}"manifests": \[\n/,
       );
+      expect(list.stdout).toContain(
+        `         "mediaType": "application/vnd.oci.image.manifest.v1+json",\n         "size": 345,\n         "digest": "${raw.manifests[0]?.digest}",\n         "platform": {`,
+      );
+      // A single manifest: its own bytes through Go's json.Indent with tabs (the registry's trailing newline kept).
+      const one = await run(['manifest', 'inspect', `${R}/fixtures/amd64`]);
+      const bytes = await runOk('skopeo', [
+        'inspect',
+        '--raw',
+        '--tls-verify=false',
+        `docker://${R}/fixtures/amd64:latest`,
+      ]);
+      expect(one.stdout).toBe(`${indentJson(bytes, '\t')}\n`);
       const verbose = JSON.parse((await run(['manifest', 'inspect', '-v', `${R}/fixtures/multi`])).stdout);
       expect(
         verbose
           .map((v: { Descriptor: { platform: { architecture: string } } }) => v.Descriptor.platform.architecture)
           .sort(),
       ).toEqual(['amd64', 'arm64']);
-      expect(verbose[0].Ref).toMatch(new RegExp(`^${R}/fixtures/multi@sha256:`));
+      expect(verbose[0].Ref).toMatch(new RegExp(`^${R}/fixtures/multi:latest@sha256:`));
     });
 
     it('creates, annotates, pushes and removes a manifest list; skopeo reads the pushed index', async () => {
