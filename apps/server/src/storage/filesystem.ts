@@ -110,6 +110,29 @@ export class FilesystemDriver implements StorageDriver {
     const target = append ? full : this.#temp(full);
     const handle = await open(target, append ? 'a' : 'w');
     let size = append ? (await handle.stat()).size : 0;
+    // Request bodies arrive in ~64 KiB pieces: gather them into ~1 MiB writes (one thread-pool trip each).
+    let pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+    const flush = async () => {
+      if (pendingBytes === 0) return;
+      const chunks = pending;
+      pending = [];
+      pendingBytes = 0;
+      let buffers = chunks;
+      while (buffers.length > 0) {
+        const { bytesWritten } = await handle.writev(buffers);
+        let left = bytesWritten;
+        const rest: Uint8Array[] = [];
+        for (const b of buffers) {
+          if (left >= b.byteLength) left -= b.byteLength;
+          else {
+            rest.push(b.subarray(left));
+            left = 0;
+          }
+        }
+        buffers = rest;
+      }
+    };
     let done = false;
     const close = async () => {
       if (!done) {
@@ -123,24 +146,26 @@ export class FilesystemDriver implements StorageDriver {
       },
       async write(chunk) {
         if (done) throw new StorageError('STORAGE_FAILED', `writer for ${path} is closed`);
-        let at = 0;
-        while (at < chunk.byteLength) {
-          const { bytesWritten } = await handle.write(chunk, at, chunk.byteLength - at);
-          at += bytesWritten;
-        }
+        pending.push(chunk);
+        pendingBytes += chunk.byteLength;
         size += chunk.byteLength;
+        if (pendingBytes >= 1024 * 1024) await flush();
       },
       async commit() {
         if (done) return;
-        await close();
+        try {
+          await flush();
+        } finally {
+          await close();
+        }
         if (!append) await rename(target, full);
       },
       async cancel() {
+        if (done) return;
+        // An appending writer keeps what it received: an upload resumes from whatever reached the disk.
+        if (append) await flush().catch(() => {});
         await close();
         if (!append) await rm(target, { force: true });
-        else {
-          // Appended bytes stay: an upload is resumable from whatever reached the disk, and its size is its offset.
-        }
       },
     };
   }
