@@ -137,7 +137,7 @@ describe('lade unpack, diff, commit, export, import', () => {
     const listing = new Set<string>();
     const { readTar } = await import('@lade/archive');
     for await (const e of readTar(new Response(r.stdoutBytes as BodyInit).body as ReadableStream<Uint8Array>)) listing.add(e.header.name);
-    expect([...listing].sort()).toEqual(['bin/', 'bin/sh', 'etc/', 'etc/old.conf', 'etc/os-release', 'var/lib/data/', 'var/lib/data/a']);
+    expect([...listing].sort()).toEqual(['bin/', 'bin/sh', 'etc/', 'etc/old.conf', 'etc/os-release', 'var/', 'var/lib/', 'var/lib/data/', 'var/lib/data/a']);
     const tty = await lade(t.path, ['--root', root, 'export', 'base:1'], { stdoutIsTTY: true });
     expect(tty.code).toBe(1);
     expect(tty.stderr).toContain('cowardly refusing');

@@ -135,6 +135,15 @@ export function flattenImage(source: ImageSource, options: FlattenOptions = {}):
       }
       shadows.endLayer();
     }
+    // Parents no layer declared (a layer may hold `a/b/c` alone): as a real file system has them, 0755 root.
+    const missing = new Set<string>();
+    for (const path of shadows.emitted.keys()) {
+      for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) {
+        const parent = path.slice(0, i);
+        if (!shadows.emitted.has(parent)) missing.add(parent);
+      }
+    }
+    for (const dir of [...missing].sort()) await writer.add({ header: { name: `${dir}/`, type: 'directory', mode: 0o755 } });
     for (const l of hardlinks) {
       if (!shadows.emitted.has(l.target)) {
         warn({
