@@ -41,7 +41,9 @@ async function login(ctx: CliContext, args: string[], flags: LoginFlags): Promis
     if (username === undefined && password === undefined) {
       const stored = await getCredentials(host, configOptions(ctx));
       if (stored) {
-        await ctx.out('Authenticating with existing credentials...');
+        await ctx.err(
+          `Authenticating with existing credentials...${stored.username ? ` [Username: ${stored.username}]` : ''}\n\nInfo → To login with a different account, run 'lade logout' followed by 'lade login'\n`,
+        );
         try {
           await registry.login(stored, io.signal ? { signal: io.signal } : {});
           await ctx.out('Login Succeeded');
@@ -75,7 +77,7 @@ async function login(ctx: CliContext, args: string[], flags: LoginFlags): Promis
     const helper = config.credHelpers?.[credentialKey(host)] ?? config.credsStore;
     if (!helper) {
       await ctx.err(
-        `WARNING! Your credentials are stored unencrypted in '${join(ctx.options.configDir, 'config.json')}'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n`,
+        `\nWARNING! Your credentials are stored unencrypted in '${join(ctx.options.configDir, 'config.json')}'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n`,
       );
     }
     await ctx.out('Login Succeeded');
@@ -86,13 +88,9 @@ async function login(ctx: CliContext, args: string[], flags: LoginFlags): Promis
 
 async function logout(ctx: CliContext, args: string[]): Promise<void> {
   const host = serverHost(args[0]);
-  const key = credentialKey(host);
-  const removed = await removeCredentials(host, configOptions(ctx));
-  if (!removed) {
-    await ctx.out(`Not logged in to ${key}`);
-    return;
-  }
-  await ctx.out(`Removing login credentials for ${key}`);
+  // docker 28 says this whether or not credentials were stored.
+  await ctx.out(`Removing login credentials for ${credentialKey(host)}`);
+  await removeCredentials(host, configOptions(ctx));
 }
 
 async function listTags(ctx: CliContext, args: string[], flags: { json?: boolean }): Promise<void> {

@@ -73,3 +73,76 @@ describe.runIf(peersAvailable('docker', 'skopeo', 'docker-registry'))('lade mani
     expect((await ladeRun(['manifest', 'inspect', list])).stdout).toBe(want.stdout);
   });
 });
+
+describe.runIf(peersAvailable('docker', 'skopeo', 'docker-registry'))('lade login against the docker client', () => {
+  let registry: PeerRegistry;
+  let home: { path: string; cleanup: () => Promise<void> };
+
+  beforeAll(async () => {
+    home = await tempDir('lade-cli-docker-');
+    registry = await startRegistry({ auth: 'dave:pw' });
+  });
+  afterAll(async () => {
+    await registry?.stop();
+    await home?.cleanup();
+  });
+
+  // docker logs its endpoint attempts through logrus (`time=… level=info …`); the rest of its output is compared.
+  const withoutLogrus = (s: string) =>
+    s
+      .split('\n')
+      .filter((l) => !l.startsWith('time='))
+      .join('\n');
+
+  it('logs in with the same output and the same config.json as docker, and each reads what the other stored', async () => {
+    const dockerConfig = join(home.path, 'docker');
+    const ladeConfig = join(home.path, 'lade');
+    const want = await run('docker', ['login', '-u', 'dave', '--password-stdin', registry.host], {
+      env: { ...process.env, DOCKER_CONFIG: dockerConfig },
+      input: 'pw\n',
+    });
+    const got = await lade(home.path, ['login', '-u', 'dave', '--password-stdin', registry.host], {
+      env: { DOCKER_CONFIG: ladeConfig },
+      stdin: 'pw\n',
+    });
+    expect(got.code).toBe(want.code);
+    expect(got.stdout).toBe(want.stdout);
+    expect(got.stderr).toBe(withoutLogrus(want.stderr).replace(dockerConfig, ladeConfig));
+    const { readFile } = await import('node:fs/promises');
+    expect(JSON.parse(await readFile(join(ladeConfig, 'config.json'), 'utf8'))).toEqual(
+      JSON.parse(await readFile(join(dockerConfig, 'config.json'), 'utf8')),
+    );
+    // lade pulls with the credentials docker stored.
+    const layout = await peerFixtures({ big: 8 });
+    await run('skopeo', [
+      'copy',
+      '-q',
+      '--dest-creds',
+      'dave:pw',
+      '--dest-tls-verify=false',
+      `oci:${layout}:tricky`,
+      `docker://${registry.host}/p/app:1`,
+    ]);
+    const pulled = await lade(home.path, ['pull', '-q', `${registry.host}/p/app:1`], {
+      env: { DOCKER_CONFIG: dockerConfig, LADE_HOME: join(home.path, 'store') },
+    });
+    expect(pulled).toMatchObject({ code: 0, stdout: `${registry.host}/p/app:1\n` });
+    // docker logs out what lade stored, with the same words.
+    const out = await run('docker', ['logout', registry.host], { env: { ...process.env, DOCKER_CONFIG: ladeConfig } });
+    const ladeOut = await lade(home.path, ['logout', registry.host], { env: { DOCKER_CONFIG: ladeConfig } });
+    expect(ladeOut.stdout).toBe(out.stdout);
+  });
+
+  it("refuses a wrong password with docker's message", async () => {
+    const want = await run('docker', ['login', '-u', 'dave', '--password-stdin', registry.host], {
+      env: { ...process.env, DOCKER_CONFIG: join(home.path, 'd2') },
+      input: 'wrong\n',
+    });
+    const got = await lade(home.path, ['login', '-u', 'dave', '--password-stdin', registry.host], {
+      env: { DOCKER_CONFIG: join(home.path, 'l2') },
+      stdin: 'wrong\n',
+    });
+    expect(got.code).toBe(want.code);
+    expect(got.stderr).toBe(`Error: ${withoutLogrus(want.stderr)}`);
+  });
+});

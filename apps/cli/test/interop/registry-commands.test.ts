@@ -245,7 +245,7 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))(
       const config = JSON.parse(await readFile(join(home.path, '.docker', 'config.json'), 'utf8'));
       expect(config.auths[registry.host]).toBeUndefined();
       const again = await lade(home.path, ['logout', registry.host]);
-      expect(again.stdout).toBe(`Not logged in to ${registry.host}\n`);
+      expect(again.stdout).toBe(`Removing login credentials for ${registry.host}\n`);
       const denied = await lade(home.path, ['catalog', registry.host]);
       expect(denied.code).toBe(1);
     });
