@@ -244,7 +244,9 @@ describe('lade build', () => {
       const archive = join(t.path, 'hello.tar');
       const saved = await run(['save', '-o', archive, 'hello:latest']);
       expect(saved.code, saved.stderr).toBe(0);
-      const fromArchive = JSON.parse(await runOk('skopeo', ['inspect', '--config', '--raw', `docker-archive:${archive}`]));
+      const fromArchive = JSON.parse(
+        await runOk('skopeo', ['inspect', '--config', '--raw', `docker-archive:${archive}`]),
+      );
       const { createHash: h } = await import('node:crypto');
       const configRaw = await runOk('skopeo', ['inspect', '--config', '--raw', `docker-archive:${archive}`]);
       expect(`sha256:${h('sha256').update(configRaw).digest('hex')}`).toBe(resolved.imageId);

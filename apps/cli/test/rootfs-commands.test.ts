@@ -136,8 +136,19 @@ describe('lade unpack, diff, commit, export, import', () => {
     expect(r.code).toBe(0);
     const listing = new Set<string>();
     const { readTar } = await import('@lade/archive');
-    for await (const e of readTar(new Response(r.stdoutBytes as BodyInit).body as ReadableStream<Uint8Array>)) listing.add(e.header.name);
-    expect([...listing].sort()).toEqual(['bin/', 'bin/sh', 'etc/', 'etc/old.conf', 'etc/os-release', 'var/', 'var/lib/', 'var/lib/data/', 'var/lib/data/a']);
+    for await (const e of readTar(new Response(r.stdoutBytes as BodyInit).body as ReadableStream<Uint8Array>))
+      listing.add(e.header.name);
+    expect([...listing].sort()).toEqual([
+      'bin/',
+      'bin/sh',
+      'etc/',
+      'etc/old.conf',
+      'etc/os-release',
+      'var/',
+      'var/lib/',
+      'var/lib/data/',
+      'var/lib/data/a',
+    ]);
     const tty = await lade(t.path, ['--root', root, 'export', 'base:1'], { stdoutIsTTY: true });
     expect(tty.code).toBe(1);
     expect(tty.stderr).toContain('cowardly refusing');
@@ -186,7 +197,7 @@ describe('lade unpack, diff, commit, export, import', () => {
   });
 
   describe.runIf(peersAvailable('umoci'))('read by umoci', () => {
-    it("unpacks a committed image (whiteouts, an opaque directory, setuid) to the committed tree", async () => {
+    it('unpacks a committed image (whiteouts, an opaque directory, setuid) to the committed tree', async () => {
       const bundle = join(t.path, 'bundle');
       await run(['unpack', 'base:1', bundle]);
       modify(join(bundle, 'rootfs'));

@@ -273,7 +273,13 @@ export class LayerApplier {
   }
 
   /** Writes a new small file in the thread pool; at most MAX_IN_FLIGHT at once. */
-  async #queueFile(target: string, h: TarHeader, data: readonly Uint8Array[], mode: number, direct: boolean): Promise<void> {
+  async #queueFile(
+    target: string,
+    h: TarHeader,
+    data: readonly Uint8Array[],
+    mode: number,
+    direct: boolean,
+  ): Promise<void> {
     const job = async () => {
       const fh = await open(target, OPEN_FLAGS, direct ? mode : 0o600);
       try {
@@ -293,7 +299,10 @@ export class LayerApplier {
         const code = (e as NodeJS.ErrnoException).code;
         this.#failure ??=
           code === 'ENAMETOOLONG' || code === 'ELOOP' || code === 'ENOTDIR' || code === 'EEXIST'
-            ? new LayerInvalidError(`layer entry "${h.name}" cannot be written (${code}); the layer is corrupt or hostile`, { cause: e })
+            ? new LayerInvalidError(
+                `layer entry "${h.name}" cannot be written (${code}); the layer is corrupt or hostile`,
+                { cause: e },
+              )
             : e;
       })
       .finally(() => this.#pending.delete(p));

@@ -143,7 +143,8 @@ export function flattenImage(source: ImageSource, options: FlattenOptions = {}):
         if (!shadows.emitted.has(parent)) missing.add(parent);
       }
     }
-    for (const dir of [...missing].sort()) await writer.add({ header: { name: `${dir}/`, type: 'directory', mode: 0o755 } });
+    for (const dir of [...missing].sort())
+      await writer.add({ header: { name: `${dir}/`, type: 'directory', mode: 0o755 } });
     for (const l of hardlinks) {
       if (!shadows.emitted.has(l.target)) {
         warn({

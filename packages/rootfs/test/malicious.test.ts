@@ -247,14 +247,27 @@ describe('a malicious layer never writes outside the target', () => {
   it('verifies blob digests too with verifyBlobs, unpacking nothing on a mismatch', async () => {
     const store = new MemoryImageStore();
     const tar = await tarBytes([file('a', 'same content\n')]);
-    const gz = async (level: number) => new Uint8Array(await new Response(compressStream(new Response(tar as BodyInit).body as ReadableStream<Uint8Array>, 'gzip', { level }) as ReadableStream<Uint8Array>).arrayBuffer());
+    const gz = async (level: number) =>
+      new Uint8Array(
+        await new Response(
+          compressStream(new Response(tar as BodyInit).body as ReadableStream<Uint8Array>, 'gzip', {
+            level,
+          }) as ReadableStream<Uint8Array>,
+        ).arrayBuffer(),
+      );
     const blob = store.putBlob(await gz(9), MediaType.OCI_LAYER_GZIP);
     // The same tar compressed differently, stored under the first blob's digest: right diff_id, wrong blob digest.
     store.putBlobUnchecked(blob.digest, await gz(1));
-    const config = buildConfig({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [hash(tar)] } });
+    const config = buildConfig({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [hash(tar)] },
+    });
     store.putBlob(config.bytes, MediaType.OCI_CONFIG);
     store.putManifest(buildManifest({ config: config.descriptor, layers: [blob] }).bytes, 'swapped');
-    const error = await unpackImage(store.source('swapped'), join(root, 'strict'), { verifyBlobs: true }).catch((e: unknown) => e);
+    const error = await unpackImage(store.source('swapped'), join(root, 'strict'), { verifyBlobs: true }).catch(
+      (e: unknown) => e,
+    );
     expect(['DIGEST_INVALID', 'SIZE_INVALID']).toContain((error as { code?: string }).code);
     expect(readdirSync(root)).toEqual([]);
     // Without it the diff_id (what the config commits to) is what is checked, and it matches.

@@ -1,5 +1,5 @@
-import { lstatSync, readdirSync, readlinkSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** One object of a tree as the comparison sees it. */
 export interface TreeLine {
@@ -53,7 +53,8 @@ export function describeTree(root: string, options: { owners?: boolean; mtimes?:
           else line.link = `hardlink:${first}`;
         }
       }
-      if (options.mtimes !== false && (type === 'file' || type === 'symlink')) line.mtime = Math.floor(st.mtimeMs / 1000);
+      if (options.mtimes !== false && (type === 'file' || type === 'symlink'))
+        line.mtime = Math.floor(st.mtimeMs / 1000);
       out.push(line);
       if (type === 'dir') walk(a, r);
     }

@@ -5,19 +5,19 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { decompress } from '@lade/archive';
-import { type ImageConfig, type Platform, hostPlatform, parsePlatform } from '@lade/manifest';
+import { hostPlatform, type ImageConfig, type Platform, parsePlatform } from '@lade/manifest';
 import {
-  type RootfsWarning,
   diffDirectory,
   diffLayer,
   flattenImage,
   formatChanges,
   loadImage,
+  type RootfsWarning,
   readUnpackRecord,
   unpackImage,
 } from '@lade/rootfs';
 import type { Command } from 'commander';
-import { type LadeCommand, type Runtime, addCommand, addGroup, collect } from '../command.js';
+import { addCommand, addGroup, collect, type LadeCommand, type Runtime } from '../command.js';
 import type { CliContext } from '../context.js';
 import { CommandError, UsageError } from '../errors.js';
 import { openStore } from '../store.js';
@@ -67,7 +67,11 @@ async function unpack(ctx: CliContext, [name, dir]: string[], flags: UnpackFlags
 
 // ---- export ----
 
-async function writeOutput(ctx: CliContext, stream: ReadableStream<Uint8Array>, output: string | undefined): Promise<void> {
+async function writeOutput(
+  ctx: CliContext,
+  stream: ReadableStream<Uint8Array>,
+  output: string | undefined,
+): Promise<void> {
   if (output === undefined || output === '-') {
     if (ctx.io.stdout.isTTY) {
       await stream.cancel();
@@ -84,7 +88,10 @@ async function writeOutput(ctx: CliContext, stream: ReadableStream<Uint8Array>, 
   const target = resolve(output);
   const tmp = join(dirname(target), `.${basename(target)}.lade-tmp-${process.pid}`);
   try {
-    await pipeline(Readable.fromWeb(stream as import('node:stream/web').ReadableStream<Uint8Array>), createWriteStream(tmp));
+    await pipeline(
+      Readable.fromWeb(stream as import('node:stream/web').ReadableStream<Uint8Array>),
+      createWriteStream(tmp),
+    );
     await rename(tmp, target);
   } catch (e) {
     await rm(tmp, { force: true });
@@ -92,7 +99,11 @@ async function writeOutput(ctx: CliContext, stream: ReadableStream<Uint8Array>, 
   }
 }
 
-async function exportImage(ctx: CliContext, [name]: string[], flags: { output?: string; platform?: string }): Promise<void> {
+async function exportImage(
+  ctx: CliContext,
+  [name]: string[],
+  flags: { output?: string; platform?: string },
+): Promise<void> {
   const store = await openStore(ctx);
   const source = store.source(name as string);
   const platform = platformOf(flags.platform);
@@ -106,7 +117,10 @@ async function bundleRecord(dir: string) {
   const bundle = resolve(dir);
   const rootfs = join(bundle, BUNDLE_ROOTFS);
   if (!(await stat(rootfs).catch(() => undefined))?.isDirectory()) {
-    throw new CommandError('UNPACK_RECORD_INVALID', `${dir} is not a bundle made by lade unpack (no ${BUNDLE_ROOTFS}/ directory); run lade unpack IMAGE ${dir} first`);
+    throw new CommandError(
+      'UNPACK_RECORD_INVALID',
+      `${dir} is not a bundle made by lade unpack (no ${BUNDLE_ROOTFS}/ directory); run lade unpack IMAGE ${dir} first`,
+    );
   }
   return { rootfs, record: await readUnpackRecord(join(bundle, BUNDLE_RECORD)) };
 }
@@ -129,7 +143,8 @@ async function commit(ctx: CliContext, [dir, name]: string[], flags: CommitFlags
   const { rootfs, record } = await bundleRecord(dir as string);
   const store = await openStore(ctx);
   const baseName = flags.base ?? record.image?.name;
-  if (baseName === undefined) throw new CommandError('USAGE', 'name the image the directory was unpacked from with --base IMAGE');
+  if (baseName === undefined)
+    throw new CommandError('USAGE', 'name the image the directory was unpacked from with --base IMAGE');
   const baseSource = store.source(baseName);
   const base = await loadImage(baseSource, record.image?.platform ? { platform: record.image.platform } : {});
   if (record.image && record.image.config !== base.config.digest) {
@@ -144,7 +159,10 @@ async function commit(ctx: CliContext, [dir, name]: string[], flags: CommitFlags
   const work = await mkdtemp(join(tmpdir(), 'lade-commit-'));
   try {
     const layer = await writeLayerBlob(
-      diffLayer(rootfs, changes, { ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}), rootless: record.rootless }),
+      diffLayer(rootfs, changes, {
+        ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
+        rootless: record.rootless,
+      }),
       work,
       layerMediaType(docker),
     );
@@ -175,12 +193,18 @@ async function commit(ctx: CliContext, [dir, name]: string[], flags: CommitFlags
 
 // ---- image import ----
 
-async function importImage(ctx: CliContext, [file, name]: string[], flags: { change?: string[]; message?: string; platform?: string }): Promise<void> {
+async function importImage(
+  ctx: CliContext,
+  [file, name]: string[],
+  flags: { change?: string[]; message?: string; platform?: string },
+): Promise<void> {
   const store = await openStore(ctx);
   const input =
     file === '-'
       ? ctx.io.stdin.stream()
-      : (Readable.toWeb((await import('node:fs')).createReadStream(resolve(file as string))) as unknown as ReadableStream<Uint8Array>);
+      : (Readable.toWeb(
+          (await import('node:fs')).createReadStream(resolve(file as string)),
+        ) as unknown as ReadableStream<Uint8Array>);
   if (file !== '-' && !(await stat(resolve(file as string)).catch(() => undefined))) {
     throw new CommandError('USAGE', `open ${file}: no such file or directory`);
   }
@@ -310,7 +334,11 @@ export function registerRootfsCommands(program: LadeCommand, runtime: Runtime): 
         cmd.option('--base <image>', 'The image DIR was unpacked from (default: the one recorded by lade unpack)');
         cmd.option('-m, --message <string>', 'Commit message');
         cmd.option('-a, --author <string>', 'Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")');
-        cmd.option('-c, --change <instruction>', 'Apply Dockerfile instruction to the created image (repeatable)', collect);
+        cmd.option(
+          '-c, --change <instruction>',
+          'Apply Dockerfile instruction to the created image (repeatable)',
+          collect,
+        );
       },
       run: commit,
     },
@@ -335,16 +363,24 @@ export function registerRootfsCommands(program: LadeCommand, runtime: Runtime): 
     description: 'Import the contents from a tarball to create a filesystem image',
     args: { min: 2, max: 2 },
     flags: (cmd: Command) => {
-      cmd.option('-c, --change <instruction>', 'Apply Dockerfile instruction to the created image (repeatable)', collect);
+      cmd.option(
+        '-c, --change <instruction>',
+        'Apply Dockerfile instruction to the created image (repeatable)',
+        collect,
+      );
       cmd.option('-m, --message <string>', 'Set commit message for imported image');
       platformFlag(cmd);
     },
     run: importImage,
   } as const;
-  const image = (program.commands.find((c) => c.name() === 'image') as LadeCommand | undefined) ?? addGroup(program, 'image', 'Manage images');
+  const image =
+    (program.commands.find((c) => c.name() === 'image') as LadeCommand | undefined) ??
+    addGroup(program, 'image', 'Manage images');
   addCommand(image, 'import', importSpec, runtime);
   addCommand(program, 'import', importSpec, runtime);
-  const builder = (program.commands.find((c) => c.name() === 'builder') as LadeCommand | undefined) ?? addGroup(program, 'builder', 'Manage builds');
+  const builder =
+    (program.commands.find((c) => c.name() === 'builder') as LadeCommand | undefined) ??
+    addGroup(program, 'builder', 'Manage builds');
   addCommand(builder, 'build', buildSpec, runtime);
   addCommand(image, 'build', buildSpec, runtime);
 }
