@@ -374,7 +374,8 @@ export function parseDockerignore(text: string): IgnoreRule[] {
   return rules;
 }
 
-function ignored(rules: readonly IgnoreRule[], rel: string): boolean {
+/** True when the last rule matching `rel` (or a parent of it) excludes it. */
+export function ignored(rules: readonly IgnoreRule[], rel: string): boolean {
   let out = false;
   for (const r of rules) if (r.re.test(rel)) out = !r.negate;
   return out;
