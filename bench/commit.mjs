@@ -17,7 +17,8 @@ function change(rootfs, seed) {
   for (let n = 0, d = 0; n < files; d++) {
     const dir = join(rootfs, 'srv', `app${d}`);
     mkdirSync(dir, { recursive: true });
-    for (let f = 0; f < 50 && n < files; f++, n++) writeFileSync(join(dir, `f${f}.js`), seed.subarray((n * 97) % 4096, ((n * 97) % 4096) + 1 + (n % 4000)));
+    for (let f = 0; f < 50 && n < files; f++, n++)
+      writeFileSync(join(dir, `f${f}.js`), seed.subarray((n * 97) % 4096, ((n * 97) % 4096) + 1 + (n % 4000)));
   }
   writeFileSync(join(rootfs, 'etc-motd'), 'changed\n');
 }
