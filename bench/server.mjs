@@ -16,7 +16,7 @@ const ladeHost = `127.0.0.1:${ladePort}`;
 const distHost = `127.0.0.1:${distPort}`;
 const blobMiB = 128;
 const getClient = join(benchDir, 'server', 'get.mjs');
-const requests = Number(process.env.BENCH_SERVER_REQUESTS ?? 20000);
+const requests = Number(process.env.BENCH_SERVER_REQUESTS ?? 10000);
 
 if (!existsSync(ladeMain)) throw new Error('build the server first: (cd apps/server && npx tsup)');
 if (!existsSync(join(layout, '.complete'))) {
@@ -37,7 +37,9 @@ async function startLade(dir) {
   lade?.kill('SIGTERM');
   if (lade) await new Promise((r) => lade.once('exit', r));
   sh(['rm', '-rf', dir]);
-  lade = spawn(process.execPath, [ladeMain, '--root', dir, '--addr', ladeHost, '--no-access-log'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  lade = spawn(process.execPath, [ladeMain, '--root', dir, '--addr', ladeHost, '--no-access-log'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   lade.stderr.on('data', (c) => (err += c));
   for (let i = 0; i < 100 && !err.includes('listening'); i++) await new Promise((r) => setTimeout(r, 50));
@@ -52,12 +54,22 @@ function rssMiB(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? (Number(m[1]) / 1024).toFixed(0) : 'n/a';
 }
-const distPid = () => Number(readFileSync(join(process.env.TMPDIR ?? '/tmp', `lade-peer-registry-${distPort}`, 'pid'), 'utf8'));
+const distPid = () =>
+  Number(readFileSync(join(process.env.TMPDIR ?? '/tmp', `lade-peer-registry-${distPort}`, 'pid'), 'utf8'));
 function push(host, tag) {
-  sh(['skopeo', 'copy', '-q', '--dest-tls-verify=false', `oci:${layout}:${tag}`, `docker://${host}/fixtures/${tag}:latest`]);
+  sh([
+    'skopeo',
+    'copy',
+    '-q',
+    '--dest-tls-verify=false',
+    `oci:${layout}:${tag}`,
+    `docker://${host}/fixtures/${tag}:latest`,
+  ]);
 }
 function wrk(url) {
-  const r = spawnSync('wrk', ['-t2', '-c32', '-d8s', '-H', 'Accept: application/vnd.oci.image.manifest.v1+json', url], { encoding: 'utf8' });
+  const r = spawnSync('wrk', ['-t2', '-c32', '-d8s', '-H', 'Accept: application/vnd.oci.image.manifest.v1+json', url], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) return undefined;
   const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
   return m ? Number(m[1]) : undefined;
@@ -74,7 +86,11 @@ for (const host of [ladeHost, distHost]) {
   const post = await fetch(`http://${host}/v2/bench/blob/blobs/uploads/`, { method: 'POST' });
   const put = new URL(post.headers.get('location'), `http://${host}`);
   put.searchParams.set('digest', blobDigest);
-  const res = await fetch(put, { method: 'PUT', body: readFileSync(blob), headers: { 'Content-Type': 'application/octet-stream' } });
+  const res = await fetch(put, {
+    method: 'PUT',
+    body: readFileSync(blob),
+    headers: { 'Content-Type': 'application/octet-stream' },
+  });
   if (res.status !== 201) throw new Error(`blob upload to ${host}: ${res.status}`);
 }
 const idle = { lade: rssMiB(lade.pid), dist: rssMiB(distPid()) };
@@ -82,7 +98,10 @@ const haveWrk = spawnSync('sh', ['-c', 'command -v wrk']).status === 0;
 const wrkLade = haveWrk ? wrk(`http://${ladeHost}/v2/fixtures/tricky/manifests/latest`) : undefined;
 const wrkDist = haveWrk ? wrk(`http://${distHost}/v2/fixtures/tricky/manifests/latest`) : undefined;
 const loaded = { lade: rssMiB(lade.pid), dist: rssMiB(distPid()) };
-const wrkLine = wrkLade && wrkDist ? `wrk -t2 -c32 -d8s manifest GET by tag: lade-server ${wrkLade.toFixed(0)} req/s, docker-registry ${wrkDist.toFixed(0)} req/s (${(wrkLade / wrkDist).toFixed(2)}× — goal ≥ 5×). ` : 'wrk not installed. ';
+const wrkLine =
+  wrkLade && wrkDist
+    ? `wrk -t2 -c32 -d8s manifest GET by tag: lade-server ${wrkLade.toFixed(0)} req/s, docker-registry ${wrkDist.toFixed(0)} req/s (${(wrkLade / wrkDist).toFixed(2)}× — goal ≥ 5×). `
+    : 'wrk not installed. ';
 const rssLine = `RSS: idle lade-server ${idle.lade} MB / docker-registry ${idle.dist} MB; after wrk lade-server ${loaded.lade} MB / docker-registry ${loaded.dist} MB.`;
 console.log(wrkLine + rssLine);
 
@@ -92,8 +111,27 @@ await runBenchmark({
   goal: '≥ 5× distribution’s req/s (≤ 0.2× the time)',
   command: 'node bench/server.mjs',
   cases: [
-    { name: 'lade-server', cmd: [process.execPath, getClient, `http://${ladeHost}/v2/fixtures/tricky/manifests/latest`, String(requests), '32'] },
-    { name: 'docker-registry', cmd: [process.execPath, getClient, `http://${distHost}/v2/fixtures/tricky/manifests/latest`, String(requests), '32'], peer: true },
+    {
+      name: 'lade-server',
+      cmd: [
+        process.execPath,
+        getClient,
+        `http://${ladeHost}/v2/fixtures/tricky/manifests/latest`,
+        String(requests),
+        '32',
+      ],
+    },
+    {
+      name: 'docker-registry',
+      cmd: [
+        process.execPath,
+        getClient,
+        `http://${distHost}/v2/fixtures/tricky/manifests/latest`,
+        String(requests),
+        '32',
+      ],
+      peer: true,
+    },
   ],
 });
 
@@ -104,8 +142,15 @@ await runBenchmark({
   command: 'node bench/server.mjs',
   inputBytes: blobMiB * 1024 * 1024,
   cases: [
-    { name: 'lade-server', cmd: ['curl', '-sf', '-o', '/dev/null', `http://${ladeHost}/v2/bench/blob/blobs/${blobDigest}`] },
-    { name: 'docker-registry', cmd: ['curl', '-sf', '-o', '/dev/null', `http://${distHost}/v2/bench/blob/blobs/${blobDigest}`], peer: true },
+    {
+      name: 'lade-server',
+      cmd: ['curl', '-sf', '-o', '/dev/null', `http://${ladeHost}/v2/bench/blob/blobs/${blobDigest}`],
+    },
+    {
+      name: 'docker-registry',
+      cmd: ['curl', '-sf', '-o', '/dev/null', `http://${distHost}/v2/bench/blob/blobs/${blobDigest}`],
+      peer: true,
+    },
   ],
 });
 
@@ -118,12 +163,26 @@ await runBenchmark({
   cases: [
     {
       name: 'lade-server',
-      cmd: ['skopeo', 'copy', '-q', '--dest-tls-verify=false', `oci:${layout}:big`, `docker://${ladeHost}/fixtures/big:latest`],
+      cmd: [
+        'skopeo',
+        'copy',
+        '-q',
+        '--dest-tls-verify=false',
+        `oci:${layout}:big`,
+        `docker://${ladeHost}/fixtures/big:latest`,
+      ],
       before: () => startLade(ladeData(`push${generation++}`)),
     },
     {
       name: 'docker-registry',
-      cmd: ['skopeo', 'copy', '-q', '--dest-tls-verify=false', `oci:${layout}:big`, `docker://${distHost}/fixtures/big:latest`],
+      cmd: [
+        'skopeo',
+        'copy',
+        '-q',
+        '--dest-tls-verify=false',
+        `oci:${layout}:big`,
+        `docker://${distHost}/fixtures/big:latest`,
+      ],
       before: () => startDist(distData(`push${generation++}`)),
       peer: true,
     },

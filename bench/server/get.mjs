@@ -9,11 +9,18 @@ let started = 0;
 let failed = 0;
 function one() {
   return new Promise((resolve) => {
-    get(url, { agent, headers: { Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json' } }, (res) => {
-      if (res.statusCode !== 200) failed++;
-      res.resume();
-      res.on('end', resolve);
-    }).on('error', () => {
+    get(
+      url,
+      {
+        agent,
+        headers: { Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json' },
+      },
+      (res) => {
+        if (res.statusCode !== 200) failed++;
+        res.resume();
+        res.on('end', resolve);
+      },
+    ).on('error', () => {
       failed++;
       resolve();
     });

@@ -28,7 +28,8 @@ function str(o: Obj, key: string, where: string, required = false): string | und
     if (required) throw new ConfigError(`${where}.${key} is required`);
     return undefined;
   }
-  if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new ConfigError(`${where}.${key} must be a string`);
+  if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
+    throw new ConfigError(`${where}.${key} must be a string`);
   return String(v);
 }
 
@@ -43,7 +44,8 @@ export function parseAddr(addr: string): { hostname: string; port: number } {
 }
 
 function storageFrom(storage: Obj): StorageDriver {
-  if (isObj(storage.filesystem)) return new FilesystemDriver(str(storage.filesystem, 'rootdirectory', 'storage.filesystem') ?? '/var/lib/registry');
+  if (isObj(storage.filesystem))
+    return new FilesystemDriver(str(storage.filesystem, 'rootdirectory', 'storage.filesystem') ?? '/var/lib/registry');
   if ('inmemory' in storage) return new MemoryDriver();
   if (isObj(storage.s3)) {
     const s = storage.s3;
@@ -77,7 +79,9 @@ function policyFrom(raw: unknown, where: string): AccessPolicy | undefined {
       return arr;
     };
     const actions = list('actions');
-    for (const a of actions) if (!['pull', 'push', 'delete', '*'].includes(a)) throw new ConfigError(`${where}[${i}].actions: unknown action "${a}"`);
+    for (const a of actions)
+      if (!['pull', 'push', 'delete', '*'].includes(a))
+        throw new ConfigError(`${where}[${i}].actions: unknown action "${a}"`);
     return { accounts: list('accounts'), repositories: list('repositories'), actions: actions as Action[] };
   });
 }
@@ -86,7 +90,11 @@ function authFrom(auth: Obj): Authenticator | undefined {
   if (isObj(auth.htpasswd)) {
     const h = auth.htpasswd;
     const policy = policyFrom(h.policy, 'auth.htpasswd.policy');
-    return basicAuth({ realm: str(h, 'realm', 'auth.htpasswd') ?? 'lade-registry', users: htpasswdFile(str(h, 'path', 'auth.htpasswd', true)!), ...(policy ? { policy } : {}) });
+    return basicAuth({
+      realm: str(h, 'realm', 'auth.htpasswd') ?? 'lade-registry',
+      users: htpasswdFile(str(h, 'path', 'auth.htpasswd', true)!),
+      ...(policy ? { policy } : {}),
+    });
   }
   if (isObj(auth.token)) {
     const t = auth.token;
@@ -97,7 +105,8 @@ function authFrom(auth: Obj): Authenticator | undefined {
     else if (algorithm === 'RS256' || algorithm === 'ES256') {
       const signing = str(t, 'signingkey', where);
       const bundle = str(t, 'rootcertbundle', where);
-      if (!signing && !bundle) throw new ConfigError(`${where} needs signingkey (to issue tokens) or rootcertbundle (to verify them)`);
+      if (!signing && !bundle)
+        throw new ConfigError(`${where} needs signingkey (to issue tokens) or rootcertbundle (to verify them)`);
       key = {
         algorithm,
         ...(signing ? { privateKey: readFileSync(signing, 'utf8') } : {}),
@@ -155,7 +164,8 @@ export function parseConfig(text: string): ServerConfig {
   const accessLog = !(isObj(log.accesslog) && log.accesslog.disabled === true);
   const limits = isObj(http.limits) ? http.limits : {};
   const maxBlob = str(limits, 'maxblobsize', 'http.limits');
-  const cors = isObj(http.cors) && Array.isArray(http.cors.origins) ? { origins: http.cors.origins.map(String) } : undefined;
+  const cors =
+    isObj(http.cors) && Array.isArray(http.cors.origins) ? { origins: http.cors.origins.map(String) } : undefined;
   return {
     hostname,
     port,

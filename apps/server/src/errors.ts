@@ -32,7 +32,11 @@ export class RegistryError extends LadeError {
   /** Extra response headers (e.g. `Range` on a 416, `WWW-Authenticate` on a 401). */
   readonly headers: Readonly<Record<string, string>>;
 
-  constructor(code: string, message: string, options: LadeErrorOptions & { status?: number; headers?: Record<string, string> } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    options: LadeErrorOptions & { status?: number; headers?: Record<string, string> } = {},
+  ) {
     super(code, message, options);
     this.status = options.status ?? ERROR_STATUS[code] ?? 500;
     this.headers = options.headers ?? {};
@@ -41,7 +45,11 @@ export class RegistryError extends LadeError {
 
 /** A storage driver failure: a path that is absent, or a backend that refused an operation. */
 export class StorageError extends LadeError {
-  constructor(code: 'PATH_NOT_FOUND' | 'STORAGE_FAILED' | 'STORAGE_INVALID_PATH', message: string, options: LadeErrorOptions = {}) {
+  constructor(
+    code: 'PATH_NOT_FOUND' | 'STORAGE_FAILED' | 'STORAGE_INVALID_PATH',
+    message: string,
+    options: LadeErrorOptions = {},
+  ) {
     super(code, message, options);
   }
 }

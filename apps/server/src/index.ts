@@ -1,37 +1,52 @@
 export {
-  createRegistry,
-  errorResponse,
-  toResponse,
-  rawHandler,
-  type Reply,
-  type Registry,
-  type RegistryOptions,
-  type AccessLogEntry,
-  type CorsOptions,
-} from './registry.js';
-export { RegistryStore, layout, type StoredManifest, type UploadState, type ReferrerDescriptor, type RegistryStoreOptions } from './registry-store.js';
-export { type StorageDriver, type FileInfo, type FileWriter } from './storage/driver.js';
-export { MemoryDriver } from './storage/memory.js';
-export { FilesystemDriver } from './storage/filesystem.js';
-export { RegistryError, StorageError, ConfigError, ERROR_STATUS } from './errors.js';
-export { MediaTypes, MAX_MANIFEST_SIZE, isRepositoryName, isTag } from './names.js';
-export { type Access, type Action, type AccessRule, type AccessPolicy, AUTHENTICATED_FULL_ACCESS, parseScopes, formatScope } from './auth/access.js';
+  type Access,
+  type AccessPolicy,
+  type AccessRule,
+  type Action,
+  AUTHENTICATED_FULL_ACCESS,
+  formatScope,
+  parseScopes,
+} from './auth/access.js';
 export {
   type Authenticator,
-  type Grant,
   type BasicAuthOptions,
-  type TokenAuthOptions,
-  type Htpasswd,
-  noAuth,
   basicAuth,
-  tokenAuth,
-  parseHtpasswd,
+  type Grant,
+  type Htpasswd,
   htpasswdFile,
+  noAuth,
+  parseHtpasswd,
+  type TokenAuthOptions,
+  tokenAuth,
 } from './auth/authenticator.js';
 export { type JwtKey, signJwt, verifyJwt } from './auth/jwt.js';
-export { type GcOptions, type GcReport, collectGarbage } from './gc.js';
-export { PullThroughCache, type ProxyOptions } from './proxy.js';
+export { loadConfig, parseAddr, parseConfig, type ServerConfig } from './config.js';
+export { ConfigError, ERROR_STATUS, RegistryError, StorageError } from './errors.js';
+export { collectGarbage, type GcOptions, type GcReport } from './gc.js';
 export { Metrics } from './metrics.js';
-export { serve, type ServeOptions, type RunningServer, type FetchHandler } from './node.js';
-export { parseConfig, loadConfig, parseAddr, type ServerConfig } from './config.js';
+export { isRepositoryName, isTag, MAX_MANIFEST_SIZE, MediaTypes } from './names.js';
+export { type FetchHandler, type RunningServer, type ServeOptions, serve } from './node.js';
+export { type ProxyOptions, PullThroughCache } from './proxy.js';
+export {
+  type AccessLogEntry,
+  type CorsOptions,
+  createRegistry,
+  errorResponse,
+  type Registry,
+  type RegistryOptions,
+  type Reply,
+  rawHandler,
+  toResponse,
+} from './registry.js';
+export {
+  layout,
+  type ReferrerDescriptor,
+  RegistryStore,
+  type RegistryStoreOptions,
+  type StoredManifest,
+  type UploadState,
+} from './registry-store.js';
+export type { FileInfo, FileWriter, StorageDriver } from './storage/driver.js';
+export { FilesystemDriver } from './storage/filesystem.js';
+export { MemoryDriver } from './storage/memory.js';
 export { S3Driver, type S3DriverOptions } from './storage/s3.js';

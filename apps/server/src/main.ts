@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { isLadeError } from '@lade/digest';
-import { type ServerConfig, loadConfig, parseAddr, parseConfig } from './config.js';
+import { loadConfig, parseAddr, parseConfig, type ServerConfig } from './config.js';
 import { serve } from './node.js';
 import { createRegistry } from './registry.js';
 
@@ -42,8 +42,18 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const command = positionals[0] ?? 'serve';
-  let config: ServerConfig = values.config ? loadConfig(values.config) : parseConfig('storage: {filesystem: {rootdirectory: ./registry-data}}');
-  if (values.root) config = { ...config, registry: { ...config.registry, storage: parseConfig(`storage: {filesystem: {rootdirectory: ${JSON.stringify(values.root)}}}`).registry.storage! } };
+  let config: ServerConfig = values.config
+    ? loadConfig(values.config)
+    : parseConfig('storage: {filesystem: {rootdirectory: ./registry-data}}');
+  if (values.root)
+    config = {
+      ...config,
+      registry: {
+        ...config.registry,
+        storage: parseConfig(`storage: {filesystem: {rootdirectory: ${JSON.stringify(values.root)}}}`).registry
+          .storage!,
+      },
+    };
   if (values.addr) config = { ...config, ...parseAddr(values.addr) };
   if (values['read-only']) config = { ...config, registry: { ...config.registry, readOnly: true } };
   const accessLog = config.accessLog && !values['no-access-log'];
@@ -54,7 +64,10 @@ async function main(argv: string[]): Promise<void> {
 
   if (command === 'garbage-collect' || command === 'gc') {
     const grace = values.grace !== undefined ? Number(values.grace) * 1000 : undefined;
-    const report = await registry.collectGarbage({ ...(values['dry-run'] ? { dryRun: true } : {}), ...(grace !== undefined ? { gracePeriodMs: grace } : {}) });
+    const report = await registry.collectGarbage({
+      ...(values['dry-run'] ? { dryRun: true } : {}),
+      ...(grace !== undefined ? { gracePeriodMs: grace } : {}),
+    });
     process.stdout.write(`${JSON.stringify({ ...report, deleted: undefined, deletedDigests: report.deleted })}\n`);
     await registry.close();
     return;

@@ -38,7 +38,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function stringMap(v: unknown, where: string): Record<string, string> | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!isObject(v) || !Object.values(v).every((x) => typeof x === 'string')) throw invalid(`manifest ${where} must be a map of strings`);
+  if (!isObject(v) || !Object.values(v).every((x) => typeof x === 'string'))
+    throw invalid(`manifest ${where} must be a map of strings`);
   return v as Record<string, string>;
 }
 
@@ -46,8 +47,10 @@ function descriptor(v: unknown, where: string): ManifestDescriptor {
   if (!isObject(v)) throw invalid(`manifest ${where} must be a descriptor object`);
   const { mediaType, digest, size, artifactType, annotations, urls } = v;
   if (typeof mediaType !== 'string' || mediaType === '') throw invalid(`manifest ${where} has no mediaType`);
-  if (typeof digest !== 'string' || !isDigest(digest)) throw invalid(`manifest ${where} has an invalid digest "${String(digest)}"`);
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw invalid(`manifest ${where} has an invalid size`);
+  if (typeof digest !== 'string' || !isDigest(digest))
+    throw invalid(`manifest ${where} has an invalid digest "${String(digest)}"`);
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+    throw invalid(`manifest ${where} has an invalid size`);
   const out: { -readonly [K in keyof ManifestDescriptor]: ManifestDescriptor[K] } = { mediaType, digest, size };
   if (typeof artifactType === 'string') out.artifactType = artifactType;
   const ann = stringMap(annotations, `${where}.annotations`);
@@ -69,17 +72,26 @@ export function parseManifestBody(bytes: Uint8Array, contentType: string | undef
   }
   if (!isObject(json)) throw invalid('manifest must be a JSON object');
   if (json.schemaVersion === 1) throw invalid('schema 1 manifests are not supported; push a schema 2 or OCI manifest');
-  if (json.schemaVersion !== 2) throw invalid(`manifest schemaVersion must be 2, got ${JSON.stringify(json.schemaVersion)}`);
+  if (json.schemaVersion !== 2)
+    throw invalid(`manifest schemaVersion must be 2, got ${JSON.stringify(json.schemaVersion)}`);
   const ct = contentType?.split(';', 1)[0]?.trim().toLowerCase() || undefined;
   const declared = typeof json.mediaType === 'string' ? json.mediaType : undefined;
   if (json.mediaType !== undefined && declared === undefined) throw invalid('manifest mediaType must be a string');
   const ctKnown = ct !== undefined && (indexTypes.has(ct) || manifestTypes.has(ct));
   if (declared && ctKnown && ct !== declared) {
-    throw invalid(`Content-Type ${ct} does not match the manifest's mediaType ${declared}; send the manifest's own media type`);
+    throw invalid(
+      `Content-Type ${ct} does not match the manifest's mediaType ${declared}; send the manifest's own media type`,
+    );
   }
   let mediaType = declared ?? (ctKnown ? ct : undefined);
   const hasManifests = Array.isArray(json.manifests);
-  const kind: 'manifest' | 'index' = mediaType ? (indexTypes.has(mediaType) ? 'index' : 'manifest') : hasManifests ? 'index' : 'manifest';
+  const kind: 'manifest' | 'index' = mediaType
+    ? indexTypes.has(mediaType)
+      ? 'index'
+      : 'manifest'
+    : hasManifests
+      ? 'index'
+      : 'manifest';
   mediaType ??= kind === 'index' ? MediaTypes.ociIndex : MediaTypes.ociManifest;
   const artifactType = typeof json.artifactType === 'string' ? json.artifactType : undefined;
   const annotations = stringMap(json.annotations, 'annotations');

@@ -36,7 +36,9 @@ export class Metrics {
     lines.push('# HELP lade_registry_http_request_duration_seconds Request latency by route.');
     lines.push('# TYPE lade_registry_http_request_duration_seconds histogram');
     for (const [k, d] of this.#durations) {
-      buckets.forEach((b, i) => lines.push(`lade_registry_http_request_duration_seconds_bucket{${k},le="${b}"} ${d.counts[i]}`));
+      for (const [i, b] of buckets.entries()) {
+        lines.push(`lade_registry_http_request_duration_seconds_bucket{${k},le="${b}"} ${d.counts[i]}`);
+      }
       lines.push(`lade_registry_http_request_duration_seconds_bucket{${k},le="+Inf"} ${d.count}`);
       lines.push(`lade_registry_http_request_duration_seconds_sum{${k}} ${d.sum}`);
       lines.push(`lade_registry_http_request_duration_seconds_count{${k}} ${d.count}`);

@@ -1,5 +1,5 @@
 import { MAX_MANIFEST_SIZE, MediaType } from '@lade/manifest';
-import { REPOSITORY_NAME_MAX_LENGTH, isValidPath, isValidTag } from '@lade/reference';
+import { isValidPath, isValidTag, REPOSITORY_NAME_MAX_LENGTH } from '@lade/reference';
 
 /** Media types the registry recognises when it validates and serves manifests (from @lade/manifest). */
 export const MediaTypes = Object.freeze({

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { type Reply, rawHandler } from './registry.js';
@@ -104,7 +104,17 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     void (async () => {
       if (hasDotSegment(req.url ?? '/')) {
         res.writeHead(400, { 'Content-Type': 'application/json', 'Docker-Distribution-API-Version': 'registry/2.0' });
-        res.end(JSON.stringify({ errors: [{ code: 'NAME_INVALID', message: 'path segments "." and ".." (also percent-encoded) are not allowed', detail: null }] }));
+        res.end(
+          JSON.stringify({
+            errors: [
+              {
+                code: 'NAME_INVALID',
+                message: 'path segments "." and ".." (also percent-encoded) are not allowed',
+                detail: null,
+              },
+            ],
+          }),
+        );
         req.resume();
         return;
       }
@@ -114,7 +124,11 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
         request = toRequest(req, `${hostname}:${port}`, controller.signal);
       } catch {
         res.writeHead(400, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message: 'the request URL or Host header is malformed', detail: null }] }));
+        res.end(
+          JSON.stringify({
+            errors: [{ code: 'UNSUPPORTED', message: 'the request URL or Host header is malformed', detail: null }],
+          }),
+        );
         req.resume();
         return;
       }
@@ -123,7 +137,11 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
         reply = raw ? await raw(request) : await options.registry.fetch(request);
       } catch (err) {
         res.writeHead(500, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ errors: [{ code: 'UNKNOWN', message: String((err as Error)?.message ?? err), detail: null }] }));
+        res.end(
+          JSON.stringify({
+            errors: [{ code: 'UNKNOWN', message: String((err as Error)?.message ?? err), detail: null }],
+          }),
+        );
         return;
       }
       if (reply instanceof Response) {
@@ -181,7 +199,9 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
         const drained = new Promise<void>((resolve) => {
           idle = resolve;
         });
-        const timeout = new Promise<void>((resolve) => setTimeout(resolve, options.shutdownTimeoutMs ?? 30_000).unref());
+        const timeout = new Promise<void>((resolve) =>
+          setTimeout(resolve, options.shutdownTimeoutMs ?? 30_000).unref(),
+        );
         await Promise.race([drained, timeout]);
       }
       server.closeAllConnections();

@@ -2,7 +2,7 @@ import { type Digest, isDigest } from '@lade/digest';
 import { RegistryError } from './errors.js';
 import { manifestMediaType } from './manifest-body.js';
 import { MAX_MANIFEST_SIZE, MediaTypes } from './names.js';
-import { type RegistryStore, type StoredManifest, readLimited } from './registry-store.js';
+import { type RegistryStore, readLimited, type StoredManifest } from './registry-store.js';
 
 /** Options of a pull-through cache (distribution's `proxy` section). */
 export interface ProxyOptions {
@@ -16,7 +16,12 @@ export interface ProxyOptions {
   readonly fetch?: typeof fetch;
 }
 
-const ACCEPT = [MediaTypes.ociIndex, MediaTypes.ociManifest, MediaTypes.dockerManifestList, MediaTypes.dockerManifest].join(', ');
+const ACCEPT = [
+  MediaTypes.ociIndex,
+  MediaTypes.ociManifest,
+  MediaTypes.dockerManifestList,
+  MediaTypes.dockerManifest,
+].join(', ');
 
 /**
  * Serves pulls of content the registry does not have from an upstream registry and stores what it fetched
@@ -42,9 +47,15 @@ export class PullThroughCache {
   async #request(repo: string, path: string, init: RequestInit = {}): Promise<Response> {
     const scope = `repository:${this.#upstreamName(repo)}:pull`;
     const url = `${this.#remote}${path}`;
-    const withAuth = (auth?: string): RequestInit => ({ ...init, headers: { ...(init.headers as Record<string, string>), ...(auth ? { Authorization: auth } : {}) } });
+    const withAuth = (auth?: string): RequestInit => ({
+      ...init,
+      headers: { ...(init.headers as Record<string, string>), ...(auth ? { Authorization: auth } : {}) },
+    });
     const cached = this.#tokens.get(scope);
-    let res = await this.#fetch(url, withAuth(cached && cached.until > Date.now() ? `Bearer ${cached.token}` : this.#basic()));
+    let res = await this.#fetch(
+      url,
+      withAuth(cached && cached.until > Date.now() ? `Bearer ${cached.token}` : this.#basic()),
+    );
     if (res.status !== 401) return res;
     const challenge = res.headers.get('www-authenticate') ?? '';
     await res.body?.cancel();
@@ -58,7 +69,11 @@ export class PullThroughCache {
     const tr = await this.#fetch(tokenUrl, basic ? { headers: { Authorization: basic } } : {});
     if (!tr.ok) {
       await tr.body?.cancel();
-      throw new RegistryError('UNAUTHORIZED', `upstream ${this.#remote} refused the proxy's credentials (${tr.status}); check proxy.username/password`, { status: 502 });
+      throw new RegistryError(
+        'UNAUTHORIZED',
+        `upstream ${this.#remote} refused the proxy's credentials (${tr.status}); check proxy.username/password`,
+        { status: 502 },
+      );
     }
     const body = (await tr.json()) as { token?: string; access_token?: string; expires_in?: number };
     const token = body.token ?? body.access_token ?? '';
@@ -69,20 +84,31 @@ export class PullThroughCache {
 
   #basic(): string | undefined {
     const { username, password } = this.#options;
-    return username !== undefined ? `Basic ${Buffer.from(`${username}:${password ?? ''}`).toString('base64')}` : undefined;
+    return username !== undefined
+      ? `Basic ${Buffer.from(`${username}:${password ?? ''}`).toString('base64')}`
+      : undefined;
   }
 
   /** Resolves a manifest upstream (tags are re-checked after the TTL) and stores it; returns the local copy on upstream failure. */
-  async manifest(store: RegistryStore, repo: string, reference: string, local: StoredManifest | undefined): Promise<StoredManifest | undefined> {
+  async manifest(
+    store: RegistryStore,
+    repo: string,
+    reference: string,
+    local: StoredManifest | undefined,
+  ): Promise<StoredManifest | undefined> {
     const key = `${repo}:${reference}`;
     const ttl = this.#options.tagTtlMs ?? 5 * 60 * 1000;
     if (local && (this.#tagChecked.get(key) ?? 0) + ttl > Date.now()) return local;
     let res: Response;
     try {
-      res = await this.#request(repo, `/v2/${this.#upstreamName(repo)}/manifests/${reference}`, { headers: { Accept: ACCEPT } });
+      res = await this.#request(repo, `/v2/${this.#upstreamName(repo)}/manifests/${reference}`, {
+        headers: { Accept: ACCEPT },
+      });
     } catch (err) {
       if (local) return local;
-      throw new RegistryError('UNAVAILABLE', `upstream ${this.#remote} is unreachable: ${(err as Error).message}`, { status: 502 });
+      throw new RegistryError('UNAVAILABLE', `upstream ${this.#remote} is unreachable: ${(err as Error).message}`, {
+        status: 502,
+      });
     }
     if (res.status === 404) {
       await res.body?.cancel();
@@ -91,30 +117,55 @@ export class PullThroughCache {
     if (!res.ok) {
       await res.body?.cancel();
       if (local) return local;
-      throw new RegistryError('UNAVAILABLE', `upstream ${this.#remote} answered ${res.status} for ${repo}:${reference}`, { status: 502 });
+      throw new RegistryError(
+        'UNAVAILABLE',
+        `upstream ${this.#remote} answered ${res.status} for ${repo}:${reference}`,
+        { status: 502 },
+      );
     }
     const bytes = await readLimited(res.body, MAX_MANIFEST_SIZE, 'upstream manifest');
-    const digest = await store.putProxiedManifest(repo, bytes, isDigest(reference) ? { digest: reference } : { tag: reference });
+    const digest = await store.putProxiedManifest(
+      repo,
+      bytes,
+      isDigest(reference) ? { digest: reference } : { tag: reference },
+    );
     this.#tagChecked.set(key, Date.now());
     return { digest, mediaType: res.headers.get('content-type')?.split(';')[0] || manifestMediaType(bytes), bytes };
   }
 
   /** Streams a blob from upstream to the client while storing it (verified) for later pulls. */
-  async blob(store: RegistryStore, repo: string, digest: Digest, method: string, _range: string | null): Promise<Response | undefined> {
+  async blob(
+    store: RegistryStore,
+    repo: string,
+    digest: Digest,
+    method: string,
+    _range: string | null,
+  ): Promise<Response | undefined> {
     const path = `/v2/${this.#upstreamName(repo)}/blobs/${digest}`;
     const res = await this.#request(repo, path, { method: method === 'HEAD' ? 'HEAD' : 'GET' });
     if (!res.ok || !res.body) {
       await res.body?.cancel();
       if (res.status === 404 || method === 'HEAD') {
-        if (res.ok) return new Response(null, { status: 200, headers: this.#blobHeaders(digest, res.headers.get('content-length')) });
+        if (res.ok)
+          return new Response(null, {
+            status: 200,
+            headers: this.#blobHeaders(digest, res.headers.get('content-length')),
+          });
         return undefined;
       }
-      throw new RegistryError('UNAVAILABLE', `upstream ${this.#remote} answered ${res.status} for blob ${digest}`, { status: 502 });
+      throw new RegistryError('UNAVAILABLE', `upstream ${this.#remote} answered ${res.status} for blob ${digest}`, {
+        status: 502,
+      });
     }
     const [toClient, toStore] = res.body.tee();
     const id = await store.createUpload(repo);
-    store.finishUpload(repo, id, digest, toStore, `/v2/${repo}/blobs/uploads/${id}`).catch(() => store.cancelUpload(repo, id).catch(() => {}));
-    return new Response(toClient, { status: 200, headers: this.#blobHeaders(digest, res.headers.get('content-length')) });
+    store
+      .finishUpload(repo, id, digest, toStore, `/v2/${repo}/blobs/uploads/${id}`)
+      .catch(() => store.cancelUpload(repo, id).catch(() => {}));
+    return new Response(toClient, {
+      status: 200,
+      headers: this.#blobHeaders(digest, res.headers.get('content-length')),
+    });
   }
 
   #blobHeaders(digest: Digest, length: string | null): Headers {

@@ -1,7 +1,7 @@
-import { type Hash, createHash, randomUUID } from 'node:crypto';
+import { createHash, type Hash, randomUUID } from 'node:crypto';
 import { type Digest, type DigestAlgorithm, digestAlgorithm, digestHex, isDigest } from '@lade/digest';
 import { RegistryError } from './errors.js';
-import { type ManifestDescriptor, type ParsedManifest, manifestMediaType, parseManifestBody } from './manifest-body.js';
+import { type ManifestDescriptor, manifestMediaType, type ParsedManifest, parseManifestBody } from './manifest-body.js';
 import { MAX_MANIFEST_SIZE } from './names.js';
 import type { StorageDriver } from './storage/driver.js';
 
@@ -17,11 +17,15 @@ export const layout = Object.freeze({
   blobDir: (d: Digest) => `${ROOT}/blobs/${digestAlgorithm(d)}/${digestHex(d).slice(0, 2)}/${digestHex(d)}`,
   blobData: (d: Digest) => `${ROOT}/blobs/${digestAlgorithm(d)}/${digestHex(d).slice(0, 2)}/${digestHex(d)}/data`,
   repo: (name: string) => `${ROOT}/repositories/${name}`,
-  layerLink: (name: string, d: Digest) => `${ROOT}/repositories/${name}/_layers/${digestAlgorithm(d)}/${digestHex(d)}/link`,
-  layerLinkDir: (name: string, d: Digest) => `${ROOT}/repositories/${name}/_layers/${digestAlgorithm(d)}/${digestHex(d)}`,
+  layerLink: (name: string, d: Digest) =>
+    `${ROOT}/repositories/${name}/_layers/${digestAlgorithm(d)}/${digestHex(d)}/link`,
+  layerLinkDir: (name: string, d: Digest) =>
+    `${ROOT}/repositories/${name}/_layers/${digestAlgorithm(d)}/${digestHex(d)}`,
   layersRoot: (name: string) => `${ROOT}/repositories/${name}/_layers`,
-  revisionLink: (name: string, d: Digest) => `${ROOT}/repositories/${name}/_manifests/revisions/${digestAlgorithm(d)}/${digestHex(d)}/link`,
-  revisionDir: (name: string, d: Digest) => `${ROOT}/repositories/${name}/_manifests/revisions/${digestAlgorithm(d)}/${digestHex(d)}`,
+  revisionLink: (name: string, d: Digest) =>
+    `${ROOT}/repositories/${name}/_manifests/revisions/${digestAlgorithm(d)}/${digestHex(d)}/link`,
+  revisionDir: (name: string, d: Digest) =>
+    `${ROOT}/repositories/${name}/_manifests/revisions/${digestAlgorithm(d)}/${digestHex(d)}`,
   revisionsRoot: (name: string) => `${ROOT}/repositories/${name}/_manifests/revisions`,
   tagsRoot: (name: string) => `${ROOT}/repositories/${name}/_manifests/tags`,
   tagDir: (name: string, tag: string) => `${ROOT}/repositories/${name}/_manifests/tags/${tag}`,
@@ -32,7 +36,8 @@ export const layout = Object.freeze({
   uploadDir: (name: string, id: string) => `${ROOT}/repositories/${name}/_uploads/${id}`,
   uploadData: (name: string, id: string) => `${ROOT}/repositories/${name}/_uploads/${id}/data`,
   uploadStarted: (name: string, id: string) => `${ROOT}/repositories/${name}/_uploads/${id}/startedat`,
-  referrersDir: (name: string, subject: Digest) => `${ROOT}/repositories/${name}/_referrers/${digestAlgorithm(subject)}/${digestHex(subject)}`,
+  referrersDir: (name: string, subject: Digest) =>
+    `${ROOT}/repositories/${name}/_referrers/${digestAlgorithm(subject)}/${digestHex(subject)}`,
   referrerEntry: (name: string, subject: Digest, d: Digest) =>
     `${ROOT}/repositories/${name}/_referrers/${digestAlgorithm(subject)}/${digestHex(subject)}/${d}`,
 });
@@ -71,11 +76,15 @@ export interface RegistryStoreOptions {
 
 /** Thrown by appends whose Content-Range does not start at the upload's current size. */
 export function rangeError(size: number, location: string): RegistryError {
-  return new RegistryError('BLOB_UPLOAD_INVALID', `chunk does not start at the upload's current offset ${size}; resume from byte ${size}`, {
-    status: 416,
-    headers: { Range: `0-${Math.max(size - 1, 0)}`, Location: location, 'Content-Length': '0' },
-    detail: { offset: size },
-  });
+  return new RegistryError(
+    'BLOB_UPLOAD_INVALID',
+    `chunk does not start at the upload's current offset ${size}; resume from byte ${size}`,
+    {
+      status: 416,
+      headers: { Range: `0-${Math.max(size - 1, 0)}`, Location: location, 'Content-Length': '0' },
+      detail: { offset: size },
+    },
+  );
 }
 
 class Mutex {
@@ -142,7 +151,11 @@ function hexOf(alg: string, hex: string): Digest | undefined {
 }
 
 /** Reads a request body into memory, refusing (without reading further) anything past `limit` bytes. */
-export async function readLimited(body: ReadableStream<Uint8Array> | null, limit: number, what: string): Promise<Uint8Array> {
+export async function readLimited(
+  body: ReadableStream<Uint8Array> | null,
+  limit: number,
+  what: string,
+): Promise<Uint8Array> {
   if (!body) return new Uint8Array(0);
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
@@ -153,7 +166,9 @@ export async function readLimited(body: ReadableStream<Uint8Array> | null, limit
     size += value.byteLength;
     if (size > limit) {
       await reader.cancel().catch(() => {});
-      throw new RegistryError('SIZE_INVALID', `${what} is larger than the ${limit}-byte limit; it was refused`, { status: 413 });
+      throw new RegistryError('SIZE_INVALID', `${what} is larger than the ${limit}-byte limit; it was refused`, {
+        status: 413,
+      });
     }
     chunks.push(value);
   }
@@ -255,7 +270,11 @@ export class RegistryStore {
   ): Promise<number> {
     return this.#locks.run(`${repo}\n${id}`, async () => {
       const state = await this.uploadState(repo, id);
-      if (!state) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} does not exist or has expired; start a new upload`);
+      if (!state)
+        throw new RegistryError(
+          'BLOB_UPLOAD_UNKNOWN',
+          `upload ${id} does not exist or has expired; start a new upload`,
+        );
       return this.#append(repo, id, state.size, body, location, range);
     });
   }
@@ -288,7 +307,11 @@ export class RegistryStore {
         const { done, value } = await reader.read();
         if (done) break;
         if (writer.size + value.byteLength > this.maxBlobSize) {
-          throw new RegistryError('SIZE_INVALID', `blob upload ${id} exceeds the ${this.maxBlobSize}-byte limit; it was refused`, { status: 413 });
+          throw new RegistryError(
+            'SIZE_INVALID',
+            `blob upload ${id} exceeds the ${this.maxBlobSize}-byte limit; it was refused`,
+            { status: 413 },
+          );
         }
         await writer.write(value);
         if (cached) {
@@ -297,10 +320,14 @@ export class RegistryStore {
         }
       }
       if (range && writer.size !== range.end + 1) {
-        throw new RegistryError('BLOB_UPLOAD_INVALID', `chunk length does not match Content-Range ${range.start}-${range.end}; resend the chunk`, {
-          status: 416,
-          headers: { Range: `0-${Math.max(size - 1, 0)}`, Location: location },
-        });
+        throw new RegistryError(
+          'BLOB_UPLOAD_INVALID',
+          `chunk length does not match Content-Range ${range.start}-${range.end}; resend the chunk`,
+          {
+            status: 416,
+            headers: { Range: `0-${Math.max(size - 1, 0)}`, Location: location },
+          },
+        );
       }
       await writer.commit();
       ok = true;
@@ -332,15 +359,22 @@ export class RegistryStore {
       const state = await this.uploadState(repo, id);
       if (!state) {
         await body?.cancel().catch(() => {});
-        throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} does not exist or has expired; start a new upload`);
+        throw new RegistryError(
+          'BLOB_UPLOAD_UNKNOWN',
+          `upload ${id} does not exist or has expired; start a new upload`,
+        );
       }
       const size = await this.#append(repo, id, state.size, body, location, range);
       const actual = await this.#uploadDigest(repo, id, size, digestAlgorithm(digest));
       if (actual !== digest) {
         await this.cancelUpload(repo, id);
-        throw new RegistryError('DIGEST_INVALID', `uploaded content has digest ${actual}, not the ${digest} the client named; the upload was discarded, push it again`, {
-          detail: { expected: digest, actual },
-        });
+        throw new RegistryError(
+          'DIGEST_INVALID',
+          `uploaded content has digest ${actual}, not the ${digest} the client named; the upload was discarded, push it again`,
+          {
+            detail: { expected: digest, actual },
+          },
+        );
       }
       if (await this.statBlob(digest)) {
         await this.driver.delete(layout.uploadDir(repo, id));
@@ -357,7 +391,8 @@ export class RegistryStore {
 
   async #uploadDigest(repo: string, id: string, size: number, algorithm: DigestAlgorithm): Promise<Digest> {
     const cached = this.#hashers.get(`${repo}\n${id}`);
-    if (cached && cached.size === size && algorithm === 'sha256') return `sha256:${cached.hash.copy().digest('hex')}` as Digest;
+    if (cached && cached.size === size && algorithm === 'sha256')
+      return `sha256:${cached.hash.copy().digest('hex')}` as Digest;
     // Another replica (or a restarted process) received part of this upload: hash what storage holds.
     const h = createHash(algorithm);
     const stream = await this.driver.reader(layout.uploadData(repo, id));
@@ -426,15 +461,21 @@ export class RegistryStore {
     reference: { tag?: string; digest?: Digest },
   ): Promise<{ digest: Digest; parsed: ParsedManifest }> {
     if (bytes.byteLength > MAX_MANIFEST_SIZE) {
-      throw new RegistryError('SIZE_INVALID', `manifest is larger than the ${MAX_MANIFEST_SIZE}-byte limit`, { status: 413 });
+      throw new RegistryError('SIZE_INVALID', `manifest is larger than the ${MAX_MANIFEST_SIZE}-byte limit`, {
+        status: 413,
+      });
     }
     const parsed = parseManifestBody(bytes, contentType);
     const algorithm = reference.digest ? digestAlgorithm(reference.digest) : 'sha256';
     const digest = `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}` as Digest;
     if (reference.digest && reference.digest !== digest) {
-      throw new RegistryError('DIGEST_INVALID', `manifest content has digest ${digest}, not ${reference.digest} named in the URL; push it by tag or by its own digest`, {
-        detail: { expected: reference.digest, actual: digest },
-      });
+      throw new RegistryError(
+        'DIGEST_INVALID',
+        `manifest content has digest ${digest}, not ${reference.digest} named in the URL; push it by tag or by its own digest`,
+        {
+          detail: { expected: reference.digest, actual: digest },
+        },
+      );
     }
     const missing: ManifestDescriptor[] = [];
     if (parsed.kind === 'index') {
@@ -458,10 +499,17 @@ export class RegistryStore {
         mediaType: parsed.mediaType,
         digest,
         size: bytes.byteLength,
-        ...(parsed.artifactType ? { artifactType: parsed.artifactType } : parsed.config ? { artifactType: parsed.config.mediaType } : {}),
+        ...(parsed.artifactType
+          ? { artifactType: parsed.artifactType }
+          : parsed.config
+            ? { artifactType: parsed.config.mediaType }
+            : {}),
         ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
       };
-      await this.driver.putContent(layout.referrerEntry(repo, parsed.subject.digest, digest), encoder.encode(JSON.stringify(entry)));
+      await this.driver.putContent(
+        layout.referrerEntry(repo, parsed.subject.digest, digest),
+        encoder.encode(JSON.stringify(entry)),
+      );
     }
     if (reference.tag) {
       await this.driver.putContent(layout.tagIndexLink(repo, reference.tag, digest), encoder.encode(digest));
@@ -471,11 +519,19 @@ export class RegistryStore {
   }
 
   /** Stores a manifest fetched by the pull-through cache (its references arrive lazily, so they are not checked). */
-  async putProxiedManifest(repo: string, bytes: Uint8Array, reference: { tag?: string; digest?: Digest }): Promise<Digest> {
+  async putProxiedManifest(
+    repo: string,
+    bytes: Uint8Array,
+    reference: { tag?: string; digest?: Digest },
+  ): Promise<Digest> {
     const algorithm = reference.digest ? digestAlgorithm(reference.digest) : 'sha256';
     const digest = `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}` as Digest;
     if (reference.digest && reference.digest !== digest) {
-      throw new RegistryError('DIGEST_INVALID', `upstream manifest has digest ${digest}, not the requested ${reference.digest}`, { status: 502 });
+      throw new RegistryError(
+        'DIGEST_INVALID',
+        `upstream manifest has digest ${digest}, not the requested ${reference.digest}`,
+        { status: 502 },
+      );
     }
     if (!(await this.statBlob(digest))) await this.driver.putContent(layout.blobData(digest), bytes);
     await this.driver.putContent(layout.revisionLink(repo, digest), encoder.encode(digest));
@@ -608,4 +664,3 @@ export class RegistryStore {
 export function compareLexical(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
-

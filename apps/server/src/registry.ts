@@ -2,11 +2,11 @@ import { type Digest, isDigest, isLadeError } from '@lade/digest';
 import type { Access, Action } from './auth/access.js';
 import { type Authenticator, type Grant, noAuth } from './auth/authenticator.js';
 import { RegistryError } from './errors.js';
-import { type GcOptions, type GcReport, collectGarbage } from './gc.js';
+import { collectGarbage, type GcOptions, type GcReport } from './gc.js';
 import { Metrics } from './metrics.js';
-import { MAX_MANIFEST_SIZE, MediaTypes, isRepositoryName, isTag, isUploadId } from './names.js';
+import { isRepositoryName, isTag, isUploadId, MAX_MANIFEST_SIZE, MediaTypes } from './names.js';
 import type { PullThroughCache } from './proxy.js';
-import { RegistryStore, compareLexical, readLimited } from './registry-store.js';
+import { compareLexical, RegistryStore, readLimited } from './registry-store.js';
 import type { StorageDriver } from './storage/driver.js';
 import { MemoryDriver } from './storage/memory.js';
 
@@ -91,7 +91,15 @@ function headers(extra: Record<string, string> = {}): Record<string, string> {
 
 function jsonResponse(status: number, body: unknown, extra: Record<string, string> = {}): Reply {
   const text = JSON.stringify(body);
-  return { status, headers: headers({ 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)), ...extra }), body: text };
+  return {
+    status,
+    headers: headers({
+      'Content-Type': 'application/json',
+      'Content-Length': String(Buffer.byteLength(text)),
+      ...extra,
+    }),
+    body: text,
+  };
 }
 
 function empty(status: number, extra: Record<string, string> = {}): Reply {
@@ -112,7 +120,8 @@ export function errorResponse(err: unknown, method = 'GET'): Response {
 function errorReply(err: unknown, method = 'GET'): Reply {
   let e: RegistryError;
   if (err instanceof RegistryError) e = err;
-  else if (isLadeError(err) && (err.code === 'DIGEST_INVALID' || err.code === 'SIZE_INVALID')) e = new RegistryError(err.code, err.message);
+  else if (isLadeError(err) && (err.code === 'DIGEST_INVALID' || err.code === 'SIZE_INVALID'))
+    e = new RegistryError(err.code, err.message);
   else e = new RegistryError('UNKNOWN', `internal error: ${(err as Error)?.message ?? String(err)}`, { status: 500 });
   const body = { errors: [{ code: e.code, message: e.message, detail: e.detail ?? null }] };
   if (method === 'HEAD') return empty(e.status, { ...e.headers, 'Content-Type': 'application/json' });
@@ -160,13 +169,19 @@ function pageParams(url: URL): { n: number | undefined; last: string | undefined
   const nRaw = url.searchParams.get('n');
   let n: number | undefined;
   if (nRaw !== null && nRaw !== '') {
-    if (!/^\d+$/.test(nRaw)) throw new RegistryError('PAGINATION_NUMBER_INVALID', `n="${nRaw}" is not a non-negative integer`);
+    if (!/^\d+$/.test(nRaw))
+      throw new RegistryError('PAGINATION_NUMBER_INVALID', `n="${nRaw}" is not a non-negative integer`);
     n = Number(nRaw);
   }
   return { n, last: url.searchParams.get('last') ?? undefined };
 }
 
-function paginate(all: readonly string[], n: number | undefined, last: string | undefined, linkBase: string): { items: string[]; link?: string } {
+function paginate(
+  all: readonly string[],
+  n: number | undefined,
+  last: string | undefined,
+  linkBase: string,
+): { items: string[]; link?: string } {
   let items = last ? all.filter((t) => compareLexical(t, last) > 0) : [...all];
   if (n === undefined) return { items };
   const more = items.length > n;
@@ -215,22 +230,38 @@ function repoAccess(name: string, ...actions: Action[]): Access {
  */
 export function createRegistry(options: RegistryOptions = {}): Registry {
   const driver: StorageDriver = options.storage ?? new MemoryDriver();
-  const store = new RegistryStore(driver, options.maxBlobSize !== undefined ? { maxBlobSize: options.maxBlobSize } : {});
+  const store = new RegistryStore(
+    driver,
+    options.maxBlobSize !== undefined ? { maxBlobSize: options.maxBlobSize } : {},
+  );
   const auth = options.auth ?? noAuth;
   const metrics = new Metrics();
   const deleteEnabled = options.deleteEnabled ?? true;
   const proxy = options.proxy;
 
   const refuseWrite = () => {
-    if (options.readOnly) throw new RegistryError('UNSUPPORTED', 'the registry is in read-only mode; writes are refused until maintenance ends');
-    if (proxy) throw new RegistryError('UNSUPPORTED', 'this registry is a pull-through cache; push to the upstream registry instead');
+    if (options.readOnly)
+      throw new RegistryError(
+        'UNSUPPORTED',
+        'the registry is in read-only mode; writes are refused until maintenance ends',
+      );
+    if (proxy)
+      throw new RegistryError(
+        'UNSUPPORTED',
+        'this registry is a pull-through cache; push to the upstream registry instead',
+      );
   };
   const refuseDelete = () => {
     refuseWrite();
     if (!deleteEnabled) throw new RegistryError('UNSUPPORTED', 'deletes are disabled on this registry');
   };
 
-  async function handleManifest(request: Request, repo: string, ref: string, grantFor: (a: Access[]) => Promise<Grant>): Promise<Reply | Response> {
+  async function handleManifest(
+    request: Request,
+    repo: string,
+    ref: string,
+    grantFor: (a: Access[]) => Promise<Grant>,
+  ): Promise<Reply | Response> {
     const method = request.method;
     const byDigest = isDigest(ref);
     if (!byDigest && !isTag(ref)) {
@@ -241,7 +272,10 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
       await grantFor([repoAccess(repo, 'pull')]);
       let m = await store.getManifest(repo, ref);
       if (proxy && (!m || !byDigest)) m = (await proxy.manifest(store, repo, ref, m)) ?? m;
-      if (!m) throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${ref} is not in repository ${repo}`, { detail: { Name: repo, Revision: ref } });
+      if (!m)
+        throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${ref} is not in repository ${repo}`, {
+          detail: { Name: repo, Revision: ref },
+        });
       const h = {
         'Content-Type': m.mediaType,
         'Content-Length': String(m.bytes.byteLength),
@@ -257,11 +291,23 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
       const declared = Number(request.headers.get('content-length') ?? '0');
       if (declared > MAX_MANIFEST_SIZE) {
         await request.body?.cancel().catch(() => {});
-        throw new RegistryError('SIZE_INVALID', `manifest of ${declared} bytes is larger than the ${MAX_MANIFEST_SIZE}-byte limit; it was refused`, { status: 413 });
+        throw new RegistryError(
+          'SIZE_INVALID',
+          `manifest of ${declared} bytes is larger than the ${MAX_MANIFEST_SIZE}-byte limit; it was refused`,
+          { status: 413 },
+        );
       }
       const bytes = await readLimited(request.body, MAX_MANIFEST_SIZE, 'manifest');
-      const { digest, parsed } = await store.putManifest(repo, bytes, request.headers.get('content-type') ?? undefined, byDigest ? { digest: ref } : { tag: ref });
-      const h: Record<string, string> = { Location: `/v2/${repo}/manifests/${digest}`, 'Docker-Content-Digest': digest };
+      const { digest, parsed } = await store.putManifest(
+        repo,
+        bytes,
+        request.headers.get('content-type') ?? undefined,
+        byDigest ? { digest: ref } : { tag: ref },
+      );
+      const h: Record<string, string> = {
+        Location: `/v2/${repo}/manifests/${digest}`,
+        'Docker-Content-Digest': digest,
+      };
       if (parsed.subject) h['OCI-Subject'] = parsed.subject.digest;
       return empty(201, h);
     }
@@ -269,13 +315,21 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
       await grantFor([repoAccess(repo, 'delete')]);
       refuseDelete();
       const ok = byDigest ? await store.deleteManifest(repo, ref) : await store.deleteTag(repo, ref);
-      if (!ok) throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${ref} is not in repository ${repo}`, { detail: { Name: repo, Revision: ref } });
+      if (!ok)
+        throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${ref} is not in repository ${repo}`, {
+          detail: { Name: repo, Revision: ref },
+        });
       return empty(202);
     }
     throw new RegistryError('UNSUPPORTED', `${method} is not supported on manifests`);
   }
 
-  async function handleBlob(request: Request, repo: string, ref: string, grantFor: (a: Access[]) => Promise<Grant>): Promise<Reply | Response> {
+  async function handleBlob(
+    request: Request,
+    repo: string,
+    ref: string,
+    grantFor: (a: Access[]) => Promise<Grant>,
+  ): Promise<Reply | Response> {
     const method = request.method;
     const digest = parseDigestParam(ref, 'blob digest');
     if (method === 'GET' || method === 'HEAD') {
@@ -286,7 +340,8 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
         if (fetched) return fetched;
         info = await store.repoBlob(repo, digest);
       }
-      if (!info) throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in repository ${repo}`, { detail: { digest } });
+      if (!info)
+        throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in repository ${repo}`, { detail: { digest } });
       const base = {
         'Content-Type': 'application/octet-stream',
         'Docker-Content-Digest': digest,
@@ -296,10 +351,14 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
       };
       const range = parseRange(request.headers.get('range'), info.size);
       if (range === 'unsatisfiable') {
-        throw new RegistryError('RANGE_INVALID', `range ${request.headers.get('range')} is outside blob ${digest} of ${info.size} bytes`, {
-          status: 416,
-          headers: { 'Content-Range': `bytes */${info.size}` },
-        });
+        throw new RegistryError(
+          'RANGE_INVALID',
+          `range ${request.headers.get('range')} is outside blob ${digest} of ${info.size} bytes`,
+          {
+            status: 416,
+            headers: { 'Content-Range': `bytes */${info.size}` },
+          },
+        );
       }
       const start = range?.start ?? 0;
       const end = range ? range.end + 1 : info.size;
@@ -310,16 +369,23 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
       const local = store.localBlobPath(digest);
       if (local) {
         // Opened only when read, so the Node adapter can send the file natively without opening it twice.
-        return { status, headers: headers(h), body: lazyStream(() => store.openBlob(digest, start, end)), file: { path: local, start, end } };
+        return {
+          status,
+          headers: headers(h),
+          body: lazyStream(() => store.openBlob(digest, start, end)),
+          file: { path: local, start, end },
+        };
       }
       const body = await store.openBlob(digest, start, end);
-      if (!body) throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in repository ${repo}`, { detail: { digest } });
+      if (!body)
+        throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in repository ${repo}`, { detail: { digest } });
       return { status, headers: headers(h), body };
     }
     if (method === 'DELETE') {
       await grantFor([repoAccess(repo, 'delete')]);
       refuseDelete();
-      if (!(await store.unlinkBlob(repo, digest))) throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in repository ${repo}`, { detail: { digest } });
+      if (!(await store.unlinkBlob(repo, digest)))
+        throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in repository ${repo}`, { detail: { digest } });
       return empty(202);
     }
     throw new RegistryError('UNSUPPORTED', `${method} is not supported on blobs`);
@@ -331,15 +397,26 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     'Docker-Upload-UUID': id,
   });
 
-  async function handleUploads(request: Request, url: URL, repo: string, grantFor: (a: Access[]) => Promise<Grant>): Promise<Reply | Response> {
-    if (request.method !== 'POST') throw new RegistryError('UNSUPPORTED', `${request.method} is not supported on the uploads endpoint; use POST`);
+  async function handleUploads(
+    request: Request,
+    url: URL,
+    repo: string,
+    grantFor: (a: Access[]) => Promise<Grant>,
+  ): Promise<Reply | Response> {
+    if (request.method !== 'POST')
+      throw new RegistryError('UNSUPPORTED', `${request.method} is not supported on the uploads endpoint; use POST`);
     const grant = await grantFor([repoAccess(repo, 'pull', 'push')]);
     refuseWrite();
     const mount = url.searchParams.get('mount');
     const from = url.searchParams.get('from');
     if (mount !== null) {
       const digest = parseDigestParam(mount, 'mount digest');
-      if (from && isRepositoryName(from) && grant.can('repository', from, 'pull') && (await store.repoBlob(from, digest))) {
+      if (
+        from &&
+        isRepositoryName(from) &&
+        grant.can('repository', from, 'pull') &&
+        (await store.repoBlob(from, digest))
+      ) {
         await store.linkBlob(repo, digest);
         metrics.add('blob_mounts_total', 1);
         await request.body?.cancel().catch(() => {});
@@ -361,21 +438,38 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     return empty(202, uploadHeaders(repo, id, 0));
   }
 
-  async function handleUpload(request: Request, url: URL, repo: string, id: string, grantFor: (a: Access[]) => Promise<Grant>): Promise<Reply | Response> {
-    if (!isUploadId(id)) throw new RegistryError('BLOB_UPLOAD_INVALID', `"${id}" is not an upload id issued by this registry`, { status: 404 });
+  async function handleUpload(
+    request: Request,
+    url: URL,
+    repo: string,
+    id: string,
+    grantFor: (a: Access[]) => Promise<Grant>,
+  ): Promise<Reply | Response> {
+    if (!isUploadId(id))
+      throw new RegistryError('BLOB_UPLOAD_INVALID', `"${id}" is not an upload id issued by this registry`, {
+        status: 404,
+      });
     const method = request.method;
     await grantFor([repoAccess(repo, 'pull', 'push')]);
     const location = `/v2/${repo}/blobs/uploads/${id}`;
     if (method === 'GET') {
       const state = await store.uploadState(repo, id);
-      if (!state) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} does not exist or has expired; start a new upload`);
+      if (!state)
+        throw new RegistryError(
+          'BLOB_UPLOAD_UNKNOWN',
+          `upload ${id} does not exist or has expired; start a new upload`,
+        );
       return empty(204, uploadHeaders(repo, id, state.size));
     }
     refuseWrite();
     const range = parseContentRange(request.headers.get('content-range'));
     if (range === 'invalid') {
       await request.body?.cancel().catch(() => {});
-      throw new RegistryError('BLOB_UPLOAD_INVALID', `Content-Range "${request.headers.get('content-range')}" is not start-end`, { status: 416 });
+      throw new RegistryError(
+        'BLOB_UPLOAD_INVALID',
+        `Content-Range "${request.headers.get('content-range')}" is not start-end`,
+        { status: 416 },
+      );
     }
     if (method === 'PATCH') {
       const size = await store.appendUpload(repo, id, request.body, location, range);
@@ -388,38 +482,63 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
       return empty(201, { Location: `/v2/${repo}/blobs/${digest}`, 'Docker-Content-Digest': digest });
     }
     if (method === 'DELETE') {
-      if (!(await store.cancelUpload(repo, id))) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} does not exist or has expired`);
+      if (!(await store.cancelUpload(repo, id)))
+        throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} does not exist or has expired`);
       return empty(204);
     }
     throw new RegistryError('UNSUPPORTED', `${method} is not supported on an upload`);
   }
 
-  async function handleTags(request: Request, url: URL, repo: string, grantFor: (a: Access[]) => Promise<Grant>): Promise<Reply | Response> {
-    if (request.method !== 'GET' && request.method !== 'HEAD') throw new RegistryError('UNSUPPORTED', `${request.method} is not supported on tags/list`);
+  async function handleTags(
+    request: Request,
+    url: URL,
+    repo: string,
+    grantFor: (a: Access[]) => Promise<Grant>,
+  ): Promise<Reply | Response> {
+    if (request.method !== 'GET' && request.method !== 'HEAD')
+      throw new RegistryError('UNSUPPORTED', `${request.method} is not supported on tags/list`);
     await grantFor([repoAccess(repo, 'pull')]);
     const { n, last } = pageParams(url);
     let tags = await store.listTags(repo);
     if (!tags && proxy) tags = await proxy.tags(repo);
-    if (!tags) throw new RegistryError('NAME_UNKNOWN', `repository ${repo} is not known to this registry`, { detail: { name: repo } });
+    if (!tags)
+      throw new RegistryError('NAME_UNKNOWN', `repository ${repo} is not known to this registry`, {
+        detail: { name: repo },
+      });
     const page = paginate(tags, n, last, `/v2/${repo}/tags/list`);
     return jsonResponse(200, { name: repo, tags: page.items }, page.link ? { Link: page.link } : {});
   }
 
-  async function handleReferrers(request: Request, url: URL, repo: string, ref: string, grantFor: (a: Access[]) => Promise<Grant>): Promise<Reply | Response> {
-    if (request.method !== 'GET') throw new RegistryError('UNSUPPORTED', `${request.method} is not supported on referrers`);
+  async function handleReferrers(
+    request: Request,
+    url: URL,
+    repo: string,
+    ref: string,
+    grantFor: (a: Access[]) => Promise<Grant>,
+  ): Promise<Reply | Response> {
+    if (request.method !== 'GET')
+      throw new RegistryError('UNSUPPORTED', `${request.method} is not supported on referrers`);
     await grantFor([repoAccess(repo, 'pull')]);
     const digest = parseDigestParam(ref, 'subject digest');
     const artifactType = url.searchParams.get('artifactType') ?? undefined;
     const manifests = await store.referrers(repo, digest, artifactType);
     const body = { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests };
     const text = JSON.stringify(body);
-    const extra: Record<string, string> = { 'Content-Type': MediaTypes.ociIndex, 'Content-Length': String(Buffer.byteLength(text)) };
+    const extra: Record<string, string> = {
+      'Content-Type': MediaTypes.ociIndex,
+      'Content-Length': String(Buffer.byteLength(text)),
+    };
     if (artifactType !== undefined) extra['OCI-Filters-Applied'] = 'artifactType';
     return { status: 200, headers: headers(extra), body: text };
   }
 
-  async function handleCatalog(request: Request, url: URL, grantFor: (a: Access[]) => Promise<Grant>): Promise<Reply | Response> {
-    if (request.method !== 'GET') throw new RegistryError('UNSUPPORTED', `${request.method} is not supported on the catalog`);
+  async function handleCatalog(
+    request: Request,
+    url: URL,
+    grantFor: (a: Access[]) => Promise<Grant>,
+  ): Promise<Reply | Response> {
+    if (request.method !== 'GET')
+      throw new RegistryError('UNSUPPORTED', `${request.method} is not supported on the catalog`);
     await grantFor([{ type: 'registry', name: 'catalog', actions: ['*'] }]);
     const { n, last } = pageParams(url);
     const page = paginate(await store.catalog(), n, last, '/v2/_catalog');
@@ -435,11 +554,16 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
       'Access-Control-Allow-Credentials': 'true',
       'Access-Control-Allow-Methods': 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS',
       'Access-Control-Allow-Headers': 'Authorization, Accept, Content-Type, Content-Range, Range',
-      'Access-Control-Expose-Headers': 'Docker-Content-Digest, Docker-Upload-UUID, Location, Range, Link, WWW-Authenticate, OCI-Subject, OCI-Filters-Applied',
+      'Access-Control-Expose-Headers':
+        'Docker-Content-Digest, Docker-Upload-UUID, Location, Range, Link, WWW-Authenticate, OCI-Subject, OCI-Filters-Applied',
     };
   }
 
-  async function dispatch(request: Request, url: URL, ctx: { route: string; repo?: string; grant?: Grant }): Promise<Reply | Response> {
+  async function dispatch(
+    request: Request,
+    url: URL,
+    ctx: { route: string; repo?: string; grant?: Grant },
+  ): Promise<Reply | Response> {
     const path = url.pathname;
     if (path === '/healthz' || path === '/health') {
       ctx.route = 'health';
@@ -477,7 +601,11 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     ctx.repo = repo;
     if (!isRepositoryName(repo)) {
       await request.body?.cancel().catch(() => {});
-      throw new RegistryError('NAME_INVALID', `"${repo}" is not a valid repository name; use lower-case path components like library/alpine`, { detail: { name: repo } });
+      throw new RegistryError(
+        'NAME_INVALID',
+        `"${repo}" is not a valid repository name; use lower-case path components like library/alpine`,
+        { detail: { name: repo } },
+      );
     }
     switch (route.name) {
       case 'manifest':
@@ -513,7 +641,12 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
     } finally {
       metrics.inFlight--;
     }
-    if (cors) for (const [k, v] of Object.entries(cors)) response instanceof Response ? response.headers.set(k, v) : (response.headers[k] = v);
+    if (cors) {
+      for (const [k, v] of Object.entries(cors)) {
+        if (response instanceof Response) response.headers.set(k, v);
+        else response.headers[k] = v;
+      }
+    }
     const seconds = (performance.now() - started) / 1000;
     metrics.observe(request.method, ctx.route, response.status, seconds);
     if (options.log) {
@@ -564,4 +697,3 @@ function lazyStream(open: () => Promise<ReadableStream<Uint8Array> | undefined>)
     },
   });
 }
-

@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '@lade/test-support';
-import { type AccessLogEntry, FilesystemDriver, MemoryDriver, type Registry, type StorageDriver, createRegistry, layout } from '../src/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type AccessLogEntry,
+  createRegistry,
+  FilesystemDriver,
+  layout,
+  MemoryDriver,
+  type Registry,
+  type StorageDriver,
+} from '../src/index.js';
 import { call, pushBlob, pushImage, sha256 } from './helpers.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -52,12 +60,17 @@ describe.each(drivers)('registry API on %s storage', (_name, makeDriver) => {
   it('refuses invalid repository names, including traversal attempts, with NAME_INVALID and writes nothing', async () => {
     const before = await blobPaths(driver);
     for (const name of ['UPPER/case', 'a/..%2fb', 'a/%2e%2e%2fb', '_uploads/x', 'a//b', 'a/.hidden', '-a']) {
-      const r = await call(registry, 'POST', `/v2/${name}/blobs/uploads/`, { query: { digest: sha256('x') }, body: 'x' });
+      const r = await call(registry, 'POST', `/v2/${name}/blobs/uploads/`, {
+        query: { digest: sha256('x') },
+        body: 'x',
+      });
       expect([400, 404], name).toContain(r.status);
       if (r.status === 400) expect(r.json().errors[0].code).toBe('NAME_INVALID');
     }
     // WHATWG URLs resolve dot segments (also %2e%2e) before the handler sees them: they can only land inside /v2/.
-    const dotted = await registry.fetch(new Request('http://registry.test/v2/a/%2e%2e/%2e%2e/%2e%2e/etc/blobs/uploads/', { method: 'POST' }));
+    const dotted = await registry.fetch(
+      new Request('http://registry.test/v2/a/%2e%2e/%2e%2e/%2e%2e/etc/blobs/uploads/', { method: 'POST' }),
+    );
     expect(dotted.status).toBe(404);
     expect(await blobPaths(driver)).toEqual(before);
     expect(await driver.list(layout.reposRoot)).not.toContain('etc');
@@ -69,12 +82,18 @@ describe.each(drivers)('registry API on %s storage', (_name, makeDriver) => {
       expect(r.status, d).toBe(400);
       expect(r.json().errors[0].code).toBe('DIGEST_INVALID');
     }
-    const bad = await call(registry, 'POST', '/v2/repo/blobs/uploads/', { query: { digest: 'sha256:nope' }, body: 'x' });
+    const bad = await call(registry, 'POST', '/v2/repo/blobs/uploads/', {
+      query: { digest: 'sha256:nope' },
+      body: 'x',
+    });
     expect(bad.json().errors[0].code).toBe('DIGEST_INVALID');
   });
 
   it('refuses invalid tags with TAG_INVALID', async () => {
-    const r = await call(registry, 'PUT', '/v2/repo/manifests/-bad', { headers: { 'Content-Type': OCI_MANIFEST }, body: '{}' });
+    const r = await call(registry, 'PUT', '/v2/repo/manifests/-bad', {
+      headers: { 'Content-Type': OCI_MANIFEST },
+      body: '{}',
+    });
     expect(r.status).toBe(400);
     expect(r.json().errors[0].code).toBe('TAG_INVALID');
   });
@@ -82,7 +101,10 @@ describe.each(drivers)('registry API on %s storage', (_name, makeDriver) => {
   it('refuses a monolithic upload whose content does not match its digest and leaves nothing visible', async () => {
     const before = await blobPaths(driver);
     const wrong = sha256('something else');
-    const r = await call(registry, 'POST', '/v2/bad/upload/blobs/uploads/', { query: { digest: wrong }, body: randomBytes(100) });
+    const r = await call(registry, 'POST', '/v2/bad/upload/blobs/uploads/', {
+      query: { digest: wrong },
+      body: randomBytes(100),
+    });
     expect(r.status).toBe(400);
     expect(r.json().errors[0].code).toBe('DIGEST_INVALID');
     expect((await call(registry, 'HEAD', `/v2/bad/upload/blobs/${wrong}`)).status).toBe(404);
@@ -103,7 +125,10 @@ describe.each(drivers)('registry API on %s storage', (_name, makeDriver) => {
 
   it('answers unknown upload sessions with BLOB_UPLOAD_UNKNOWN and bogus ids without touching storage', async () => {
     const unknown = '/v2/repo/blobs/uploads/00000000-0000-4000-8000-000000000000';
-    for (const m of ['GET', 'PATCH', 'DELETE']) expect((await call(registry, m, unknown, m === 'PATCH' ? { body: 'x' } : {})).json().errors[0].code).toBe('BLOB_UPLOAD_UNKNOWN');
+    for (const m of ['GET', 'PATCH', 'DELETE'])
+      expect((await call(registry, m, unknown, m === 'PATCH' ? { body: 'x' } : {})).json().errors[0].code).toBe(
+        'BLOB_UPLOAD_UNKNOWN',
+      );
     const put = await call(registry, 'PUT', unknown, { query: { digest: sha256('x') }, body: 'x' });
     expect(put.json().errors[0].code).toBe('BLOB_UPLOAD_UNKNOWN');
     const traversal = await call(registry, 'GET', '/v2/repo/blobs/uploads/..%2f..%2fdata');
@@ -130,7 +155,11 @@ describe.each(drivers)('registry API on %s storage', (_name, makeDriver) => {
     const gap = await call(registry, 'PATCH', loc, { body: 'xyz', headers: { 'Content-Range': '5-7' } });
     expect(gap.status).toBe(416);
     expect(gap.headers.get('range')).toBe('0-2');
-    const put = await call(registry, 'PUT', loc, { query: { digest: sha256('abcdef') }, body: 'def', headers: { 'Content-Range': '3-5' } });
+    const put = await call(registry, 'PUT', loc, {
+      query: { digest: sha256('abcdef') },
+      body: 'def',
+      headers: { 'Content-Range': '3-5' },
+    });
     expect(put.status).toBe(201);
   });
 
@@ -139,15 +168,23 @@ describe.each(drivers)('registry API on %s storage', (_name, makeDriver) => {
     const digest = await pushBlob(registry, 'ranges', content);
     const head = await call(registry, 'HEAD', `/v2/ranges/blobs/${digest}`);
     expect(head.headers.get('accept-ranges')).toBe('bytes');
-    const res = await registry.fetch(new Request(`http://registry.test/v2/ranges/blobs/${digest}`, { headers: { Range: 'bytes=10-19' } }));
+    const res = await registry.fetch(
+      new Request(`http://registry.test/v2/ranges/blobs/${digest}`, { headers: { Range: 'bytes=10-19' } }),
+    );
     expect(res.status).toBe(206);
     expect(res.headers.get('content-range')).toBe('bytes 10-19/1000');
     expect(Buffer.from(await res.arrayBuffer())).toEqual(content.subarray(10, 20));
-    const suffix = await registry.fetch(new Request(`http://registry.test/v2/ranges/blobs/${digest}`, { headers: { Range: 'bytes=-5' } }));
+    const suffix = await registry.fetch(
+      new Request(`http://registry.test/v2/ranges/blobs/${digest}`, { headers: { Range: 'bytes=-5' } }),
+    );
     expect(Buffer.from(await suffix.arrayBuffer())).toEqual(content.subarray(995));
-    const open = await registry.fetch(new Request(`http://registry.test/v2/ranges/blobs/${digest}`, { headers: { Range: 'bytes=990-' } }));
+    const open = await registry.fetch(
+      new Request(`http://registry.test/v2/ranges/blobs/${digest}`, { headers: { Range: 'bytes=990-' } }),
+    );
     expect((await open.arrayBuffer()).byteLength).toBe(10);
-    const outside = await call(registry, 'GET', `/v2/ranges/blobs/${digest}`, { headers: { Range: 'bytes=1000-1001' } });
+    const outside = await call(registry, 'GET', `/v2/ranges/blobs/${digest}`, {
+      headers: { Range: 'bytes=1000-1001' },
+    });
     expect(outside.status).toBe(416);
     expect(outside.headers.get('content-range')).toBe('bytes */1000');
   });
@@ -155,11 +192,15 @@ describe.each(drivers)('registry API on %s storage', (_name, makeDriver) => {
   it('keeps blobs per repository: a digest pushed to one repository is unknown in another until mounted', async () => {
     const digest = await pushBlob(registry, 'owner/a', randomBytes(64));
     expect((await call(registry, 'GET', `/v2/owner/b/blobs/${digest}`)).status).toBe(404);
-    const mount = await call(registry, 'POST', '/v2/owner/b/blobs/uploads/', { query: { mount: digest, from: 'owner/a' } });
+    const mount = await call(registry, 'POST', '/v2/owner/b/blobs/uploads/', {
+      query: { mount: digest, from: 'owner/a' },
+    });
     expect(mount.status).toBe(201);
     expect(mount.headers.get('docker-content-digest')).toBe(digest);
     expect((await call(registry, 'GET', `/v2/owner/b/blobs/${digest}`)).status).toBe(200);
-    const missing = await call(registry, 'POST', '/v2/owner/b/blobs/uploads/', { query: { mount: sha256('nothing'), from: 'owner/a' } });
+    const missing = await call(registry, 'POST', '/v2/owner/b/blobs/uploads/', {
+      query: { mount: sha256('nothing'), from: 'owner/a' },
+    });
     expect(missing.status).toBe(202);
   });
 
@@ -172,7 +213,10 @@ describe.each(drivers)('registry API on %s storage', (_name, makeDriver) => {
       config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config, size: 14 },
       layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: missing, size: 10 }],
     });
-    const r = await call(registry, 'PUT', '/v2/refs/manifests/v1', { headers: { 'Content-Type': OCI_MANIFEST }, body: manifest });
+    const r = await call(registry, 'PUT', '/v2/refs/manifests/v1', {
+      headers: { 'Content-Type': OCI_MANIFEST },
+      body: manifest,
+    });
     expect(r.status).toBe(400);
     expect(r.json().errors[0]).toMatchObject({ code: 'MANIFEST_BLOB_UNKNOWN', detail: { digest: missing } });
     expect((await call(registry, 'GET', `/v2/refs/manifests/${sha256(manifest)}`)).status).toBe(404);
@@ -186,30 +230,66 @@ describe.each(drivers)('registry API on %s storage', (_name, makeDriver) => {
       schemaVersion: 2,
       mediaType: DOCKER_MANIFEST,
       config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: config, size: 16 },
-      layers: [{ mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', digest: sha256('foreign'), size: 7, urls: ['https://example.com/x'] }],
+      layers: [
+        {
+          mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+          digest: sha256('foreign'),
+          size: 7,
+          urls: ['https://example.com/x'],
+        },
+      ],
     });
-    const r = await call(registry, 'PUT', '/v2/foreign/manifests/v1', { headers: { 'Content-Type': DOCKER_MANIFEST }, body: manifest });
+    const r = await call(registry, 'PUT', '/v2/foreign/manifests/v1', {
+      headers: { 'Content-Type': DOCKER_MANIFEST },
+      body: manifest,
+    });
     expect(r.status).toBe(201);
   });
 
   it('refuses an index whose child manifests are missing with MANIFEST_BLOB_UNKNOWN', async () => {
-    const index = JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: sha256('child'), size: 5 }] });
-    const r = await call(registry, 'PUT', '/v2/idx/manifests/v1', { headers: { 'Content-Type': OCI_INDEX }, body: index });
+    const index = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: [{ mediaType: OCI_MANIFEST, digest: sha256('child'), size: 5 }],
+    });
+    const r = await call(registry, 'PUT', '/v2/idx/manifests/v1', {
+      headers: { 'Content-Type': OCI_INDEX },
+      body: index,
+    });
     expect(r.json().errors[0].code).toBe('MANIFEST_BLOB_UNKNOWN');
   });
 
   it('stores Docker schema 2 manifests and manifest lists and serves them with their media types', async () => {
     const image = await pushImage(registry, 'docker/types', 'oci');
     const dockerManifest = image.manifest.replace(OCI_MANIFEST, DOCKER_MANIFEST);
-    const put = await call(registry, 'PUT', '/v2/docker/types/manifests/v2', { headers: { 'Content-Type': DOCKER_MANIFEST }, body: dockerManifest });
+    const put = await call(registry, 'PUT', '/v2/docker/types/manifests/v2', {
+      headers: { 'Content-Type': DOCKER_MANIFEST },
+      body: dockerManifest,
+    });
     expect(put.status).toBe(201);
     const list = JSON.stringify({
       schemaVersion: 2,
       mediaType: DOCKER_LIST,
-      manifests: [{ mediaType: DOCKER_MANIFEST, digest: sha256(dockerManifest), size: Buffer.byteLength(dockerManifest), platform: { os: 'linux', architecture: 'amd64' } }],
+      manifests: [
+        {
+          mediaType: DOCKER_MANIFEST,
+          digest: sha256(dockerManifest),
+          size: Buffer.byteLength(dockerManifest),
+          platform: { os: 'linux', architecture: 'amd64' },
+        },
+      ],
     });
-    expect((await call(registry, 'PUT', '/v2/docker/types/manifests/list', { headers: { 'Content-Type': DOCKER_LIST }, body: list })).status).toBe(201);
-    expect((await call(registry, 'GET', '/v2/docker/types/manifests/v2')).headers.get('content-type')).toBe(DOCKER_MANIFEST);
+    expect(
+      (
+        await call(registry, 'PUT', '/v2/docker/types/manifests/list', {
+          headers: { 'Content-Type': DOCKER_LIST },
+          body: list,
+        })
+      ).status,
+    ).toBe(201);
+    expect((await call(registry, 'GET', '/v2/docker/types/manifests/v2')).headers.get('content-type')).toBe(
+      DOCKER_MANIFEST,
+    );
     const got = await call(registry, 'GET', '/v2/docker/types/manifests/list');
     expect(got.headers.get('content-type')).toBe(DOCKER_LIST);
     expect(got.text).toBe(list);
@@ -219,9 +299,15 @@ describe.each(drivers)('registry API on %s storage', (_name, makeDriver) => {
     const image = await pushImage(registry, 'invalid', 'ok');
     const cases: [string, string][] = [
       ['{not json', OCI_MANIFEST],
-      ['{"schemaVersion":1,"name":"x","tag":"y","fsLayers":[]}', 'application/vnd.docker.distribution.manifest.v1+json'],
+      [
+        '{"schemaVersion":1,"name":"x","tag":"y","fsLayers":[]}',
+        'application/vnd.docker.distribution.manifest.v1+json',
+      ],
       [image.manifest, OCI_INDEX],
-      ['{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"x","digest":"sha256:zz","size":1},"layers":[]}', OCI_MANIFEST],
+      [
+        '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"x","digest":"sha256:zz","size":1},"layers":[]}',
+        OCI_MANIFEST,
+      ],
       ['{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"}', OCI_INDEX],
     ];
     for (const [body, type] of cases) {
@@ -234,13 +320,19 @@ describe.each(drivers)('registry API on %s storage', (_name, makeDriver) => {
 
   it('refuses a PUT by digest whose content has another digest with DIGEST_INVALID', async () => {
     const image = await pushImage(registry, 'bydigest', 'x');
-    const r = await call(registry, 'PUT', `/v2/bydigest/manifests/${sha256('other')}`, { headers: { 'Content-Type': OCI_MANIFEST }, body: image.manifest });
+    const r = await call(registry, 'PUT', `/v2/bydigest/manifests/${sha256('other')}`, {
+      headers: { 'Content-Type': OCI_MANIFEST },
+      body: image.manifest,
+    });
     expect(r.json().errors[0].code).toBe('DIGEST_INVALID');
   });
 
   it('refuses manifests over 4 MiB with 413 whether or not Content-Length is declared, without storing them', async () => {
     const huge = new Uint8Array(4 * 1024 * 1024 + 1).fill(32);
-    const declared = await call(registry, 'PUT', '/v2/big/manifests/x', { headers: { 'Content-Type': OCI_MANIFEST }, body: huge });
+    const declared = await call(registry, 'PUT', '/v2/big/manifests/x', {
+      headers: { 'Content-Type': OCI_MANIFEST },
+      body: huge,
+    });
     expect(declared.status).toBe(413);
     let sent = 0;
     const stream = new ReadableStream<Uint8Array>({
@@ -251,7 +343,12 @@ describe.each(drivers)('registry API on %s storage', (_name, makeDriver) => {
       },
     });
     const res = await registry.fetch(
-      new Request('http://registry.test/v2/big/manifests/x', { method: 'PUT', body: stream, headers: { 'Content-Type': OCI_MANIFEST }, duplex: 'half' } as RequestInit),
+      new Request('http://registry.test/v2/big/manifests/x', {
+        method: 'PUT',
+        body: stream,
+        headers: { 'Content-Type': OCI_MANIFEST },
+        duplex: 'half',
+      } as RequestInit),
     );
     expect(res.status).toBe(413);
     expect(sent).toBeLessThan(16 * 1024 * 1024);
@@ -267,7 +364,9 @@ describe.each(drivers)('registry API on %s storage', (_name, makeDriver) => {
     expect(first.headers.get('link')).toBe(`</v2/_catalog?n=2&last=${encodeURIComponent(all[1]!)}>; rel="next"`);
     const next = await call(registry, 'GET', '/v2/_catalog', { query: { n: '2', last: all[1]! } });
     expect(next.json().repositories).toEqual(all.slice(2, 4));
-    expect((await call(registry, 'GET', '/v2/_catalog', { query: { n: '-1' } })).json().errors[0].code).toBe('PAGINATION_NUMBER_INVALID');
+    expect((await call(registry, 'GET', '/v2/_catalog', { query: { n: '-1' } })).json().errors[0].code).toBe(
+      'PAGINATION_NUMBER_INVALID',
+    );
   });
 
   it('answers tags/list of an unknown repository with NAME_UNKNOWN', async () => {
@@ -279,7 +378,9 @@ describe.each(drivers)('registry API on %s storage', (_name, makeDriver) => {
   it('re-tagging moves the tag to the new manifest', async () => {
     const one = await pushImage(registry, 'retag', 'latest');
     const two = await pushImage(registry, 'retag', 'latest');
-    expect((await call(registry, 'GET', '/v2/retag/manifests/latest')).headers.get('docker-content-digest')).toBe(two.digest);
+    expect((await call(registry, 'GET', '/v2/retag/manifests/latest')).headers.get('docker-content-digest')).toBe(
+      two.digest,
+    );
     expect((await call(registry, 'GET', `/v2/retag/manifests/${one.digest}`)).status).toBe(200);
   });
 
@@ -320,7 +421,12 @@ describe('registry modes', () => {
       ['DELETE', `/v2/ro/manifests/${image.digest}`],
       ['DELETE', `/v2/ro/blobs/${image.layerDigest}`],
     ] as const) {
-      const r = await call(ro, m, p, m === 'PUT' ? { body: image.manifest, headers: { 'Content-Type': OCI_MANIFEST } } : {});
+      const r = await call(
+        ro,
+        m,
+        p,
+        m === 'PUT' ? { body: image.manifest, headers: { 'Content-Type': OCI_MANIFEST } } : {},
+      );
       expect(r.status, `${m} ${p}`).toBe(405);
       expect(r.json().errors[0].code).toBe('UNSUPPORTED');
     }
@@ -367,6 +473,8 @@ describe('registry modes', () => {
     await call(b, 'PATCH', loc, { body: 'second half', headers: { 'Content-Range': '12-22' } });
     const put = await call(a, 'PUT', loc, { query: { digest: sha256('first half, second half') } });
     expect(put.status).toBe(201);
-    expect((await call(b, 'GET', `/v2/replicas/blobs/${sha256('first half, second half')}`)).text).toBe('first half, second half');
+    expect((await call(b, 'GET', `/v2/replicas/blobs/${sha256('first half, second half')}`)).text).toBe(
+      'first half, second half',
+    );
   });
 });

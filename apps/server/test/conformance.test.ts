@@ -1,16 +1,28 @@
 // The OCI distribution-spec conformance workflows (Pull, Push, Content Discovery, Content Management), ported case by
 // case from opencontainers/distribution-spec conformance/0{1,2,3,4}_*.go, run on every storage driver.
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '@lade/test-support';
-import { FilesystemDriver, MemoryDriver, type Registry, type StorageDriver, createRegistry } from '../src/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRegistry, FilesystemDriver, MemoryDriver, type Registry, type StorageDriver } from '../src/index.js';
 import { call, sha256 } from './helpers.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const ERROR_CODES = [
-  'BLOB_UNKNOWN', 'BLOB_UPLOAD_INVALID', 'BLOB_UPLOAD_UNKNOWN', 'DIGEST_INVALID', 'MANIFEST_BLOB_UNKNOWN', 'MANIFEST_INVALID',
-  'MANIFEST_UNKNOWN', 'NAME_INVALID', 'NAME_UNKNOWN', 'SIZE_INVALID', 'UNAUTHORIZED', 'DENIED', 'UNSUPPORTED', 'TOOMANYREQUESTS',
+  'BLOB_UNKNOWN',
+  'BLOB_UPLOAD_INVALID',
+  'BLOB_UPLOAD_UNKNOWN',
+  'DIGEST_INVALID',
+  'MANIFEST_BLOB_UNKNOWN',
+  'MANIFEST_INVALID',
+  'MANIFEST_UNKNOWN',
+  'NAME_INVALID',
+  'NAME_UNKNOWN',
+  'SIZE_INVALID',
+  'UNAUTHORIZED',
+  'DENIED',
+  'UNSUPPORTED',
+  'TOOMANYREQUESTS',
 ];
 const dummyDigest = `sha256:${'0'.repeat(64)}`;
 const emptyJSON = '{}';
@@ -18,12 +30,21 @@ const emptyJSONDigest = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e83
 const annotationKey = 'org.opencontainers.conformance.test';
 
 function config(seed: string) {
-  const content = JSON.stringify({ architecture: 'amd64', os: 'linux', author: seed, rootfs: { type: 'layers', diff_ids: [] } });
+  const content = JSON.stringify({
+    architecture: 'amd64',
+    os: 'linux',
+    author: seed,
+    rootfs: { type: 'layers', diff_ids: [] },
+  });
   return { content, digest: sha256(content), length: String(Buffer.byteLength(content)) };
 }
 const layer = randomBytes(2048);
 const layerDigest = sha256(layer);
-function imageManifest(cfg: { digest: string; length: string }, extra: Record<string, unknown> = {}, layers = [{ digest: layerDigest, size: layer.byteLength }]) {
+function imageManifest(
+  cfg: { digest: string; length: string },
+  extra: Record<string, unknown> = {},
+  layers = [{ digest: layerDigest, size: layer.byteLength }],
+) {
   const content = JSON.stringify(
     {
       schemaVersion: 2,
@@ -67,7 +88,10 @@ describe.each(drivers)('OCI conformance on %s storage', (_name, makeDriver) => {
     const post = await call(registry, 'POST', `/v2/${repo}/blobs/uploads/`);
     const put = await call(registry, 'PUT', post.headers.get('location')!, {
       query: { digest },
-      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(Buffer.byteLength(content as string)) },
+      headers: {
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': String(Buffer.byteLength(content as string)),
+      },
       body: content,
     });
     expect(put.status).toBe(201);
@@ -78,7 +102,10 @@ describe.each(drivers)('OCI conformance on %s storage', (_name, makeDriver) => {
     it('Setup: populates blobs, a layer and a tagged manifest', async () => {
       await upload(name, cfgs[0]!.content);
       await upload(name, layer);
-      const put = await call(registry, 'PUT', `/v2/${name}/manifests/tagtest0`, { headers: { 'Content-Type': OCI_MANIFEST }, body: manifest.content });
+      const put = await call(registry, 'PUT', `/v2/${name}/manifests/tagtest0`, {
+        headers: { 'Content-Type': OCI_MANIFEST },
+        body: manifest.content,
+      });
       expect(put.status).toBe(201);
     });
     it('HEAD request to nonexistent blob should result in 404 response', async () => {
@@ -105,7 +132,9 @@ describe.each(drivers)('OCI conformance on %s storage', (_name, makeDriver) => {
       expect((await call(registry, 'HEAD', `/v2/${name}/manifests/nonexistent`)).status).toBe(404);
     });
     it('HEAD request to manifest path (digest) should yield 200 response', async () => {
-      const r = await call(registry, 'HEAD', `/v2/${name}/manifests/${manifest.digest}`, { headers: { Accept: OCI_MANIFEST } });
+      const r = await call(registry, 'HEAD', `/v2/${name}/manifests/${manifest.digest}`, {
+        headers: { Accept: OCI_MANIFEST },
+      });
       expect(r.status).toBe(200);
       expect(r.headers.get('docker-content-digest')).toBe(manifest.digest);
       expect(r.headers.get('content-type')).toBe(OCI_MANIFEST);
@@ -164,11 +193,17 @@ describe.each(drivers)('OCI conformance on %s storage', (_name, makeDriver) => {
     it('Blob Upload Streamed: PATCH request with blob in body should yield 202 response', async () => {
       const post = await call(registry, 'POST', `/v2/${name}/blobs/uploads/`);
       expect(post.headers.get('location')).toBeTruthy();
-      last = await call(registry, 'PATCH', post.headers.get('location')!, { headers: { 'Content-Type': 'application/octet-stream' }, body: blobA });
+      last = await call(registry, 'PATCH', post.headers.get('location')!, {
+        headers: { 'Content-Type': 'application/octet-stream' },
+        body: blobA,
+      });
       expect(last.status).toBe(202);
     });
     it('Blob Upload Streamed: PUT request to session URL with digest should yield 201 response', async () => {
-      const r = await call(registry, 'PUT', last.headers.get('location')!, { query: { digest: blobADigest }, headers: { 'Content-Length': '0' } });
+      const r = await call(registry, 'PUT', last.headers.get('location')!, {
+        query: { digest: blobADigest },
+        headers: { 'Content-Length': '0' },
+      });
       expect(r.status).toBe(201);
       expect(r.headers.get('location')).toBeTruthy();
     });
@@ -189,7 +224,10 @@ describe.each(drivers)('OCI conformance on %s storage', (_name, makeDriver) => {
       const post = await call(registry, 'POST', `/v2/${name}/blobs/uploads/`);
       expect(post.status).toBe(202);
       expect(post.headers.get('docker-upload-uuid')).toBeTruthy();
-      const put = await call(registry, 'PUT', post.headers.get('location')!, { query: { digest: cfgs[1]!.digest }, body: cfgs[1]!.content });
+      const put = await call(registry, 'PUT', post.headers.get('location')!, {
+        query: { digest: cfgs[1]!.digest },
+        body: cfgs[1]!.content,
+      });
       expect(put.status).toBe(201);
       expect((await call(registry, 'GET', `/v2/${name}/blobs/${cfgs[1]!.digest}`)).status).toBe(200);
     });
@@ -200,7 +238,11 @@ describe.each(drivers)('OCI conformance on %s storage', (_name, makeDriver) => {
     it('Chunked: Out-of-order blob upload should return 416', async () => {
       const post = await call(registry, 'POST', `/v2/${name}/blobs/uploads/`, { headers: { 'Content-Length': '0' } });
       const r = await call(registry, 'PATCH', post.headers.get('location')!, {
-        headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': chunk2Range, 'Content-Length': String(chunk2.length) },
+        headers: {
+          'Content-Type': 'application/octet-stream',
+          'Content-Range': chunk2Range,
+          'Content-Length': String(chunk2.length),
+        },
         body: chunk2,
       });
       expect(r.status).toBe(416);
@@ -208,7 +250,11 @@ describe.each(drivers)('OCI conformance on %s storage', (_name, makeDriver) => {
     it('Chunked: PATCH request with first chunk should return 202 and its Range', async () => {
       prev = await call(registry, 'POST', `/v2/${name}/blobs/uploads/`, { headers: { 'Content-Length': '0' } });
       last = await call(registry, 'PATCH', prev.headers.get('location')!, {
-        headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': chunk1Range, 'Content-Length': String(chunk1.length) },
+        headers: {
+          'Content-Type': 'application/octet-stream',
+          'Content-Range': chunk1Range,
+          'Content-Length': String(chunk1.length),
+        },
         body: chunk1,
       });
       expect(last.status).toBe(202);
@@ -216,7 +262,11 @@ describe.each(drivers)('OCI conformance on %s storage', (_name, makeDriver) => {
     });
     it('Chunked: Retry previous blob chunk should return 416', async () => {
       const r = await call(registry, 'PATCH', prev.headers.get('location')!, {
-        headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': chunk1Range, 'Content-Length': String(chunk1.length) },
+        headers: {
+          'Content-Type': 'application/octet-stream',
+          'Content-Range': chunk1Range,
+          'Content-Length': String(chunk1.length),
+        },
         body: chunk1,
       });
       expect(r.status).toBe(416);
@@ -229,7 +279,11 @@ describe.each(drivers)('OCI conformance on %s storage', (_name, makeDriver) => {
     });
     it('Chunked: PATCH request with second chunk should return 202', async () => {
       last = await call(registry, 'PATCH', last.headers.get('location')!, {
-        headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': chunk2Range, 'Content-Length': String(chunk2.length) },
+        headers: {
+          'Content-Type': 'application/octet-stream',
+          'Content-Range': chunk2Range,
+          'Content-Length': String(chunk2.length),
+        },
         body: chunk2,
       });
       expect(last.status).toBe(202);
@@ -237,7 +291,10 @@ describe.each(drivers)('OCI conformance on %s storage', (_name, makeDriver) => {
       expect(last.headers.get('location')).toBeTruthy();
     });
     it('Chunked: PUT request with digest should return 201', async () => {
-      const r = await call(registry, 'PUT', last.headers.get('location')!, { query: { digest: blobBDigest }, headers: { 'Content-Length': '0' } });
+      const r = await call(registry, 'PUT', last.headers.get('location')!, {
+        query: { digest: blobBDigest },
+        headers: { 'Content-Length': '0' },
+      });
       expect(r.status).toBe(201);
       expect(r.headers.get('location')).toBeTruthy();
       const get = await call(registry, 'GET', `/v2/${name}/blobs/${blobBDigest}`);
@@ -248,8 +305,10 @@ describe.each(drivers)('OCI conformance on %s storage', (_name, makeDriver) => {
       expect(r.status).toBe(202);
       expect(r.headers.get('location')).toMatch(new RegExp(`^/v2/${crossmount}/blobs/uploads/`));
     });
-    it('Cross-mount: POST request to mount another repository\'s blob should return 201 and the blob is readable there', async () => {
-      last = await call(registry, 'POST', `/v2/${crossmount}/blobs/uploads/`, { query: { mount: blobADigest, from: name } });
+    it("Cross-mount: POST request to mount another repository's blob should return 201 and the blob is readable there", async () => {
+      last = await call(registry, 'POST', `/v2/${crossmount}/blobs/uploads/`, {
+        query: { mount: blobADigest, from: name },
+      });
       expect(last.status).toBe(201);
       expect(last.headers.get('location')).toBe(`/v2/${crossmount}/blobs/${blobADigest}`);
       expect((await call(registry, 'GET', last.headers.get('location')!)).status).toBe(200);
@@ -263,7 +322,10 @@ describe.each(drivers)('OCI conformance on %s storage', (_name, makeDriver) => {
     });
     it('Manifest Upload: PUT should accept a manifest upload under four tags', async () => {
       for (let i = 0; i < 4; i++) {
-        const r = await call(registry, 'PUT', `/v2/${name}/manifests/test${i}`, { headers: { 'Content-Type': OCI_MANIFEST }, body: manifest1.content });
+        const r = await call(registry, 'PUT', `/v2/${name}/manifests/test${i}`, {
+          headers: { 'Content-Type': OCI_MANIFEST },
+          body: manifest1.content,
+        });
         expect(r.status).toBe(201);
         expect(r.headers.get('location')).toBeTruthy();
         expect(r.headers.get('docker-content-digest')).toBe(manifest1.digest);
@@ -271,42 +333,98 @@ describe.each(drivers)('OCI conformance on %s storage', (_name, makeDriver) => {
     });
     it('Manifest Upload: Registry should accept a manifest upload with no layers', async () => {
       const m = imageManifest(cfgs[1]!, {}, []);
-      const r = await call(registry, 'PUT', `/v2/${name}/manifests/emptylayer`, { headers: { 'Content-Type': OCI_MANIFEST }, body: m.content });
+      const r = await call(registry, 'PUT', `/v2/${name}/manifests/emptylayer`, {
+        headers: { 'Content-Type': OCI_MANIFEST },
+        body: m.content,
+      });
       expect(r.status).toBe(201);
     });
     it('Manifest Upload: GET request to manifest URL (digest) should yield 200 response', async () => {
-      expect((await call(registry, 'GET', `/v2/${name}/manifests/${manifest1.digest}`, { headers: { Accept: OCI_MANIFEST } })).status).toBe(200);
+      expect(
+        (
+          await call(registry, 'GET', `/v2/${name}/manifests/${manifest1.digest}`, {
+            headers: { Accept: OCI_MANIFEST },
+          })
+        ).status,
+      ).toBe(200);
     });
     it('Manifest Upload: accepts custom config mediaType (artifact type) and custom artifactType [v1.1]', async () => {
       const configType = JSON.stringify({
         schemaVersion: 2,
         mediaType: OCI_MANIFEST,
-        config: { mediaType: 'application/vnd.nhl.peanut.butter.bagel', digest: sha256(refBlobA), size: refBlobA.length },
+        config: {
+          mediaType: 'application/vnd.nhl.peanut.butter.bagel',
+          digest: sha256(refBlobA),
+          size: refBlobA.length,
+        },
         layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: emptyJSONDigest, size: 2 }],
       });
-      expect((await call(registry, 'PUT', `/v2/${name}/manifests/${sha256(configType)}`, { headers: { 'Content-Type': OCI_MANIFEST }, body: configType })).status).toBe(201);
+      expect(
+        (
+          await call(registry, 'PUT', `/v2/${name}/manifests/${sha256(configType)}`, {
+            headers: { 'Content-Type': OCI_MANIFEST },
+            body: configType,
+          })
+        ).status,
+      ).toBe(201);
       const artifact = JSON.stringify({
         schemaVersion: 2,
         mediaType: OCI_MANIFEST,
         artifactType: 'application/vnd.nba.strawberry.jam.croissant',
         config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: emptyJSONDigest, size: 2 },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(refBlobA), size: refBlobA.length }],
+        layers: [
+          { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(refBlobA), size: refBlobA.length },
+        ],
       });
-      expect((await call(registry, 'PUT', `/v2/${name}/manifests/${sha256(artifact)}`, { headers: { 'Content-Type': OCI_MANIFEST }, body: artifact })).status).toBe(201);
+      expect(
+        (
+          await call(registry, 'PUT', `/v2/${name}/manifests/${sha256(artifact)}`, {
+            headers: { 'Content-Type': OCI_MANIFEST },
+            body: artifact,
+          })
+        ).status,
+      ).toBe(201);
     });
     it('Manifest Upload: accepts an image index and a nested image index', async () => {
       await upload(name, cfgs[0]!.content);
       const m0 = imageManifest(cfgs[0]!);
-      expect((await call(registry, 'PUT', `/v2/${name}/manifests/tagtest0`, { headers: { 'Content-Type': OCI_MANIFEST }, body: m0.content })).status).toBe(201);
+      expect(
+        (
+          await call(registry, 'PUT', `/v2/${name}/manifests/tagtest0`, {
+            headers: { 'Content-Type': OCI_MANIFEST },
+            body: m0.content,
+          })
+        ).status,
+      ).toBe(201);
       const index = JSON.stringify(
-        { schemaVersion: 2, mediaType: OCI_INDEX, artifactType: 'application/vnd.food.stand', manifests: [{ mediaType: OCI_MANIFEST, size: Number(m0.length), digest: m0.digest }], annotations: { [annotationKey]: 'test index' } },
+        {
+          schemaVersion: 2,
+          mediaType: OCI_INDEX,
+          artifactType: 'application/vnd.food.stand',
+          manifests: [{ mediaType: OCI_MANIFEST, size: Number(m0.length), digest: m0.digest }],
+          annotations: { [annotationKey]: 'test index' },
+        },
         null,
         '\t',
       );
-      const r = await call(registry, 'PUT', `/v2/${name}/manifests/${sha256(index)}`, { headers: { 'Content-Type': OCI_INDEX }, body: index });
+      const r = await call(registry, 'PUT', `/v2/${name}/manifests/${sha256(index)}`, {
+        headers: { 'Content-Type': OCI_INDEX },
+        body: index,
+      });
       expect(r.status).toBe(201);
-      const nested = JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_INDEX, size: Buffer.byteLength(index), digest: sha256(index) }] });
-      expect((await call(registry, 'PUT', `/v2/${name}/manifests/${sha256(nested)}`, { headers: { 'Content-Type': OCI_INDEX }, body: nested })).status).toBe(201);
+      const nested = JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_INDEX,
+        manifests: [{ mediaType: OCI_INDEX, size: Buffer.byteLength(index), digest: sha256(index) }],
+      });
+      expect(
+        (
+          await call(registry, 'PUT', `/v2/${name}/manifests/${sha256(nested)}`, {
+            headers: { 'Content-Type': OCI_INDEX },
+            body: nested,
+          })
+        ).status,
+      ).toBe(201);
       const got = await call(registry, 'GET', `/v2/${name}/manifests/${sha256(nested)}`);
       expect(got.headers.get('content-type')).toBe(OCI_INDEX);
     });
@@ -320,7 +438,10 @@ describe.each(drivers)('OCI conformance on %s storage', (_name, makeDriver) => {
         layers: [{ mediaType: 'application/vnd.oci.empty.v1+json', digest: emptyJSONDigest, size: 2 }],
         subject: { mediaType: OCI_MANIFEST, digest: missingSubject.digest, size: Number(missingSubject.length) },
       });
-      const r = await call(registry, 'PUT', `/v2/${name}/manifests/${sha256(ref)}`, { headers: { 'Content-Type': OCI_MANIFEST }, body: ref });
+      const r = await call(registry, 'PUT', `/v2/${name}/manifests/${sha256(ref)}`, {
+        headers: { 'Content-Type': OCI_MANIFEST },
+        body: ref,
+      });
       expect(r.status).toBe(201);
       expect(r.headers.get('oci-subject')).toMatch(/^[a-z0-9]+:[a-f0-9]+$/);
       expect(r.headers.get('oci-subject')).toBe(missingSubject.digest);
@@ -341,7 +462,11 @@ describe.each(drivers)('OCI conformance on %s storage', (_name, makeDriver) => {
     const refBlobB = randomBytes(41);
     const typeA = 'application/vnd.nhl.peanut.butter.bagel';
     const typeB = 'application/vnd.nba.strawberry.jam.croissant';
-    const subject = (m: { digest: string; length: string }) => ({ mediaType: OCI_MANIFEST, digest: m.digest, size: Number(m.length) });
+    const subject = (m: { digest: string; length: string }) => ({
+      mediaType: OCI_MANIFEST,
+      digest: m.digest,
+      size: Number(m.length),
+    });
     const configArtifact = (blob: Uint8Array, value: string, subj = m4) =>
       JSON.stringify({
         schemaVersion: 2,
@@ -378,7 +503,10 @@ describe.each(drivers)('OCI conformance on %s storage', (_name, makeDriver) => {
       annotations: { [annotationKey]: 'test index' },
     });
     const putManifest = async (ref: string, content: string, type = OCI_MANIFEST) => {
-      const r = await call(registry, 'PUT', `/v2/${repo}/manifests/${ref}`, { headers: { 'Content-Type': type }, body: content });
+      const r = await call(registry, 'PUT', `/v2/${repo}/manifests/${ref}`, {
+        headers: { 'Content-Type': type },
+        body: content,
+      });
       expect(r.status, r.text).toBe(201);
       return r;
     };
@@ -427,7 +555,11 @@ describe.each(drivers)('OCI conformance on %s storage', (_name, makeDriver) => {
       const r = await call(registry, 'GET', `/v2/${repo}/referrers/${m4.digest}`);
       expect(r.status).toBe(200);
       expect(r.headers.get('content-type')).toBe(OCI_INDEX);
-      const list = r.json().manifests as { digest: string; artifactType: string; annotations: Record<string, string> }[];
+      const list = r.json().manifests as {
+        digest: string;
+        artifactType: string;
+        annotations: Record<string, string>;
+      }[];
       expect(list).toHaveLength(5);
       expect(new Set(list.map((m) => m.digest)).size).toBe(5);
       for (const m of list) expect(Object.keys(m.annotations)).toHaveLength(1);
@@ -446,7 +578,8 @@ describe.each(drivers)('OCI conformance on %s storage', (_name, makeDriver) => {
       expect(r.json().manifests.map((m: { digest: string }) => m.digest)).toEqual([sha256(cLayer)]);
     });
     it('Teardown: deleting a referrer removes it from the referrers list', async () => {
-      for (const d of [sha256(refsIndex), sha256(aConfig)]) expect((await call(registry, 'DELETE', `/v2/${repo}/manifests/${d}`)).status).toBe(202);
+      for (const d of [sha256(refsIndex), sha256(aConfig)])
+        expect((await call(registry, 'DELETE', `/v2/${repo}/manifests/${d}`)).status).toBe(202);
       const r = await call(registry, 'GET', `/v2/${repo}/referrers/${m4.digest}`);
       expect(r.json().manifests).toHaveLength(3);
     });
@@ -460,7 +593,14 @@ describe.each(drivers)('OCI conformance on %s storage', (_name, makeDriver) => {
       await upload(repo, cfgs[0]!.content);
       await upload(repo, layer);
       for (const t of ['tagtest0', 'tagtest1', 'other']) {
-        expect((await call(registry, 'PUT', `/v2/${repo}/manifests/${t}`, { headers: { 'Content-Type': OCI_MANIFEST }, body: m.content })).status).toBe(201);
+        expect(
+          (
+            await call(registry, 'PUT', `/v2/${repo}/manifests/${t}`, {
+              headers: { 'Content-Type': OCI_MANIFEST },
+              body: m.content,
+            })
+          ).status,
+        ).toBe(201);
       }
       numTags = (await call(registry, 'GET', `/v2/${repo}/tags/list`)).json().tags.length;
       expect(numTags).toBe(3);

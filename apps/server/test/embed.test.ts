@@ -1,10 +1,10 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { type Registry, createRegistry } from '../src/index.js';
+import { createRegistry, type Registry } from '../src/index.js';
 import { call, pushImage } from './helpers.js';
 
 describe('embedding', () => {
-  it('mounts in a Hono app next to the app\'s own routes (README example)', async () => {
+  it("mounts in a Hono app next to the app's own routes (README example)", async () => {
     const registry = createRegistry();
     const app = new Hono();
     app.get('/', (c) => c.text('my service'));

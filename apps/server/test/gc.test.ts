@@ -1,8 +1,8 @@
 import { utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir } from '@lade/test-support';
-import { FilesystemDriver, type Registry, createRegistry, layout } from '../src/index.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createRegistry, FilesystemDriver, layout, type Registry } from '../src/index.js';
 import { call, pushBlob, pushImage, sha256 } from './helpers.js';
 
 const HOUR = 60 * 60 * 1000;
@@ -28,9 +28,22 @@ describe('garbage collection', () => {
     const index = JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.index.v1+json',
-      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: image.digest, size: Buffer.byteLength(image.manifest) }],
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: image.digest,
+          size: Buffer.byteLength(image.manifest),
+        },
+      ],
     });
-    expect((await call(registry, 'PUT', '/v2/app/manifests/multi', { headers: { 'Content-Type': 'application/vnd.oci.image.index.v1+json' }, body: index })).status).toBe(201);
+    expect(
+      (
+        await call(registry, 'PUT', '/v2/app/manifests/multi', {
+          headers: { 'Content-Type': 'application/vnd.oci.image.index.v1+json' },
+          body: index,
+        })
+      ).status,
+    ).toBe(201);
     await call(registry, 'DELETE', '/v2/app/manifests/v1');
     const orphan = await pushBlob(registry, 'app', 'orphan layer');
     for (const d of [image.configDigest, image.layerDigest, image.digest, sha256(index), orphan]) await ageBlob(d);
@@ -42,7 +55,8 @@ describe('garbage collection', () => {
     expect(report.deleted).toEqual([orphan]);
     expect(report.bytesFreed).toBe('orphan layer'.length);
     expect((await call(registry, 'GET', `/v2/app/blobs/${orphan}`)).status).toBe(404);
-    for (const d of [image.configDigest, image.layerDigest]) expect((await call(registry, 'GET', `/v2/app/blobs/${d}`)).status).toBe(200);
+    for (const d of [image.configDigest, image.layerDigest])
+      expect((await call(registry, 'GET', `/v2/app/blobs/${d}`)).status).toBe(200);
     expect((await call(registry, 'GET', '/v2/app/manifests/multi')).text).toBe(index);
   });
 
@@ -57,7 +71,9 @@ describe('garbage collection', () => {
     const d = await pushBlob(registry, 'src', 'shared layer');
     await ageBlob(d);
     await ageLink('src', d);
-    expect((await call(registry, 'POST', '/v2/dst/blobs/uploads/', { query: { mount: d, from: 'src' } })).status).toBe(201);
+    expect((await call(registry, 'POST', '/v2/dst/blobs/uploads/', { query: { mount: d, from: 'src' } })).status).toBe(
+      201,
+    );
     expect((await registry.collectGarbage()).deleted).toEqual([]);
   });
 
@@ -65,7 +81,10 @@ describe('garbage collection', () => {
     const oldPost = await call(registry, 'POST', '/v2/app/blobs/uploads/');
     const newPost = await call(registry, 'POST', '/v2/app/blobs/uploads/');
     const oldId = oldPost.headers.get('docker-upload-uuid')!;
-    await registry.store.driver.putContent(layout.uploadStarted('app', oldId), new TextEncoder().encode(new Date(Date.now() - 8 * 24 * HOUR).toISOString()));
+    await registry.store.driver.putContent(
+      layout.uploadStarted('app', oldId),
+      new TextEncoder().encode(new Date(Date.now() - 8 * 24 * HOUR).toISOString()),
+    );
     const report = await registry.collectGarbage();
     expect(report.uploadsPurged).toBe(1);
     expect((await call(registry, 'GET', oldPost.headers.get('location')!)).status).toBe(404);
@@ -84,15 +103,19 @@ describe('garbage collection', () => {
       }
       return n;
     })();
-    const pushed = await Promise.all(Array.from({ length: 40 }, (_, i) => pushImage(registry, `concurrent/app${i % 8}`, `t${i}`)));
+    const pushed = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => pushImage(registry, `concurrent/app${i % 8}`, `t${i}`)),
+    );
     running = false;
     expect(await collections).toBeGreaterThan(0);
     await registry.collectGarbage({ gracePeriodMs: 60_000 });
     for (const [i, p] of pushed.entries()) {
       const repo = `concurrent/app${i % 8}`;
       expect((await call(registry, 'GET', `/v2/${repo}/manifests/t${i}`)).text).toBe(p.manifest);
-      for (const d of [p.configDigest, p.layerDigest]) expect((await call(registry, 'HEAD', `/v2/${repo}/blobs/${d}`)).status).toBe(200);
+      for (const d of [p.configDigest, p.layerDigest])
+        expect((await call(registry, 'HEAD', `/v2/${repo}/blobs/${d}`)).status).toBe(200);
     }
-    for (const d of [old.configDigest, old.layerDigest]) expect((await call(registry, 'HEAD', `/v2/stable/blobs/${d}`)).status).toBe(200);
+    for (const d of [old.configDigest, old.layerDigest])
+      expect((await call(registry, 'HEAD', `/v2/stable/blobs/${d}`)).status).toBe(200);
   });
 });

@@ -11,6 +11,7 @@ export interface Call {
   status: number;
   headers: Headers;
   text: string;
+  // biome-ignore lint/suspicious/noExplicitAny: tests probe response bodies ad hoc
   json: () => any;
 }
 
@@ -24,7 +25,11 @@ export async function call(
   const url = new URL(path, BASE);
   for (const [k, v] of Object.entries(init.query ?? {})) url.searchParams.set(k, v);
   const res = await registry.fetch(
-    new Request(url, { method, headers: init.headers ?? {}, ...(init.body !== undefined ? { body: init.body as BodyInit } : {}) }),
+    new Request(url, {
+      method,
+      headers: init.headers ?? {},
+      ...(init.body !== undefined ? { body: init.body as BodyInit } : {}),
+    }),
   );
   const text = method === 'HEAD' ? '' : await res.text();
   return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
@@ -49,7 +54,11 @@ export async function pushImage(registry: Registry, repo: string, tag: string, s
   const manifest = JSON.stringify({
     schemaVersion: 2,
     mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: Buffer.byteLength(config) },
+    config: {
+      mediaType: 'application/vnd.oci.image.config.v1+json',
+      digest: configDigest,
+      size: Buffer.byteLength(config),
+    },
     layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: layer.byteLength }],
   });
   const put = await call(registry, 'PUT', `/v2/${repo}/manifests/${tag}`, {

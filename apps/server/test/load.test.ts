@@ -1,12 +1,12 @@
 // Bounded load and fault tests on loopback: concurrent pushes and pulls through the Node adapter, and kill -9 of a
 // lade-server process in the middle of uploads followed by a restart on the same storage.
-import { fileURLToPath } from 'node:url';
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
 import { freePort, tempDir } from '@lade/test-support';
-import { FilesystemDriver, type RunningServer, createRegistry, serve } from '../src/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRegistry, FilesystemDriver, type RunningServer, serve } from '../src/index.js';
 import { sha256 } from './helpers.js';
 
 const f = (url: string, init: RequestInit = {}) => fetch(url, init);
@@ -33,7 +33,11 @@ async function push(base: string, repo: string, tag: string, seed: string) {
     config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digests[0], size: blobs[0]!.length },
     layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: digests[1], size: blobs[1]!.length }],
   });
-  const put = await f(`${base}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: manifest, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
+  const put = await f(`${base}/v2/${repo}/manifests/${tag}`, {
+    method: 'PUT',
+    body: manifest,
+    headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
+  });
   await put.arrayBuffer();
   if (put.status !== 201) throw new Error(`manifest PUT ${put.status}`);
   return { manifest, digests, blobs };
@@ -52,7 +56,9 @@ describe('load', () => {
   });
 
   it('takes 200 concurrent pushes of distinct images with nothing lost or corrupted', async () => {
-    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => push(server.url, `load/img${i}`, 'v1', `seed-${i}`)));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => push(server.url, `load/img${i}`, 'v1', `seed-${i}`)),
+    );
     const bad: string[] = [];
     await Promise.all(
       results.map(async (r, i) => {
@@ -98,9 +104,24 @@ describe('kill -9 during uploads', () => {
   afterAll(async () => dir.cleanup());
 
   async function start(port: number): Promise<ChildProcess> {
-    const child = spawn(process.execPath, ['--conditions', 'lade-source', '--import', 'tsx', main, '--root', dir.path, '--addr', `127.0.0.1:${port}`, '--no-access-log'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--conditions',
+        'lade-source',
+        '--import',
+        'tsx',
+        main,
+        '--root',
+        dir.path,
+        '--addr',
+        `127.0.0.1:${port}`,
+        '--no-access-log',
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let err = '';
     child.stderr!.on('data', (c) => (err += c));
     for (let i = 0; i < 200 && !err.includes('listening'); i++) await new Promise((r) => setTimeout(r, 50));
@@ -148,7 +169,11 @@ describe('kill -9 during uploads', () => {
         expect(have).toBeLessThan(content.length);
         const rest = new URL(loc);
         rest.searchParams.set('digest', digest);
-        const finish = await fetch(rest, { method: 'PUT', body: content.subarray(have), headers: { 'Content-Range': `${have}-${content.length - 1}` } });
+        const finish = await fetch(rest, {
+          method: 'PUT',
+          body: content.subarray(have),
+          headers: { 'Content-Range': `${have}-${content.length - 1}` },
+        });
         expect(finish.status).toBe(201);
         const back = Buffer.from(await (await fetch(`${base}/v2/kill/r${round}/blobs/${digest}`)).arrayBuffer());
         expect(back.equals(content)).toBe(true);

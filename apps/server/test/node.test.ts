@@ -1,12 +1,22 @@
-import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
 import { stat, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
 import { freePort, tempDir } from '@lade/test-support';
-import { ConfigError, FilesystemDriver, MemoryDriver, type RunningServer, createRegistry, layout, parseAddr, parseConfig, serve } from '../src/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  createRegistry,
+  FilesystemDriver,
+  layout,
+  MemoryDriver,
+  parseAddr,
+  parseConfig,
+  type RunningServer,
+  serve,
+} from '../src/index.js';
 import { sha256 } from './helpers.js';
 
 function rawRequest(port: number, method: string, path: string): Promise<{ status: number; body: string }> {
@@ -83,7 +93,12 @@ describe('Node adapter', () => {
   });
 
   it('refuses raw dot segments (literal or percent-encoded) with NAME_INVALID before routing', async () => {
-    for (const path of ['/v2/a/%2e%2e/b/blobs/uploads/', '/v2/a/../b/tags/list', '/v2/a%2f..%2fb/tags/list', '/v2/./x/tags/list']) {
+    for (const path of [
+      '/v2/a/%2e%2e/b/blobs/uploads/',
+      '/v2/a/../b/tags/list',
+      '/v2/a%2f..%2fb/tags/list',
+      '/v2/./x/tags/list',
+    ]) {
       const r = await rawRequest(server.port, path.includes('uploads') ? 'POST' : 'GET', path);
       expect(r.status, path).toBe(400);
       expect(JSON.parse(r.body).errors[0].code).toBe('NAME_INVALID');
@@ -130,20 +145,36 @@ http: {addr: "127.0.0.1:5123"}
 auth:
   htpasswd: {realm: test-realm, path: ${htpasswd}}
 `);
-    expect(c).toMatchObject({ hostname: '127.0.0.1', port: 5123, accessLog: false, registry: { readOnly: true, deleteEnabled: false } });
+    expect(c).toMatchObject({
+      hostname: '127.0.0.1',
+      port: 5123,
+      accessLog: false,
+      registry: { readOnly: true, deleteEnabled: false },
+    });
     expect(c.registry.storage?.name).toBe('filesystem');
     const r = createRegistry(c.registry);
     const res = await r.fetch(new Request('http://x/v2/'));
     expect(res.headers.get('www-authenticate')).toBe('Basic realm="test-realm"');
-    const mem = parseConfig('storage: {inmemory: {}}\nhttp: {addr: ":0"}\nauth: {token: {secret: s3cr3t, service: svc, issuer: iss}}\nproxy: {remoteurl: "https://registry-1.docker.io", username: u, password: p}');
+    const mem = parseConfig(
+      'storage: {inmemory: {}}\nhttp: {addr: ":0"}\nauth: {token: {secret: s3cr3t, service: svc, issuer: iss}}\nproxy: {remoteurl: "https://registry-1.docker.io", username: u, password: p}',
+    );
     expect(mem.registry.storage?.name).toBe('inmemory');
     expect(mem.registry.proxy).toBeDefined();
-    expect(parseConfig('storage: {s3: {bucket: b, regionendpoint: "http://127.0.0.1:9", accesskey: a, secretkey: s}}').registry.storage?.name).toBe('s3');
+    expect(
+      parseConfig('storage: {s3: {bucket: b, regionendpoint: "http://127.0.0.1:9", accesskey: a, secretkey: s}}')
+        .registry.storage?.name,
+    ).toBe('s3');
     await dir.cleanup();
   });
 
   it('rejects unusable configs with CONFIG_INVALID', () => {
-    for (const text of ['[1, 2', 'storage: {nfs: {}}', 'storage: {inmemory: {}}\nauth: {htpasswd: {realm: r}}', 'http: {addr: "nope"}', 'storage: {inmemory: {}}\nauth: {token: {algorithm: PS512}}']) {
+    for (const text of [
+      '[1, 2',
+      'storage: {nfs: {}}',
+      'storage: {inmemory: {}}\nauth: {htpasswd: {realm: r}}',
+      'http: {addr: "nope"}',
+      'storage: {inmemory: {}}\nauth: {token: {algorithm: PS512}}',
+    ]) {
       let err: unknown;
       try {
         parseConfig(text);
@@ -163,9 +194,25 @@ describe('lade-server binary', () => {
     const port = await freePort();
     const cfg = join(dir.path, 'registry.yml');
     await writeFile(cfg, 'storage: {inmemory: {}}\nhttp: {addr: ":1"}\n');
-    const child = spawn(process.execPath, ['--conditions', 'lade-source', '--import', 'tsx', fileURLToPath(new URL('../src/main.ts', import.meta.url)), '--config', cfg, '--addr', `127.0.0.1:${port}`, '--root', join(dir.path, 'data')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--conditions',
+        'lade-source',
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('../src/main.ts', import.meta.url)),
+        '--config',
+        cfg,
+        '--addr',
+        `127.0.0.1:${port}`,
+        '--root',
+        join(dir.path, 'data'),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (c) => (out += c));

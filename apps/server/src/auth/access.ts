@@ -21,7 +21,9 @@ export interface AccessRule {
 export type AccessPolicy = readonly AccessRule[];
 
 /** The default policy: every authenticated account may do everything; anonymous requests nothing. */
-export const AUTHENTICATED_FULL_ACCESS: AccessPolicy = Object.freeze([{ accounts: ['*'], repositories: ['**'], actions: ['*'] }]);
+export const AUTHENTICATED_FULL_ACCESS: AccessPolicy = Object.freeze([
+  { accounts: ['*'], repositories: ['**'], actions: ['*'] },
+]);
 
 const patternCache = new Map<string, RegExp>();
 
@@ -39,12 +41,20 @@ function globToRegExp(glob: string): RegExp {
 }
 
 /** The actions `policy` allows `account` (undefined = anonymous) on a resource. */
-export function allowedActions(policy: AccessPolicy, account: string | undefined, type: Access['type'], name: string): Set<Action> {
+export function allowedActions(
+  policy: AccessPolicy,
+  account: string | undefined,
+  type: Access['type'],
+  name: string,
+): Set<Action> {
   const out = new Set<Action>();
   for (const rule of policy) {
     const who = rule.accounts.some((a) => (account === undefined ? a === 'anonymous' : a === '*' || a === account));
     if (!who) continue;
-    const target = type === 'registry' ? rule.repositories.includes(name) || rule.repositories.includes('**') : rule.repositories.some((p) => globToRegExp(p).test(name));
+    const target =
+      type === 'registry'
+        ? rule.repositories.includes(name) || rule.repositories.includes('**')
+        : rule.repositories.some((p) => globToRegExp(p).test(name));
     if (!target) continue;
     for (const a of rule.actions) out.add(a);
   }
@@ -53,7 +63,8 @@ export function allowedActions(policy: AccessPolicy, account: string | undefined
 
 /** True when `granted` actions cover `action` (`*` covers all). */
 export function covers(granted: ReadonlySet<Action> | readonly Action[], action: Action): boolean {
-  const has = (a: Action) => (Array.isArray(granted) ? (granted as readonly Action[]).includes(a) : (granted as ReadonlySet<Action>).has(a));
+  const has = (a: Action) =>
+    Array.isArray(granted) ? (granted as readonly Action[]).includes(a) : (granted as ReadonlySet<Action>).has(a);
   return has('*') || has(action);
 }
 

@@ -3,7 +3,16 @@ import { readFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
 import { RegistryError } from '../errors.js';
 import { readLimited } from '../registry-store.js';
-import { type Access, type AccessPolicy, type Action, AUTHENTICATED_FULL_ACCESS, allowedActions, covers, formatScope, parseScopes } from './access.js';
+import {
+  type Access,
+  type AccessPolicy,
+  type Action,
+  AUTHENTICATED_FULL_ACCESS,
+  allowedActions,
+  covers,
+  formatScope,
+  parseScopes,
+} from './access.js';
 import { type JwtKey, signJwt, verifyJwt } from './jwt.js';
 
 /** Who a request is and what it may do. */
@@ -147,7 +156,9 @@ export function basicAuth(options: BasicAuthOptions): Authenticator {
       let account: string | undefined;
       if (creds) {
         if (!(await checker.check(creds.user, creds.password))) {
-          throw new RegistryError('UNAUTHORIZED', 'authentication required: the user name or password is wrong', { headers: challenge });
+          throw new RegistryError('UNAUTHORIZED', 'authentication required: the user name or password is wrong', {
+            headers: challenge,
+          });
         }
         account = creds.user;
       }
@@ -160,9 +171,13 @@ export function basicAuth(options: BasicAuthOptions): Authenticator {
           detail: missing ? [{ Type: missing.type, Name: missing.name, Action: missing.actions.join(',') }] : undefined,
         });
       }
-      throw new RegistryError('DENIED', `${account} may not ${missing!.actions.join('/')} ${missing!.name}; ask an administrator for access`, {
-        detail: [{ Type: missing!.type, Name: missing!.name, Action: missing!.actions.join(',') }],
-      });
+      throw new RegistryError(
+        'DENIED',
+        `${account} may not ${missing!.actions.join('/')} ${missing!.name}; ask an administrator for access`,
+        {
+          detail: [{ Type: missing!.type, Name: missing!.name, Action: missing!.actions.join(',') }],
+        },
+      );
     },
   };
 }
@@ -213,9 +228,13 @@ export function tokenAuth(options: TokenAuthOptions): Authenticator {
     async authorize(request, needed) {
       const h = request.headers.get('authorization');
       if (!h || !/^bearer /i.test(h)) {
-        throw new RegistryError('UNAUTHORIZED', 'authentication required: get a token from the realm in WWW-Authenticate', {
-          headers: challenge(request, needed),
-        });
+        throw new RegistryError(
+          'UNAUTHORIZED',
+          'authentication required: get a token from the realm in WWW-Authenticate',
+          {
+            headers: challenge(request, needed),
+          },
+        );
       }
       let claims: TokenClaims;
       try {
@@ -238,7 +257,9 @@ export function tokenAuth(options: TokenAuthOptions): Authenticator {
                 ? 'not yet valid'
                 : undefined;
       if (bad) {
-        throw new RegistryError('UNAUTHORIZED', `invalid token: ${bad}; get a new token`, { headers: challenge(request, needed, 'invalid_token') });
+        throw new RegistryError('UNAUTHORIZED', `invalid token: ${bad}; get a new token`, {
+          headers: challenge(request, needed, 'invalid_token'),
+        });
       }
       const granted = new Map<string, Set<string>>();
       for (const a of claims.access ?? []) granted.set(`${a.type}\n${a.name}`, new Set(a.actions));
@@ -255,14 +276,22 @@ export function tokenAuth(options: TokenAuthOptions): Authenticator {
       // The token is narrower than the policy allows: ask for a new one. Otherwise the account is not allowed at all.
       const policyAllows = !firstMissing(policyGrant(policy, account), [missing]);
       if (account === undefined || policyAllows) {
-        throw new RegistryError('UNAUTHORIZED', `token does not grant ${formatScope([missing])}; get a token with that scope`, {
-          headers: challenge(request, needed, 'insufficient_scope'),
-          detail: [{ Type: missing.type, Name: missing.name, Action: missing.actions.join(',') }],
-        });
+        throw new RegistryError(
+          'UNAUTHORIZED',
+          `token does not grant ${formatScope([missing])}; get a token with that scope`,
+          {
+            headers: challenge(request, needed, 'insufficient_scope'),
+            detail: [{ Type: missing.type, Name: missing.name, Action: missing.actions.join(',') }],
+          },
+        );
       }
-      throw new RegistryError('DENIED', `${account} may not ${missing.actions.join('/')} ${missing.name}; ask an administrator for access`, {
-        detail: [{ Type: missing.type, Name: missing.name, Action: missing.actions.join(',') }],
-      });
+      throw new RegistryError(
+        'DENIED',
+        `${account} may not ${missing.actions.join('/')} ${missing.name}; ask an administrator for access`,
+        {
+          detail: [{ Type: missing.type, Name: missing.name, Action: missing.actions.join(',') }],
+        },
+      );
     },
 
     async handle(request, url) {
@@ -272,7 +301,9 @@ export function tokenAuth(options: TokenAuthOptions): Authenticator {
       let scopes: string[] = url.searchParams.getAll('scope');
       let service = url.searchParams.get('service');
       if (request.method === 'POST') {
-        const form = new URLSearchParams(new TextDecoder().decode(await readLimited(request.body, 64 * 1024, 'token request')));
+        const form = new URLSearchParams(
+          new TextDecoder().decode(await readLimited(request.body, 64 * 1024, 'token request')),
+        );
         if (form.get('grant_type') === 'password') {
           user = form.get('username') ?? undefined;
           password = form.get('password') ?? undefined;
@@ -287,7 +318,9 @@ export function tokenAuth(options: TokenAuthOptions): Authenticator {
       const json = (status: number, body: unknown) =>
         new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
       if (service && service !== options.service) {
-        return json(400, { errors: [{ code: 'DENIED', message: `unknown service "${service}"; use "${options.service}"` }] });
+        return json(400, {
+          errors: [{ code: 'DENIED', message: `unknown service "${service}"; use "${options.service}"` }],
+        });
       }
       let account: string | undefined;
       if (user !== undefined) {
@@ -298,14 +331,32 @@ export function tokenAuth(options: TokenAuthOptions): Authenticator {
       }
       const grant = policyGrant(policy, account);
       const access = parseScopes(scopes)
-        .map((a) => ({ type: a.type, name: a.name, actions: a.actions.filter((act) => grant.can(a.type, a.name, act)) }))
+        .map((a) => ({
+          type: a.type,
+          name: a.name,
+          actions: a.actions.filter((act) => grant.can(a.type, a.name, act)),
+        }))
         .filter((a) => a.actions.length > 0);
       const now = Math.floor(Date.now() / 1000);
       const token = signJwt(
-        { iss: options.issuer, sub: account ?? '', aud: options.service, exp: now + lifetime, nbf: now - 10, iat: now, jti: crypto.randomUUID(), access },
+        {
+          iss: options.issuer,
+          sub: account ?? '',
+          aud: options.service,
+          exp: now + lifetime,
+          nbf: now - 10,
+          iat: now,
+          jti: crypto.randomUUID(),
+          access,
+        },
         options.key,
       );
-      return json(200, { token, access_token: token, expires_in: lifetime, issued_at: new Date(now * 1000).toISOString() });
+      return json(200, {
+        token,
+        access_token: token,
+        expires_in: lifetime,
+        issued_at: new Date(now * 1000).toISOString(),
+      });
     },
   };
 }

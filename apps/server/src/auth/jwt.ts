@@ -1,9 +1,21 @@
-import { type KeyObject, createHmac, createPrivateKey, createPublicKey, sign, timingSafeEqual, verify } from 'node:crypto';
+import {
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  type KeyObject,
+  sign,
+  timingSafeEqual,
+  verify,
+} from 'node:crypto';
 
 /** A JWT key: an HMAC secret (HS256) or a PEM key pair / public key (RS256, ES256). */
 export type JwtKey =
   | { readonly algorithm: 'HS256'; readonly secret: string | Uint8Array }
-  | { readonly algorithm: 'RS256' | 'ES256'; readonly privateKey?: string | KeyObject; readonly publicKey?: string | KeyObject };
+  | {
+      readonly algorithm: 'RS256' | 'ES256';
+      readonly privateKey?: string | KeyObject;
+      readonly publicKey?: string | KeyObject;
+    };
 
 function b64url(bytes: Uint8Array | string): string {
   return Buffer.from(bytes).toString('base64url');
@@ -45,7 +57,12 @@ export function verifyJwt(token: string, key: JwtKey): Record<string, unknown> {
   } else {
     const source = key.publicKey ?? key.privateKey;
     if (!source) throw new Error('no verification key configured');
-    const pub = typeof source === 'string' ? createPublicKey(source) : source.type === 'private' ? createPublicKey(source) : source;
+    const pub =
+      typeof source === 'string'
+        ? createPublicKey(source)
+        : source.type === 'private'
+          ? createPublicKey(source)
+          : source;
     ok = verify('sha256', input, key.algorithm === 'ES256' ? { key: pub, dsaEncoding: 'ieee-p1363' } : pub, sig);
   }
   if (!ok) throw new Error('bad signature');

@@ -54,11 +54,15 @@ const segment = /^[A-Za-z0-9._:-]+$/;
 
 /** Validates a driver path: absolute, `/`-separated segments of safe characters, never `.` or `..`. */
 export function checkPath(path: string): string {
-  if (!path.startsWith('/') || path.length > 4096) throw new StorageError('STORAGE_INVALID_PATH', `invalid storage path "${path}"`);
+  if (!path.startsWith('/') || path.length > 4096)
+    throw new StorageError('STORAGE_INVALID_PATH', `invalid storage path "${path}"`);
   if (path === '/') return path;
   for (const part of path.slice(1).split('/')) {
     if (part === '' || part === '.' || part === '..' || !segment.test(part)) {
-      throw new StorageError('STORAGE_INVALID_PATH', `invalid storage path "${path}": segment "${part}" is not allowed`);
+      throw new StorageError(
+        'STORAGE_INVALID_PATH',
+        `invalid storage path "${path}": segment "${part}" is not allowed`,
+      );
     }
   }
   return path;

@@ -4,12 +4,14 @@ import { type FileHandle, mkdir, open, readdir, rename, rm, stat, writeFile } fr
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { StorageError } from '../errors.js';
-import { type FileInfo, type FileWriter, type StorageDriver, checkPath } from './driver.js';
+import { checkPath, type FileInfo, type FileWriter, type StorageDriver } from './driver.js';
 
 const fdOpen = (path: string, flags: string) =>
   new Promise<number>((resolve, reject) => openFd(path, flags, (err, fd) => (err ? reject(err) : resolve(fd))));
 const fdRead = (fd: number, buf: Buffer, offset: number, length: number, position: number) =>
-  new Promise<number>((resolve, reject) => read(fd, buf, offset, length, position, (err, n) => (err ? reject(err) : resolve(n))));
+  new Promise<number>((resolve, reject) =>
+    read(fd, buf, offset, length, position, (err, n) => (err ? reject(err) : resolve(n))),
+  );
 const fdClose = (fd: number) => new Promise<void>((resolve) => close(fd, () => resolve()));
 
 function isNotFound(err: unknown): boolean {
@@ -92,7 +94,10 @@ export class FilesystemDriver implements StorageDriver {
       if (isNotFound(err)) return undefined;
       throw err;
     }
-    const options: { start: number; end?: number; highWaterMark: number } = { start: offset, highWaterMark: 256 * 1024 };
+    const options: { start: number; end?: number; highWaterMark: number } = {
+      start: offset,
+      highWaterMark: 256 * 1024,
+    };
     if (end !== undefined) {
       if (end <= offset) {
         await handle.close();
@@ -197,7 +202,8 @@ export class FilesystemDriver implements StorageDriver {
     try {
       await rename(from, to);
     } catch (err) {
-      if (isNotFound(err)) throw new StorageError('PATH_NOT_FOUND', `cannot move ${source}: it does not exist`, { cause: err });
+      if (isNotFound(err))
+        throw new StorageError('PATH_NOT_FOUND', `cannot move ${source}: it does not exist`, { cause: err });
       throw err;
     }
   }

@@ -1,5 +1,5 @@
 import { StorageError } from '../errors.js';
-import { type FileInfo, type FileWriter, type StorageDriver, checkPath } from './driver.js';
+import { checkPath, type FileInfo, type FileWriter, type StorageDriver } from './driver.js';
 
 interface MemoryFile {
   chunks: Uint8Array[];

@@ -1,6 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { StorageError } from '../errors.js';
-import { type FileInfo, type FileWriter, type StorageDriver, checkPath } from './driver.js';
+import { checkPath, type FileInfo, type FileWriter, type StorageDriver } from './driver.js';
 
 /** Options of the S3 driver (distribution's `storage.s3`). */
 export interface S3DriverOptions {
@@ -41,7 +41,12 @@ function xmlValues(xml: string, tag: string): string[] {
 }
 
 function unescapeXml(s: string): string {
-  return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+  return s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&');
 }
 
 function escapeXml(s: string): string {
@@ -113,9 +118,13 @@ export class S3Driver implements StorageDriver {
     if (this.#o.sessionToken) headers['x-amz-security-token'] = this.#o.sessionToken;
     const signed = Object.keys(headers).sort();
     const canonicalHeaders = signed.map((h) => `${h}:${headers[h]!.trim().replace(/\s+/g, ' ')}\n`).join('');
-    const canonical = [req.method, canonicalUri, canonicalQuery, canonicalHeaders, signed.join(';'), payloadHash].join('\n');
+    const canonical = [req.method, canonicalUri, canonicalQuery, canonicalHeaders, signed.join(';'), payloadHash].join(
+      '\n',
+    );
     const scope = `${day}/${this.#region}/s3/aws4_request`;
-    const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
+    const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join(
+      '\n',
+    );
     let k = createHmac('sha256', `AWS4${this.#o.secretAccessKey}`).update(day).digest();
     k = createHmac('sha256', k).update(this.#region).digest();
     k = createHmac('sha256', k).update('s3').digest();
@@ -124,7 +133,11 @@ export class S3Driver implements StorageDriver {
     headers.authorization = `AWS4-HMAC-SHA256 Credential=${this.#o.accessKeyId}/${scope}, SignedHeaders=${signed.join(';')}, Signature=${signature}`;
     delete headers.host;
     const url = `${this.#endpoint.protocol}//${host}${canonicalUri}${canonicalQuery ? `?${canonicalQuery}` : ''}`;
-    return this.#fetch(url, { method: req.method, headers, ...(req.body ? { body: req.body as Uint8Array<ArrayBuffer> } : {}) });
+    return this.#fetch(url, {
+      method: req.method,
+      headers,
+      ...(req.body ? { body: req.body as Uint8Array<ArrayBuffer> } : {}),
+    });
   }
 
   async #ok(req: S3Request, what: string, allow: number[] = []): Promise<Response> {
@@ -145,9 +158,14 @@ export class S3Driver implements StorageDriver {
         await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
         continue;
       }
-      throw new StorageError('STORAGE_FAILED', `S3 ${what} failed: ${res.status} ${xmlValues(text, 'Code')[0] ?? ''} ${xmlValues(text, 'Message')[0] ?? text.slice(0, 200)}`);
+      throw new StorageError(
+        'STORAGE_FAILED',
+        `S3 ${what} failed: ${res.status} ${xmlValues(text, 'Code')[0] ?? ''} ${xmlValues(text, 'Message')[0] ?? text.slice(0, 200)}`,
+      );
     }
-    throw new StorageError('STORAGE_FAILED', `S3 ${what} failed after retries: ${(last as Error)?.message ?? last}`, { cause: last });
+    throw new StorageError('STORAGE_FAILED', `S3 ${what} failed after retries: ${(last as Error)?.message ?? last}`, {
+      cause: last,
+    });
   }
 
   /** Creates the bucket when it does not exist yet (for tests and first starts). */
@@ -202,7 +220,10 @@ export class S3Driver implements StorageDriver {
       }
     }
     const prefix = key ? `${key}/` : '';
-    const list = await this.#ok({ method: 'GET', query: { 'list-type': '2', prefix, 'max-keys': '1' } }, `LIST ${path}`);
+    const list = await this.#ok(
+      { method: 'GET', query: { 'list-type': '2', prefix, 'max-keys': '1' } },
+      `LIST ${path}`,
+    );
     const xml = await list.text();
     return xmlValues(xml, 'Key').length > 0 ? { path, size: 0, modTime: new Date(), isDir: true } : undefined;
   }
@@ -216,7 +237,8 @@ export class S3Driver implements StorageDriver {
       const query: Record<string, string> = { 'list-type': '2', prefix, delimiter: '/', 'max-keys': '1000' };
       if (token) query['continuation-token'] = token;
       const xml = await (await this.#ok({ method: 'GET', query }, `LIST ${path}`)).text();
-      for (const k of xmlValues(xml, 'Key')) if (k.startsWith(prefix) && k !== prefix) names.add(k.slice(prefix.length));
+      for (const k of xmlValues(xml, 'Key'))
+        if (k.startsWith(prefix) && k !== prefix) names.add(k.slice(prefix.length));
       for (const block of xmlValues(xml, 'CommonPrefixes')) {
         for (const p of xmlValues(block, 'Prefix')) names.add(p.slice(prefix.length).replace(/\/$/, ''));
       }
@@ -247,7 +269,17 @@ export class S3Driver implements StorageDriver {
         `<?xml version="1.0" encoding="UTF-8"?><Delete><Quiet>true</Quiet>${batch.map((k) => `<Object><Key>${escapeXml(k)}</Key></Object>`).join('')}</Delete>`,
       );
       const md5 = createHash('md5').update(body).digest('base64');
-      await (await this.#ok({ method: 'POST', query: { delete: '' }, headers: { 'content-md5': md5, 'content-type': 'application/xml' }, body }, `DELETE ${path}`)).text();
+      await (
+        await this.#ok(
+          {
+            method: 'POST',
+            query: { delete: '' },
+            headers: { 'content-md5': md5, 'content-type': 'application/xml' },
+            body,
+          },
+          `DELETE ${path}`,
+        )
+      ).text();
     }
   }
 
@@ -257,13 +289,21 @@ export class S3Driver implements StorageDriver {
     const from = this.#key(source);
     const to = this.#key(destination);
     if (info.size <= MAX_COPY) {
-      const res = await this.#ok({ method: 'PUT', key: to, headers: { 'x-amz-copy-source': `/${this.#o.bucket}/${encodeKey(from)}` } }, `COPY ${source}`);
+      const res = await this.#ok(
+        { method: 'PUT', key: to, headers: { 'x-amz-copy-source': `/${this.#o.bucket}/${encodeKey(from)}` } },
+        `COPY ${source}`,
+      );
       const text = await res.text();
-      if (/<Error>/.test(text)) throw new StorageError('STORAGE_FAILED', `S3 COPY ${source} failed: ${xmlValues(text, 'Message')[0] ?? text.slice(0, 200)}`);
+      if (/<Error>/.test(text))
+        throw new StorageError(
+          'STORAGE_FAILED',
+          `S3 COPY ${source} failed: ${xmlValues(text, 'Message')[0] ?? text.slice(0, 200)}`,
+        );
     } else {
       const mp = await this.#multipart(to);
       try {
-        for (let start = 0; start < info.size; start += MAX_COPY) await mp.copyPart(from, start, Math.min(start + MAX_COPY, info.size));
+        for (let start = 0; start < info.size; start += MAX_COPY)
+          await mp.copyPart(from, start, Math.min(start + MAX_COPY, info.size));
         await mp.complete();
       } catch (err) {
         await mp.abort();
@@ -274,14 +314,19 @@ export class S3Driver implements StorageDriver {
   }
 
   async #multipart(key: string): Promise<MultipartUpload> {
-    const xml = await (await this.#ok({ method: 'POST', key, query: { uploads: '' } }, `CREATE MULTIPART ${key}`)).text();
+    const xml = await (
+      await this.#ok({ method: 'POST', key, query: { uploads: '' } }, `CREATE MULTIPART ${key}`)
+    ).text();
     const uploadId = xmlValues(xml, 'UploadId')[0];
     if (!uploadId) throw new StorageError('STORAGE_FAILED', `S3 did not start a multipart upload for ${key}`);
     const etags: string[] = [];
     return {
       uploadPart: async (body: Uint8Array) => {
         const n = etags.length + 1;
-        const res = await this.#ok({ method: 'PUT', key, query: { partNumber: String(n), uploadId }, body }, `UPLOAD PART ${n} ${key}`);
+        const res = await this.#ok(
+          { method: 'PUT', key, query: { partNumber: String(n), uploadId }, body },
+          `UPLOAD PART ${n} ${key}`,
+        );
         await res.body?.cancel();
         etags.push(res.headers.get('etag') ?? '');
       },
@@ -292,24 +337,39 @@ export class S3Driver implements StorageDriver {
             method: 'PUT',
             key,
             query: { partNumber: String(n), uploadId },
-            headers: { 'x-amz-copy-source': `/${this.#o.bucket}/${encodeKey(fromKey)}`, 'x-amz-copy-source-range': `bytes=${start}-${end - 1}` },
+            headers: {
+              'x-amz-copy-source': `/${this.#o.bucket}/${encodeKey(fromKey)}`,
+              'x-amz-copy-source-range': `bytes=${start}-${end - 1}`,
+            },
           },
           `COPY PART ${n} ${key}`,
         );
         const text = await res.text();
         const etag = xmlValues(text, 'ETag')[0];
-        if (!etag) throw new StorageError('STORAGE_FAILED', `S3 UploadPartCopy for ${key} failed: ${text.slice(0, 200)}`);
+        if (!etag)
+          throw new StorageError('STORAGE_FAILED', `S3 UploadPartCopy for ${key} failed: ${text.slice(0, 200)}`);
         etags.push(etag);
       },
       complete: async () => {
         const body = new TextEncoder().encode(
           `<CompleteMultipartUpload>${etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${escapeXml(e)}</ETag></Part>`).join('')}</CompleteMultipartUpload>`,
         );
-        const text = await (await this.#ok({ method: 'POST', key, query: { uploadId }, body, headers: { 'content-type': 'application/xml' } }, `COMPLETE ${key}`)).text();
-        if (/<Error>/.test(text)) throw new StorageError('STORAGE_FAILED', `S3 CompleteMultipartUpload for ${key} failed: ${xmlValues(text, 'Message')[0] ?? text.slice(0, 200)}`);
+        const text = await (
+          await this.#ok(
+            { method: 'POST', key, query: { uploadId }, body, headers: { 'content-type': 'application/xml' } },
+            `COMPLETE ${key}`,
+          )
+        ).text();
+        if (/<Error>/.test(text))
+          throw new StorageError(
+            'STORAGE_FAILED',
+            `S3 CompleteMultipartUpload for ${key} failed: ${xmlValues(text, 'Message')[0] ?? text.slice(0, 200)}`,
+          );
       },
       abort: async () => {
-        await (await this.#ok({ method: 'DELETE', key, query: { uploadId } }, `ABORT ${key}`, [404])).body?.cancel().catch(() => {});
+        await (await this.#ok({ method: 'DELETE', key, query: { uploadId } }, `ABORT ${key}`, [404])).body
+          ?.cancel()
+          .catch(() => {});
       },
     };
   }
@@ -326,7 +386,8 @@ export class S3Driver implements StorageDriver {
       if (existing.size >= MIN_PART) {
         // Reuse what is stored server-side; parts after it arrive from this writer.
         mp = await this.#multipart(key);
-        for (let start = 0; start < existing.size; start += MAX_COPY) await mp.copyPart(key, start, Math.min(start + MAX_COPY, existing.size));
+        for (let start = 0; start < existing.size; start += MAX_COPY)
+          await mp.copyPart(key, start, Math.min(start + MAX_COPY, existing.size));
       } else {
         const head = await this.getContent(path);
         if (head) {

@@ -1,7 +1,15 @@
+import { peerFixtures, peersAvailable, run, runOk, tempDir } from '@lade/test-support';
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { peerFixtures, peersAvailable, run, runOk, tempDir } from '@lade/test-support';
-import { MemoryDriver, type RunningServer, basicAuth, createRegistry, parseHtpasswd, serve, tokenAuth } from '../../src/index.js';
+import {
+  basicAuth,
+  createRegistry,
+  MemoryDriver,
+  parseHtpasswd,
+  type RunningServer,
+  serve,
+  tokenAuth,
+} from '../../src/index.js';
 
 const users = parseHtpasswd(`alice:${bcrypt.hashSync('wonderland', 4)}\nbob:${bcrypt.hashSync('builder', 4)}\n`);
 
@@ -30,7 +38,10 @@ describe.runIf(peersAvailable('skopeo'))('skopeo against lade-server with authen
         }),
       }),
     });
-    basic = await serve({ port: 0, registry: createRegistry({ storage: new MemoryDriver(), auth: basicAuth({ realm: 'lade', users }) }) });
+    basic = await serve({
+      port: 0,
+      registry: createRegistry({ storage: new MemoryDriver(), auth: basicAuth({ realm: 'lade', users }) }),
+    });
   });
   afterAll(async () => {
     await token?.close();
@@ -41,24 +52,76 @@ describe.runIf(peersAvailable('skopeo'))('skopeo against lade-server with authen
   const host = (s: RunningServer) => new URL(s.url).host;
 
   it('pushes and pulls through the bearer-token flow with --creds', async () => {
-    await runOk('skopeo', ['copy', '-q', '--all', '--dest-tls-verify=false', '--dest-creds', 'alice:wonderland', `oci:${layout}:multi`, `docker://${host(token)}/alice/multi:v1`]);
-    const raw = await runOk('skopeo', ['inspect', '--raw', '--tls-verify=false', '--creds', 'alice:wonderland', `docker://${host(token)}/alice/multi:v1`]);
+    await runOk('skopeo', [
+      'copy',
+      '-q',
+      '--all',
+      '--dest-tls-verify=false',
+      '--dest-creds',
+      'alice:wonderland',
+      `oci:${layout}:multi`,
+      `docker://${host(token)}/alice/multi:v1`,
+    ]);
+    const raw = await runOk('skopeo', [
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      '--creds',
+      'alice:wonderland',
+      `docker://${host(token)}/alice/multi:v1`,
+    ]);
     expect(JSON.parse(raw).manifests).toHaveLength(2);
   });
 
-  it('refuses an anonymous push and a push into another account\'s repository', async () => {
-    const anon = await run('skopeo', ['copy', '-q', '--dest-tls-verify=false', `oci:${layout}:tricky`, `docker://${host(token)}/alice/anon:v1`]);
+  it("refuses an anonymous push and a push into another account's repository", async () => {
+    const anon = await run('skopeo', [
+      'copy',
+      '-q',
+      '--dest-tls-verify=false',
+      `oci:${layout}:tricky`,
+      `docker://${host(token)}/alice/anon:v1`,
+    ]);
     expect(anon.code).not.toBe(0);
     expect(anon.stderr).toMatch(/unauthorized|authentication required|denied/i);
-    const other = await run('skopeo', ['copy', '-q', '--dest-tls-verify=false', '--dest-creds', 'bob:builder', `oci:${layout}:tricky`, `docker://${host(token)}/alice/bobs:v1`]);
+    const other = await run('skopeo', [
+      'copy',
+      '-q',
+      '--dest-tls-verify=false',
+      '--dest-creds',
+      'bob:builder',
+      `oci:${layout}:tricky`,
+      `docker://${host(token)}/alice/bobs:v1`,
+    ]);
     expect(other.code).not.toBe(0);
-    const read = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', '--creds', 'bob:builder', `docker://${host(token)}/alice/multi:v1`]);
+    const read = await run('skopeo', [
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      '--creds',
+      'bob:builder',
+      `docker://${host(token)}/alice/multi:v1`,
+    ]);
     expect(read.code).not.toBe(0);
   });
 
   it('works with htpasswd basic auth', async () => {
-    await runOk('skopeo', ['copy', '-q', '--dest-tls-verify=false', '--dest-creds', 'bob:builder', `oci:${layout}:tricky`, `docker://${host(basic)}/any/tricky:v1`]);
-    const wrong = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', '--creds', 'bob:wrong', `docker://${host(basic)}/any/tricky:v1`]);
+    await runOk('skopeo', [
+      'copy',
+      '-q',
+      '--dest-tls-verify=false',
+      '--dest-creds',
+      'bob:builder',
+      `oci:${layout}:tricky`,
+      `docker://${host(basic)}/any/tricky:v1`,
+    ]);
+    const wrong = await run('skopeo', [
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      '--creds',
+      'bob:wrong',
+      `docker://${host(basic)}/any/tricky:v1`,
+    ]);
     expect(wrong.code).not.toBe(0);
   });
 });

@@ -1,8 +1,15 @@
 import { copy } from '@lade/manifest';
 import { registrySink, registrySource } from '@lade/registry-client';
+import {
+  type PeerRegistry,
+  peerFixtures,
+  peersAvailable,
+  pushPeerFixtures,
+  runOk,
+  startRegistry,
+} from '@lade/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PeerRegistry, peerFixtures, peersAvailable, pushPeerFixtures, runOk, startRegistry } from '@lade/test-support';
-import { MemoryDriver, type RunningServer, createRegistry, serve } from '../../src/index.js';
+import { createRegistry, MemoryDriver, type RunningServer, serve } from '../../src/index.js';
 
 async function rawDigest(ref: string): Promise<string> {
   const raw = await runOk('skopeo', ['inspect', '--raw', '--tls-verify=false', ref]);
@@ -36,7 +43,9 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))("lade's own registry
         await source.close?.();
         await sink.close?.();
       }
-      expect(await rawDigest(`docker://${host}/client/${tag}:v1`)).toBe(await rawDigest(`docker://${peer.host}/fixtures/${tag}:latest`));
+      expect(await rawDigest(`docker://${host}/client/${tag}:v1`)).toBe(
+        await rawDigest(`docker://${peer.host}/fixtures/${tag}:latest`),
+      );
       const back = registrySource(`${host}/client/${tag}:v1`);
       const out = registrySink(`${peer.host}/roundtrip/${tag}:v1`);
       try {
@@ -45,7 +54,9 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))("lade's own registry
         await back.close?.();
         await out.close?.();
       }
-      expect(await rawDigest(`docker://${peer.host}/roundtrip/${tag}:v1`)).toBe(await rawDigest(`docker://${peer.host}/fixtures/${tag}:latest`));
+      expect(await rawDigest(`docker://${peer.host}/roundtrip/${tag}:v1`)).toBe(
+        await rawDigest(`docker://${peer.host}/fixtures/${tag}:latest`),
+      );
     }
   });
 });
