@@ -1,7 +1,7 @@
 import { isLadeError } from '@lade/digest';
 import { CommanderError } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
-import { BIN, collect, LadeCommand, type Runtime } from './command.js';
+import { BIN, collect, dockerHelp, LadeCommand, type Runtime } from './command.js';
 import { registerCommands } from './commands/index.js';
 import { CancelledError, UsageError } from './errors.js';
 import { type CliIo, nodeIo } from './io.js';
@@ -14,7 +14,6 @@ function buildProgram(runtime: Runtime, pending: Promise<void>[]): LadeCommand {
   const program = new LadeCommand(BIN);
   program
     .description("Docker's image commands without a daemon: pull, push, images, tag, inspect, save, load, copy")
-    .usage('[OPTIONS] COMMAND')
     .enablePositionalOptions()
     .option('--root <dir>', 'Local image store (default $LADE_HOME or ~/.local/share/lade)')
     .option('--config <dir>', 'Location of client config files (default $DOCKER_CONFIG or ~/.docker)')
@@ -28,8 +27,9 @@ function buildProgram(runtime: Runtime, pending: Promise<void>[]): LadeCommand {
     .helpCommand(false)
     .argument('[command]')
     .action(async (command: string | undefined) => {
-      if (command !== undefined)
-        throw new UsageError(`${BIN}: '${command}' is not a ${BIN} command.\nSee '${BIN} --help'`);
+      if (command !== undefined) {
+        throw new UsageError(`${BIN}: unknown command: ${BIN} ${command}\n\nRun '${BIN} --help' for more information`);
+      }
       program.outputHelp();
     });
   registerCommands(program, runtime);
@@ -41,6 +41,8 @@ function buildProgram(runtime: Runtime, pending: Promise<void>[]): LadeCommand {
       outputError: () => {},
     });
     cmd.showSuggestionAfterError(false);
+    cmd.helpOption('-h, --help', 'Print usage');
+    cmd.configureHelp({ formatHelp: (c) => dockerHelp(c as LadeCommand) });
     for (const sub of cmd.commands) configure(sub as LadeCommand);
   };
   configure(program);

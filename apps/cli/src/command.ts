@@ -7,12 +7,14 @@ import type { CliIo } from './io.js';
 export const BIN = 'lade';
 
 /**
- * A commander `Command` that words parse errors as docker's cobra/pflag do
- * (`unknown flag: --x` + `See 'lade pull --help'.`, exit 125; `lade: 'x' is not a lade command.`, exit 1).
+ * A commander `Command` that words parse errors and help as docker's cobra/pflag do
+ * (`unknown flag: --x` + usage, exit 125; `lade: unknown command: lade x`, exit 1).
  */
 export class LadeCommand extends Command {
-  /** What follows `[OPTIONS]` in the usage line, e.g. `NAME[:TAG|@DIGEST]`. */
+  /** The arguments part of docker's use line, e.g. `NAME[:TAG|@DIGEST]`. */
   usageArgs = '';
+  /** docker writes `[OPTIONS]` in most use lines of commands with flags; a few (manifest create) leave it out. */
+  bareUsage = false;
 
   override createCommand(name?: string): LadeCommand {
     return new LadeCommand(name);
@@ -25,14 +27,24 @@ export class LadeCommand extends Command {
     return names.join(' ');
   }
 
-  /** docker's use line: `lade pull [OPTIONS] NAME[:TAG|@DIGEST]`, or `lade image COMMAND` for a group. */
+  /** True for a command group (`lade image`, `lade system`). */
+  isGroup(): boolean {
+    return this.commands.length > 0 && this.parent !== null;
+  }
+
+  /** docker's use line: `lade pull [OPTIONS] NAME[:TAG|@DIGEST]`, `lade tag SOURCE TARGET`, `lade image` for a group. */
   useLine(): string {
-    if (this.commands.length > 0 && this.parent) return `${this.commandPath()} COMMAND`;
-    return `${this.commandPath()} [OPTIONS]${this.usageArgs ? ` ${this.usageArgs}` : ''}`;
+    if (!this.parent) return `${BIN} [OPTIONS] COMMAND [ARG...]`;
+    if (this.isGroup()) return this.commandPath();
+    const options = this.options.length > 0 && !this.bareUsage ? ' [OPTIONS]' : '';
+    return `${this.commandPath()}${options}${this.usageArgs ? ` ${this.usageArgs}` : ''}`;
   }
 
   private flagError(message: string): never {
-    throw new UsageError(`${message}\nSee '${this.commandPath()} --help'.`, 125);
+    throw new UsageError(
+      `${message}\n\nUsage:  ${this.useLine()}\n\nRun '${this.commandPath()} --help' for more information`,
+      125,
+    );
   }
 
   // commander's hooks for parse errors (called from its parser).
@@ -47,11 +59,61 @@ export class LadeCommand extends Command {
 
   unknownCommand(): never {
     const name = this.args[0] ?? '';
-    if (!this.parent) throw new UsageError(`${BIN}: '${name}' is not a ${BIN} command.\nSee '${BIN} --help'`);
+    if (!this.parent)
+      throw new UsageError(`${BIN}: unknown command: ${BIN} ${name}\n\nRun '${BIN} --help' for more information`);
     throw new UsageError(
       `${BIN}: unknown command: ${this.commandPath()} ${name}\n\nUsage:  ${this.useLine()}\n\nRun '${this.commandPath()} --help' for more information`,
     );
   }
+}
+
+/** pflag's flag column: `  -a, --all-tags`, `      --platform string`. */
+function flagColumn(option: Option): string {
+  const value = option.required || option.optional ? ` ${option.optional ? '[bool]' : 'string'}` : '';
+  const long = option.long ?? '';
+  return option.short ? `  ${option.short}, ${long}${value}` : `      ${long}${value}`;
+}
+
+/** docker's help text: usage line, description, commands or options, as cobra prints them. */
+export function dockerHelp(cmd: LadeCommand): string {
+  const lines: string[] = [];
+  const path = cmd.commandPath();
+  const groupish = cmd.commands.length > 0;
+  lines.push(`Usage:  ${groupish ? (cmd.parent ? `${path} COMMAND` : `${BIN} [OPTIONS] COMMAND`) : cmd.useLine()}`, '');
+  if (cmd.description()) lines.push(cmd.description(), '');
+  const subs = (cmd.commands as LadeCommand[]).filter((c) => !(c as unknown as { _hidden?: boolean })._hidden);
+  const printCommands = (title: string, list: LadeCommand[]) => {
+    if (list.length === 0) return;
+    // cobra: names padded to the longest (at least 11), then one space.
+    const width = Math.max(11, ...list.map((c) => c.name().length));
+    lines.push(`${title}:`);
+    for (const c of [...list].sort((a, b) => a.name().localeCompare(b.name()))) {
+      lines.push(`  ${c.name().padEnd(width)} ${c.description()}`);
+    }
+    lines.push('');
+  };
+  if (groupish && !cmd.parent) {
+    printCommands(
+      'Management Commands',
+      subs.filter((c) => c.commands.length > 0),
+    );
+    printCommands(
+      'Commands',
+      subs.filter((c) => c.commands.length === 0),
+    );
+  } else if (groupish) {
+    printCommands('Commands', subs);
+  }
+  const options = cmd.options.filter((o) => !o.hidden);
+  if (options.length > 0) {
+    const cols = options.map(flagColumn);
+    const width = Math.max(...cols.map((c) => c.length)) + 3;
+    lines.push(cmd.parent ? 'Options:' : 'Global Options:');
+    options.forEach((o, i) => lines.push(`${(cols[i] ?? '').padEnd(width)}${o.description}`));
+    lines.push('');
+  }
+  if (groupish) lines.push(`Run '${path} COMMAND --help' for more information on a command.`, '');
+  return lines.join('\n');
 }
 
 /** How many positional arguments a command takes. */
@@ -62,6 +124,8 @@ export interface CommandSpec<O = Record<string, unknown>> {
   readonly usage: string;
   readonly description: string;
   readonly args: ArgCount;
+  /** Leave `[OPTIONS]` out of the use line even though the command has flags (as docker's `manifest create`). */
+  readonly bareUsage?: boolean;
   /** Declares the command's flags on a fresh commander command. */
   readonly flags?: (cmd: Command) => void;
   readonly run: (ctx: CliContext, args: string[], opts: O) => Promise<void>;
@@ -107,8 +171,8 @@ export function addCommand<O>(
 ): LadeCommand {
   const cmd = (parent as LadeCommand).command(name) as LadeCommand;
   cmd.usageArgs = spec.usage;
+  cmd.bareUsage = spec.bareUsage === true;
   cmd.description(spec.description);
-  cmd.usage(`[OPTIONS]${spec.usage ? ` ${spec.usage}` : ''}`);
   for (const a of aliases) cmd.alias(a);
   cmd.argument('[args...]');
   cmd.allowExcessArguments(true);
@@ -126,7 +190,6 @@ export function addCommand<O>(
 export function addGroup(parent: Command, name: string, description: string): LadeCommand {
   const group = (parent as LadeCommand).command(name) as LadeCommand;
   group.description(description);
-  group.usage('COMMAND');
   group.helpCommand(false);
   // docker prints a group's help on stdout and exits 0; an unknown subcommand is an error.
   group.argument('[command]');

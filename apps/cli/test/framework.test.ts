@@ -18,19 +18,85 @@ describe('command line framework', () => {
   it('prints help without a command and exits 0', async () => {
     const r = await lade([]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('Usage: lade [OPTIONS] COMMAND');
+    expect(r.stdout).toContain('Usage:  lade [OPTIONS] COMMAND\n');
+    expect(r.stdout).toContain('\nManagement Commands:\n');
+    expect(r.stdout).toContain('\n  image       Manage images\n');
+    expect(r.stdout).toContain('\n  pull        Download an image from a registry\n');
   });
 
   it("rejects an unknown command with docker's wording and exit code 1", async () => {
     const r = await lade(['frobnicate']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe("lade: 'frobnicate' is not a lade command.\nSee 'lade --help'\n");
+    expect(r.stderr).toBe("lade: unknown command: lade frobnicate\n\nRun 'lade --help' for more information\n");
   });
 
   it("rejects an unknown global flag with docker's wording and exit code 125", async () => {
     const r = await lade(['--frob']);
     expect(r.code).toBe(125);
-    expect(r.stderr).toBe("unknown flag: --frob\nSee 'lade --help'.\n");
+    expect(r.stderr).toBe(
+      "unknown flag: --frob\n\nUsage:  lade [OPTIONS] COMMAND [ARG...]\n\nRun 'lade --help' for more information\n",
+    );
+  });
+});
+
+describe('docker-style help', () => {
+  it("prints a command's usage and flags as cobra does", async () => {
+    const r = await lade(['pull', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      'Usage:  lade pull [OPTIONS] NAME[:TAG|@DIGEST]\n\nDownload an image from a registry\n\nOptions:\n' +
+        '  -a, --all-tags          Download all tagged images in the repository\n' +
+        '      --platform string   Set platform if server is multi-platform capable\n' +
+        '  -q, --quiet             Suppress verbose output\n',
+    );
+  });
+
+  it("prints a group's help on stdout and rejects an unknown subcommand", async () => {
+    const r = await lade(['system']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^Usage: {2}lade system COMMAND\n\nManage the local image store\n\nCommands:\n {2}df {10}Show disk usage/,
+    );
+    expect(r.stdout).toContain("\nRun 'lade system COMMAND --help' for more information on a command.\n");
+    const bad = await lade(['system', 'frob']);
+    expect(bad).toMatchObject({
+      code: 1,
+      stderr:
+        "lade: unknown command: lade system frob\n\nUsage:  lade system\n\nRun 'lade system --help' for more information\n",
+    });
+  });
+
+  it.each([
+    [
+      ['tag', 'a'],
+      "lade: 'lade tag' requires 2 arguments\n\nUsage:  lade tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n\nRun 'lade tag --help' for more information\n",
+    ],
+    [
+      ['rmi'],
+      "lade: 'lade rmi' requires at least 1 argument\n\nUsage:  lade rmi [OPTIONS] IMAGE [IMAGE...]\n\nSee 'lade rmi --help' for more information\n",
+    ],
+    [
+      ['load', 'x'],
+      "lade: 'lade load' accepts no arguments\n\nUsage:  lade load [OPTIONS]\n\nRun 'lade load --help' for more information\n",
+    ],
+    [
+      ['manifest', 'create', 'x'],
+      "lade: 'lade manifest create' requires at least 2 arguments\n\nUsage:  lade manifest create MANIFEST_LIST MANIFEST [MANIFEST...]\n\nSee 'lade manifest create --help' for more information\n",
+    ],
+  ])('words the argument count error of %j as docker does', async (args, stderr) => {
+    expect(await lade(args)).toMatchObject({ code: 1, stdout: '', stderr });
+  });
+
+  it('words flag errors as pflag does, exit 125', async () => {
+    const r = await lade(['history', '-x']);
+    expect(r).toMatchObject({
+      code: 125,
+      stderr:
+        "unknown shorthand flag: 'x' in -x\n\nUsage:  lade history [OPTIONS] IMAGE\n\nRun 'lade history --help' for more information\n",
+    });
+    const m = await lade(['pull', '--platform']);
+    expect(m.stderr.split('\n')[0]).toBe('flag needs an argument: --platform');
+    expect(m.code).toBe(125);
   });
 });
 

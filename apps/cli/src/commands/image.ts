@@ -476,6 +476,14 @@ const inspectSpec = {
   run: inspect,
 } as const;
 
+const inspectAnySpec = {
+  usage: 'NAME|ID [NAME|ID...]',
+  description: 'Display detailed information on one or more images',
+  args: { min: 1 },
+  flags: (c: import('commander').Command) => c.option('-f, --format <string>', 'Format output using a custom template'),
+  run: inspect,
+} as const;
+
 function imagesSpec() {
   return {
     usage: '[REPOSITORY[:TAG]]',
@@ -528,7 +536,7 @@ export function registerImageCommands(program: LadeCommand, runtime: Runtime): L
   addCommand(program, 'tag', tagSpec, runtime);
   addCommand(image, 'tag', tagSpec, runtime);
   addCommand(program, 'rmi', rmiSpec, runtime);
-  addCommand(program, 'inspect', inspectSpec, runtime);
+  addCommand(program, 'inspect', inspectAnySpec, runtime);
   addCommand(program, 'images', imagesSpec(), runtime);
   addCommand(image, 'ls', imagesSpec(), runtime, ['list']);
   addCommand(program, 'history', historySpec, runtime);

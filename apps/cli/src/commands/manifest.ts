@@ -454,6 +454,7 @@ export function registerManifestCommands(program: LadeCommand, runtime: Runtime)
     'create',
     {
       usage: 'MANIFEST_LIST MANIFEST [MANIFEST...]',
+      bareUsage: true,
       description: 'Create a local manifest list for annotating and pushing to a registry',
       args: { min: 2 },
       flags: (c) =>

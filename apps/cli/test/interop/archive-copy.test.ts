@@ -230,7 +230,11 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('copy between transp
     const listed = await ladeProcess(home.path, ['images', '--format', '{{.Repository}}:{{.Tag}}'], { env });
     expect(listed.stdout).toBe(`${R}/fixtures/tricky:latest\n`);
     const bad = await ladeProcess(home.path, ['images', '--frob'], { env });
-    expect(bad).toMatchObject({ code: 125, stderr: "unknown flag: --frob\nSee 'lade images --help'.\n" });
+    expect(bad).toMatchObject({
+      code: 125,
+      stderr:
+        "unknown flag: --frob\n\nUsage:  lade images [OPTIONS] [REPOSITORY[:TAG]]\n\nRun 'lade images --help' for more information\n",
+    });
     const tarPath = join(home.path, 'piped.tar');
     await runOk('sh', ['-c', `"${nodeBin}" "${ladeBin}" save "${R}/fixtures/tricky" > "${tarPath}"`], {
       env: { ...env, HOME: home.path },

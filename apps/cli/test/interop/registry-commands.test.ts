@@ -76,7 +76,9 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('registry commands a
     );
     const f = await lade(home.path, ['catalog', '--bogus', registry.host]);
     expect(f.code).toBe(125);
-    expect(f.stderr).toBe("unknown flag: --bogus\nSee 'lade catalog --help'.\n");
+    expect(f.stderr).toBe(
+      "unknown flag: --bogus\n\nUsage:  lade catalog [OPTIONS] REGISTRY\n\nRun 'lade catalog --help' for more information\n",
+    );
   });
 });
 
