@@ -1,4 +1,4 @@
-import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type Digest, verifyBytes } from '@lade/digest';
 import {
@@ -168,7 +168,7 @@ export async function unpackImage(
       options.onLayer?.(layer, result, i);
     }
     applier.finish();
-    if (empty === true) await rmdir(target);
+    // rename(2) replaces an empty directory atomically, so `dir` is either as it was or complete.
     await rename(tmp, target);
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
