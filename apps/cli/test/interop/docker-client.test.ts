@@ -146,3 +146,41 @@ describe.runIf(peersAvailable('docker', 'skopeo', 'docker-registry'))('lade logi
     expect(got.stderr).toBe(`Error: ${withoutLogrus(want.stderr)}`);
   });
 });
+
+describe.runIf(peersAvailable('docker'))('usage errors against the docker client', () => {
+  it.each([
+    ['pull'],
+    ['pull', '--frob', 'x'],
+    ['pull', '-z', 'x'],
+    ['pull', '--platform'],
+    ['frob'],
+    ['image', 'frob'],
+    ['image', '--frob'],
+    ['--frob'],
+    ['tag', 'a'],
+    ['tag', 'a', 'b', 'c'],
+    ['image', 'prune', 'x'],
+    ['rmi'],
+    ['history'],
+    ['history', '-x'],
+    ['inspect'],
+    ['image', 'inspect'],
+    ['save'],
+    ['load', 'x'],
+    ['push'],
+    ['manifest', 'inspect'],
+    ['manifest', 'create', 'x'],
+    ['manifest', 'rm'],
+  ])("lade %j fails with docker's words and exit code", async (...args) => {
+    const home = await tempDir('lade-cli-usage-');
+    try {
+      const want = await run('docker', args, { env: { ...process.env, DOCKER_CONFIG: join(home.path, 'docker') } });
+      const got = await lade(home.path, args, { env: { LADE_HOME: join(home.path, 'store') } });
+      expect(got.code).toBe(want.code);
+      expect(got.stdout).toBe(want.stdout.replaceAll('docker', 'lade'));
+      expect(got.stderr).toBe(want.stderr.replaceAll('docker', 'lade'));
+    } finally {
+      await home.cleanup();
+    }
+  });
+});
