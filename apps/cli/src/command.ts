@@ -15,6 +15,8 @@ export class LadeCommand extends Command {
   usageArgs = '';
   /** docker writes `[OPTIONS]` in most use lines of commands with flags; a few (manifest create) leave it out. */
   bareUsage = false;
+  /** The spec this command was registered from (shared by its aliases). */
+  spec: object | undefined;
 
   override createCommand(name?: string): LadeCommand {
     return new LadeCommand(name);
@@ -81,6 +83,8 @@ export function dockerHelp(cmd: LadeCommand): string {
   const groupish = cmd.commands.length > 0;
   lines.push(`Usage:  ${groupish ? (cmd.parent ? `${path} COMMAND` : `${BIN} [OPTIONS] COMMAND`) : cmd.useLine()}`, '');
   if (cmd.description()) lines.push(cmd.description(), '');
+  const aliases = groupish ? [] : aliasesOf(cmd);
+  if (aliases.length > 1) lines.push('Aliases:', `  ${aliases.join(', ')}`, '');
   const subs = (cmd.commands as LadeCommand[]).filter((c) => !(c as unknown as { _hidden?: boolean })._hidden);
   const printCommands = (title: string, list: LadeCommand[]) => {
     if (list.length === 0) return;
@@ -156,6 +160,19 @@ function checkArgs(cmd: LadeCommand, count: ArgCount, args: readonly string[]): 
   }
 }
 
+// Every command registered from one spec (`image ls`, `images`): docker lists them all as Aliases in the help.
+const registrations = new WeakMap<object, LadeCommand[]>();
+
+/** `lade image ls, lade image list, lade images`: every name of the command, management paths first. */
+export function aliasesOf(cmd: LadeCommand): string[] {
+  const all = cmd.spec ? (registrations.get(cmd.spec) ?? [cmd]) : [cmd];
+  const paths = all.flatMap((c) => {
+    const parent = c.parent ? (c.parent as LadeCommand).commandPath() : '';
+    return [c.name(), ...c.aliases()].map((n) => `${parent} ${n}`.trim());
+  });
+  return paths.sort((a, b) => b.split(' ').length - a.split(' ').length);
+}
+
 /** Runtime pieces every command action needs. */
 export interface Runtime {
   readonly io: CliIo;
@@ -172,6 +189,8 @@ export function addCommand<O>(
   const cmd = (parent as LadeCommand).command(name) as LadeCommand;
   cmd.usageArgs = spec.usage;
   cmd.bareUsage = spec.bareUsage === true;
+  cmd.spec = spec;
+  registrations.set(spec, [...(registrations.get(spec) ?? []), cmd]);
   cmd.description(spec.description);
   for (const a of aliases) cmd.alias(a);
   cmd.argument('[args...]');

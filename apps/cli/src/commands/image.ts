@@ -529,16 +529,19 @@ const historySpec = {
 /** The image commands: top-level (`pull`, `images`, `rmi`, …) and under `lade image`. */
 export function registerImageCommands(program: LadeCommand, runtime: Runtime): LadeCommand {
   const image = addGroup(program, 'image', 'Manage images');
-  addCommand(program, 'pull', pullSpec(), runtime);
-  addCommand(image, 'pull', pullSpec(), runtime);
-  addCommand(program, 'push', pushSpec(), runtime);
-  addCommand(image, 'push', pushSpec(), runtime);
+  const pullCommand = pullSpec();
+  const pushCommand = pushSpec();
+  const imagesCommand = imagesSpec();
+  addCommand(image, 'pull', pullCommand, runtime);
+  addCommand(program, 'pull', pullCommand, runtime);
+  addCommand(image, 'push', pushCommand, runtime);
+  addCommand(program, 'push', pushCommand, runtime);
   addCommand(program, 'tag', tagSpec, runtime);
   addCommand(image, 'tag', tagSpec, runtime);
   addCommand(program, 'rmi', rmiSpec, runtime);
   addCommand(program, 'inspect', inspectAnySpec, runtime);
-  addCommand(program, 'images', imagesSpec(), runtime);
-  addCommand(image, 'ls', imagesSpec(), runtime, ['list']);
+  addCommand(image, 'ls', imagesCommand, runtime, ['list']);
+  addCommand(program, 'images', imagesCommand, runtime);
   addCommand(program, 'history', historySpec, runtime);
   addCommand(image, 'history', historySpec, runtime);
   addCommand(image, 'inspect', inspectSpec, runtime);
