@@ -44,7 +44,8 @@ describe('docker-style help', () => {
     const r = await lade(['pull', '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(
-      'Usage:  lade pull [OPTIONS] NAME[:TAG|@DIGEST]\n\nDownload an image from a registry\n\nOptions:\n' +
+      'Usage:  lade pull [OPTIONS] NAME[:TAG|@DIGEST]\n\nDownload an image from a registry\n\n' +
+        'Aliases:\n  lade image pull, lade pull\n\nOptions:\n' +
         '  -a, --all-tags          Download all tagged images in the repository\n' +
         '      --platform string   Set platform if server is multi-platform capable\n' +
         '  -q, --quiet             Suppress verbose output\n',
