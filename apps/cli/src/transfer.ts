@@ -129,14 +129,25 @@ export function pushProgress(
   concurrency = 3,
 ): (event: CopyEvent) => void {
   const state = layerState();
+  // copy announces every blob of a manifest in one synchronous loop, base layer first; docker lists a push top layer
+  // first, so the Preparing lines are written in reverse once the loop is over (a microtask later).
+  let batch: { id: string; waiting: boolean }[] = [];
+  const flush = () => {
+    const top = batch.reverse();
+    for (const { id } of top) void writer.update(id, 'Preparing');
+    for (const { id, waiting } of top) if (waiting) void writer.update(id, 'Waiting');
+    batch = [];
+  };
   return (event) => {
     if (!('role' in event) || event.role !== 'layer') return;
     const id = shortId(event.descriptor.digest);
+    if (event.type === 'waiting') {
+      if (batch.length === 0) queueMicrotask(flush);
+      batch.push({ id, waiting: state.queue(concurrency) });
+      return;
+    }
+    if (batch.length > 0) flush();
     switch (event.type) {
-      case 'waiting':
-        void writer.update(id, 'Preparing');
-        if (state.queue(concurrency)) void writer.update(id, 'Waiting');
-        break;
       case 'downloading':
         void writer.update(id, 'Pushing', {
           current: event.transferred,

@@ -214,6 +214,23 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))(
       expect(r.stdout).toMatch(/tty: digest: sha256:[0-9a-f]{64} size: \d+\n$/);
     });
 
+    it('lists pushed layers top layer first, as docker does', async () => {
+      const env = { LADE_HOME: join(home.path, 'push-order-store') };
+      expect((await lade(home.path, ['pull', '-q', `${R}/fixtures/big`], { env })).code).toBe(0);
+      expect((await lade(home.path, ['tag', `${R}/fixtures/big`, `${R}/pushorder/big:1`], { env })).code).toBe(0);
+      const r = await lade(home.path, ['push', `${R}/pushorder/big:1`], { env });
+      expect(r.code).toBe(0);
+      const raw = JSON.parse(
+        await runOk('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${R}/fixtures/big:latest`]),
+      );
+      const layers = (raw.layers as { digest: string }[]).map((l) => l.digest.slice(7, 19));
+      const preparing = r.stdout
+        .split('\n')
+        .filter((l) => l.endsWith(': Preparing'))
+        .map((l) => l.slice(0, 12));
+      expect(preparing).toEqual([...layers].reverse());
+    });
+
     it('pushes every tag of a repository with -a', async () => {
       for (const t of ['1', '2'])
         expect((await run(['tag', `${R}/fixtures/amd64:latest`, `${R}/all/x:${t}`])).code).toBe(0);
