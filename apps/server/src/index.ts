@@ -46,6 +46,7 @@ export {
   type StoredManifest,
   type UploadState,
 } from './registry-store.js';
+export { resolveServerConfig, type StartedServer, type StartServerOptions, startServer } from './standalone.js';
 export type { FileInfo, FileWriter, StorageDriver } from './storage/driver.js';
 export { FilesystemDriver } from './storage/filesystem.js';
 export { MemoryDriver } from './storage/memory.js';

@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { isLadeError } from '@lade/digest';
-import { loadConfig, parseAddr, parseConfig, type ServerConfig } from './config.js';
-import { serve } from './node.js';
 import { createRegistry } from './registry.js';
+import { resolveServerConfig, startServer } from './standalone.js';
 
 const usage = `lade-server — an OCI distribution registry
 
@@ -42,47 +41,36 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const command = positionals[0] ?? 'serve';
-  let config: ServerConfig = values.config
-    ? loadConfig(values.config)
-    : parseConfig('storage: {filesystem: {rootdirectory: ./registry-data}}');
-  if (values.root)
-    config = {
-      ...config,
-      registry: {
-        ...config.registry,
-        storage: parseConfig(`storage: {filesystem: {rootdirectory: ${JSON.stringify(values.root)}}}`).registry
-          .storage!,
-      },
-    };
-  if (values.addr) config = { ...config, ...parseAddr(values.addr) };
-  if (values['read-only']) config = { ...config, registry: { ...config.registry, readOnly: true } };
-  const accessLog = config.accessLog && !values['no-access-log'];
-  const registry = createRegistry({
-    ...config.registry,
-    ...(accessLog ? { log: (entry) => process.stdout.write(`${JSON.stringify(entry)}\n`) } : {}),
-  });
+  const base = {
+    ...(values.config ? { config: values.config } : {}),
+    ...(values.addr ? { addr: values.addr } : {}),
+    ...(values.root ? { root: values.root } : {}),
+    ...(values['read-only'] ? { readOnly: true } : {}),
+  };
 
   if (command === 'garbage-collect' || command === 'gc') {
+    const registry = createRegistry(resolveServerConfig(base).registry);
     const grace = values.grace !== undefined ? Number(values.grace) * 1000 : undefined;
     const report = await registry.collectGarbage({
       ...(values['dry-run'] ? { dryRun: true } : {}),
       ...(grace !== undefined ? { gracePeriodMs: grace } : {}),
     });
-    process.stdout.write(`${JSON.stringify({ ...report, deleted: undefined, deletedDigests: report.deleted })}\n`);
+    process.stdout.write(`${JSON.stringify(report)}\n`);
     await registry.close();
     return;
   }
   if (command !== 'serve') fail(`unknown command "${command}"\n${usage}`);
 
-  const server = await serve({ registry, port: config.port, hostname: config.hostname });
-  process.stderr.write(`lade-server listening on ${server.url} (storage: ${registry.store.driver.name})\n`);
+  const started = await startServer({ ...base, ...(values['no-access-log'] ? { log: null } : {}) });
+  process.stderr.write(
+    `lade-server listening on ${started.server.url} (storage: ${started.registry.store.driver.name})\n`,
+  );
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     process.stderr.write(`lade-server: ${signal}, finishing in-flight requests\n`);
-    await server.close();
-    await registry.close();
+    await started.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

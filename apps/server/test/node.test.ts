@@ -4,7 +4,7 @@ import { stat, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, tempDir } from '@lade/test-support';
+import { freePort, runOk, tempDir } from '@lade/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ConfigError,
@@ -16,6 +16,7 @@ import {
   parseConfig,
   type RunningServer,
   serve,
+  startServer,
 } from '../src/index.js';
 import { sha256 } from './helpers.js';
 
@@ -188,6 +189,27 @@ auth:
   });
 });
 
+describe('startServer (what lade serve calls)', () => {
+  it('starts from a config with overrides, logs through the given sink and stops gracefully', async () => {
+    const dir = await tempDir();
+    const cfg = join(dir.path, 'registry.yml');
+    await writeFile(cfg, 'storage: {inmemory: {}}\nhttp: {addr: ":5000"}\n');
+    const entries: unknown[] = [];
+    const started = await startServer({
+      config: cfg,
+      addr: '127.0.0.1:0',
+      root: join(dir.path, 'data'),
+      log: (e) => entries.push(e),
+    });
+    expect(started.registry.store.driver.name).toBe('filesystem');
+    expect((await fetch(`${started.server.url}/v2/`)).status).toBe(200);
+    expect(entries).toHaveLength(1);
+    await started.close();
+    await expect(fetch(`${started.server.url}/v2/`)).rejects.toThrow();
+    await dir.cleanup();
+  });
+});
+
 describe('lade-server binary', () => {
   it('serves with --config/--addr/--root, prints JSON access logs and exits 0 on SIGTERM', async () => {
     const dir = await tempDir();
@@ -225,6 +247,34 @@ describe('lade-server binary', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(JSON.parse(out.trim().split('\n')[0]!)).toMatchObject({ method: 'GET', path: '/v2/', status: 200 });
+    await dir.cleanup();
+  });
+
+  it('garbage-collect --dry-run reports without deleting, and a real run sweeps', async () => {
+    const dir = await tempDir();
+    const registry = createRegistry({ storage: new FilesystemDriver(dir.path) });
+    const post = await registry.fetch(
+      new Request(`http://x/v2/gc/blobs/uploads/?digest=${sha256('orphan')}`, { method: 'POST', body: 'orphan' }),
+    );
+    expect(post.status).toBe(201);
+    await registry.fetch(new Request(`http://x/v2/gc/blobs/${sha256('orphan')}`, { method: 'DELETE' }));
+    const gc = (...extra: string[]) =>
+      runOk(process.execPath, [
+        '--conditions',
+        'lade-source',
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('../src/main.ts', import.meta.url)),
+        'garbage-collect',
+        '--root',
+        dir.path,
+        '--grace',
+        '0',
+        ...extra,
+      ]);
+    expect(JSON.parse(await gc('--dry-run'))).toMatchObject({ blobsDeleted: 1, deleted: [sha256('orphan')] });
+    expect(JSON.parse(await gc())).toMatchObject({ blobsDeleted: 1 });
+    expect(JSON.parse(await gc())).toMatchObject({ blobsDeleted: 0 });
     await dir.cleanup();
   });
 });
