@@ -244,5 +244,15 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('copy between transp
     ]);
     const loaded = await run(['load', '-i', tarPath]);
     expect(loaded).toMatchObject({ code: 0, stdout: `Loaded image: ${R}/fixtures/tricky:latest\n` });
+    // save | load through a pipe, store to store.
+    const piped = await runOk(
+      'sh',
+      [
+        '-c',
+        `"${nodeBin}" "${ladeBin}" save "${R}/fixtures/tricky" | LADE_HOME="${join(home.path, 'piped-store')}" "${nodeBin}" "${ladeBin}" load`,
+      ],
+      { env: { ...env, HOME: home.path } },
+    );
+    expect(piped).toBe(`Loaded image: ${R}/fixtures/tricky:latest\n`);
   });
 });
