@@ -296,8 +296,11 @@ export class RegistryStore {
     let cached = this.#hashers.get(key);
     if (!cached || cached.size !== size) {
       cached = size === 0 ? { hash: createHash('sha256'), size: 0 } : undefined;
-      if (cached) this.#hashers.set(key, cached);
-      else this.#hashers.delete(key);
+      if (cached) {
+        // Abandoned uploads must not grow this map forever: the oldest entries go (those uploads re-hash from storage).
+        if (this.#hashers.size >= 10_000) this.#hashers.delete(this.#hashers.keys().next().value!);
+        this.#hashers.set(key, cached);
+      } else this.#hashers.delete(key);
     }
     const writer = await this.driver.writer(layout.uploadData(repo, id), true);
     const reader = body.getReader();
