@@ -81,6 +81,52 @@ describe('Node adapter', () => {
     expect(`sha256:${back.digest('hex')}`).toBe(digest);
   });
 
+  it('keeps what arrived when a client aborts a PATCH, so the upload resumes from the reported offset', async () => {
+    const content = randomBytes(8 * 1024 * 1024);
+    const digest = sha256(content);
+    const post = await fetch(`${server.url}/v2/aborted/blobs/uploads/`, { method: 'POST' });
+    const location = new URL(post.headers.get('location')!, server.url);
+    const abort = new AbortController();
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        if (sent >= content.length / 2) {
+          await new Promise((r) => setTimeout(r, 200));
+          abort.abort();
+          return;
+        }
+        c.enqueue(content.subarray(sent, sent + 512 * 1024));
+        sent += 512 * 1024;
+      },
+    });
+    await expect(
+      fetch(location, { method: 'PATCH', body, duplex: 'half', signal: abort.signal } as RequestInit),
+    ).rejects.toThrow();
+    // the server notices the abort asynchronously: wait until the reported offset is stable
+    let have = -1;
+    for (let i = 0; i < 100; i++) {
+      const status = await fetch(location);
+      expect(status.status).toBe(204);
+      const now = Number(status.headers.get('range')!.split('-')[1]) + 1;
+      if (now === have && now > 1) break;
+      have = now;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(have).toBeGreaterThan(0);
+    expect(have).toBeLessThanOrEqual(content.length / 2);
+    expect((await fetch(`${server.url}/v2/aborted/blobs/${digest}`, { method: 'HEAD' })).status).toBe(404);
+    const rest = new URL(location);
+    rest.searchParams.set('digest', digest);
+    const put = await fetch(rest, {
+      method: 'PUT',
+      body: content.subarray(have),
+      headers: { 'Content-Range': `${have}-${content.length - 1}` },
+    });
+    expect(put.status).toBe(201);
+    const back = Buffer.from(await (await fetch(`${server.url}/v2/aborted/blobs/${digest}`)).arrayBuffer());
+    expect(back.equals(content)).toBe(true);
+  });
+
   it('serves ranges and HEAD over HTTP', async () => {
     const content = randomBytes(100);
     const digest = sha256(content);
