@@ -49,10 +49,14 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('lade pull killed wi
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
+    let sent = false;
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       // Interrupt once the first layer is on its way.
-      if (out.includes('Pulling fs layer')) child.kill('SIGINT');
+      if (!sent && out.includes('Pulling fs layer') && child.pid !== undefined) {
+        sent = true;
+        process.kill(child.pid, 'SIGINT');
+      }
     });
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     if (out.includes('Status: Downloaded newer image')) return; // finished before the signal landed: nothing to check
