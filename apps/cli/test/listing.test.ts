@@ -41,6 +41,15 @@ describe('images, history and inspect on a store loaded from docker archives', (
     expect(positional.stdout).toBe('test_image_2\n');
   });
 
+  it('takes the store from --root as from $LADE_HOME (the flag wins)', async () => {
+    const viaEnv = await run(['images', '-q']);
+    const viaFlag = await lade(home.path, ['--root', join(home.path, 'store'), 'images', '-q'], {
+      env: { LADE_HOME: join(home.path, 'elsewhere') },
+    });
+    expect(viaFlag.stdout).toBe(viaEnv.stdout);
+    expect(viaEnv.stdout.trim().split('\n')).toHaveLength(3);
+  });
+
   it('refuses an unknown filter and a bad template', async () => {
     expect(await run(['images', '--filter', 'bogus=1'])).toMatchObject({
       code: 1,

@@ -110,6 +110,17 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))(
       expect(tags.code).toBe(0);
     });
 
+    it('writes config.json under --config DIR', async () => {
+      const dir = join(home.path, 'custom-config');
+      const r = await lade(home.path, ['--config', dir, 'login', '-u', 'alice', '--password-stdin', registry.host], {
+        stdin: 's3cret\n',
+      });
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain(`'${join(dir, 'config.json')}'`);
+      const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
+      expect(Object.keys(config.auths)).toEqual([registry.host]);
+    });
+
     it('warns about -p on the command line', async () => {
       const r = await lade(home.path, ['login', '-u', 'alice', '-p', 's3cret', registry.host]);
       expect(r.code).toBe(0);
