@@ -1,13 +1,12 @@
 import { isLadeError } from '@lade/digest';
 import { CommanderError } from 'commander';
-import pkg from '../package.json' with { type: 'json' };
 import { BIN, collect, dockerHelp, LadeCommand, type Runtime } from './command.js';
 import { registerCommands } from './commands/index.js';
 import { CancelledError, UsageError } from './errors.js';
 import { type CliIo, nodeIo } from './io.js';
+import { version } from './version.js';
 
-/** lade's version, as `lade --version` prints it. */
-export const version: string = pkg.version;
+export { version };
 
 function buildProgram(runtime: Runtime, pending: Promise<void>[]): LadeCommand {
   const { io } = runtime;

@@ -15,6 +15,13 @@ describe('command line framework', () => {
     expect(r.stdout).toMatch(/^lade version \d+\.\d+\.\d+\n$/);
   });
 
+  it('prints the client version with lade version [--format]', async () => {
+    const r = await lade(['version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Client:\n Version: +\d+\.\d+\.\d+\n Node\.js version: +v\d+/);
+    expect((await lade(['version', '--format', '{{.Client.Version}}'])).stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+
   it('prints help without a command and exits 0', async () => {
     const r = await lade([]);
     expect(r.code).toBe(0);

@@ -4,6 +4,7 @@ import { CancelledError, CommandError } from '../errors.js';
 import { readLine } from '../io.js';
 import { createdSince, displaySize, humanSize, renderFormat, truncateId } from '../output.js';
 import { openStore } from '../store.js';
+import { version } from '../version.js';
 
 function reclaimable(bytes: number, total: number): string {
   return total > 0 ? `${humanSize(bytes)} (${Math.trunc((bytes * 100) / total)}%)` : humanSize(bytes);
@@ -121,8 +122,33 @@ async function systemPrune(ctx: CliContext, _args: string[], flags: { all?: bool
   await ctx.out(`Total reclaimed space: ${humanSize(result.reclaimedBytes)}`);
 }
 
-/** `lade system df|fsck|prune`. */
+/** `lade version`: docker's client section (there is no server). */
+async function versionCommand(ctx: CliContext, _args: string[], flags: { format?: string }): Promise<void> {
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch === 'ia32' ? '386' : process.arch;
+  const info = { Client: { Version: version, NodeVersion: process.version, Os: process.platform, Arch: arch } };
+  if (flags.format !== undefined) {
+    await ctx.io.stdout.write(renderFormat(flags.format, [info], { missingFields: 'no-value' }));
+    return;
+  }
+  await ctx.out(
+    `Client:\n Version:           ${version}\n Node.js version:   ${process.version}\n OS/Arch:           ${process.platform}/${arch}`,
+  );
+}
+
+/** `lade system df|fsck|prune` and `lade version`. */
 export function registerSystemCommands(program: LadeCommand, runtime: Runtime): void {
+  addCommand(
+    program,
+    'version',
+    {
+      usage: '',
+      description: 'Show the lade version information',
+      args: { exact: 0 },
+      flags: (c) => c.option('-f, --format <string>', 'Format output using a custom template'),
+      run: versionCommand,
+    },
+    runtime,
+  );
   const system = addGroup(program, 'system', 'Manage the local image store');
   addCommand(
     system,
