@@ -111,6 +111,36 @@ function corrupt(name: string, kind: Compression, cause: unknown): CompressionEr
   return new CompressionError(`${name}: the ${kind} data is corrupt or truncated (${detail})`, { cause });
 }
 
+/**
+ * Re-cuts a stream into blocks of exactly `size` bytes (the last may be shorter). Deno's node:zlib output depends on
+ * how its input is chunked; feeding it fixed blocks keeps gzip output a function of the bytes alone.
+ */
+function fixedBlocks(source: ReadableStream<Uint8Array>, size: number): ReadableStream<Uint8Array> {
+  let block = new Uint8Array(size);
+  let filled = 0;
+  return source.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, c) {
+        let off = 0;
+        while (off < chunk.byteLength) {
+          const n = Math.min(size - filled, chunk.byteLength - off);
+          block.set(chunk.subarray(off, off + n), filled);
+          filled += n;
+          off += n;
+          if (filled === size) {
+            c.enqueue(block);
+            block = new Uint8Array(size);
+            filled = 0;
+          }
+        }
+      },
+      flush(c) {
+        if (filled > 0) c.enqueue(block.subarray(0, filled));
+      },
+    }),
+  );
+}
+
 /** Runs a node:zlib transform as a pull-based web stream: backpressure flows both ways, nothing piles up. */
 function throughNode(
   source: ReadableStream<Uint8Array>,
@@ -279,7 +309,7 @@ export function compressStream(
     if (level < 0 || level > 9) throw new ArchiveUnsupportedError(`gzip level ${level} is out of range; use 1–9`);
     if (backend === 'node' && zlib)
       return throughNode(
-        source,
+        fixedBlocks(source, 64 * 1024),
         zlib.createGzip({ level, chunkSize: 64 * 1024 }),
         'none',
         'gzip',
