@@ -415,7 +415,8 @@ async function inspect(ctx: CliContext, args: string[], flags: { format?: string
       errors.push(error.code === 'IMAGE_UNKNOWN' ? error.message : `No such image: ${name}`);
     }
   }
-  if (flags.format !== undefined) {
+  // docker: no format, `json` or an empty one print the JSON array.
+  if (flags.format !== undefined && flags.format !== '' && flags.format !== 'json') {
     await ctx.io.stdout.write(renderFormat(flags.format, found, { missingFields: 'no-value' }));
   } else {
     await ctx.out(JSON.stringify(found, null, 4));
