@@ -1,4 +1,16 @@
-import { copy, type Descriptor } from '@lade/manifest';
+import {
+  copy,
+  type Descriptor,
+  formatPlatform,
+  type ImageSource,
+  isManifestMediaType,
+  normalizePlatform,
+  type Platform,
+  parseImageConfig,
+  parseManifest,
+  parsePlatform,
+  platformCompatible,
+} from '@lade/manifest';
 import {
   familiarName,
   familiarString,
@@ -41,6 +53,36 @@ async function currentRoot(store: ImageStore, name: string): Promise<string | un
 
 // ---- pull ----
 
+/**
+ * `--platform` on an image that is not a list: its config must name a platform that runs as the one asked for,
+ * checked before anything is downloaded (docker: `image with reference … was found but does not match …`).
+ */
+async function checkPlatform(
+  ctx: CliContext,
+  source: ImageSource,
+  root: Descriptor,
+  wanted: string,
+  name: string,
+): Promise<void> {
+  if (!isManifestMediaType(root.mediaType)) return;
+  const want = parsePlatform(wanted);
+  const parsed = parseManifest(await source.fetchManifest(root, signal(ctx)), { contentType: root.mediaType });
+  if (parsed.kind !== 'manifest') return;
+  const configDescriptor = parsed.manifest.config;
+  const stream = await source.openBlob(configDescriptor, signal(ctx));
+  const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+  const c = parseImageConfig(bytes, {
+    expected: { digest: configDescriptor.digest, size: configDescriptor.size },
+  }).config;
+  const have: Platform = { os: c.os, architecture: c.architecture, ...(c.variant ? { variant: c.variant } : {}) };
+  if (!platformCompatible(want, have)) {
+    throw new CommandError(
+      'MANIFEST_UNKNOWN',
+      `image with reference ${name} was found but does not match the specified platform: wanted ${formatPlatform(normalizePlatform(want))}, actual: ${formatPlatform(normalizePlatform(have))}`,
+    );
+  }
+}
+
 interface PullFlags {
   platform?: string;
   allTags?: boolean;
@@ -81,6 +123,8 @@ async function pull(ctx: CliContext, args: string[], flags: PullFlags): Promise<
       let resolved: Descriptor;
       try {
         resolved = await source.resolve(signal(ctx));
+        if (flags.platform !== undefined)
+          await checkPlatform(ctx, source, resolved, flags.platform, familiarString(full));
         const progress = pullProgress(writer);
         const sink = store.sink(full, { repoDigest: resolved.digest });
         try {

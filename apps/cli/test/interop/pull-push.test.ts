@@ -156,6 +156,10 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))(
         'Error: no matching manifest for linux/s390x in the manifest list entries\n',
       ],
       [
+        ['pull', '--platform', 'linux/arm64', '$R/fixtures/tricky'],
+        'Error: image with reference $R/fixtures/tricky:latest was found but does not match the specified platform: wanted linux/arm64/v8, actual: linux/amd64\n',
+      ],
+      [
         ['pull', '127.0.0.1:$P/app'],
         'Error: Get "http://127.0.0.1:$P/v2/": dial tcp 127.0.0.1:$P: connect: connection refused\n',
       ],
