@@ -1,4 +1,4 @@
-import type { CopyEvent, Descriptor } from '@lade/manifest';
+import type { CopyEvent, Descriptor, ImageSink, TransportOptions } from '@lade/manifest';
 import type { ProgressWriter } from './progress.js';
 
 /** docker's short layer id: the first 12 hex digits of the digest. */
@@ -170,5 +170,25 @@ export function pushProgress(
       case 'verifying':
         break;
     }
+  };
+}
+
+/**
+ * The sink with `mountBlob` replaced: blobs are mounted from a repository known to hold them (on the same registry)
+ * instead of from the copy's source. docker mounts the layers of an image pulled from another repository this way.
+ */
+export function mountingFrom(
+  sink: ImageSink,
+  mount: (descriptor: Descriptor, options?: TransportOptions) => Promise<boolean>,
+): ImageSink {
+  return {
+    name: sink.name,
+    hasBlob: (d, o) => sink.hasBlob(d, o),
+    writeBlob: (d, c, o) => sink.writeBlob(d, c, o),
+    mountBlob: (d, _source, o) => mount(d, o),
+    ...(sink.hasManifest ? { hasManifest: (d: Descriptor, o?: TransportOptions) => sink.hasManifest!(d, o) } : {}),
+    writeManifest: (d, b, o) => sink.writeManifest(d, b, o),
+    ...(sink.commit ? { commit: (o?: TransportOptions) => sink.commit!(o) } : {}),
+    ...(sink.close ? { close: () => sink.close!() } : {}),
   };
 }

@@ -29,7 +29,7 @@ import { createdSince, displaySize, ellipsis, goTimeString, humanSize, renderFor
 import { ProgressWriter } from '../progress.js';
 import { dockerError, registryClient } from '../registry.js';
 import { noSuchImage, openStore } from '../store.js';
-import { pullProgress, pushProgress } from '../transfer.js';
+import { mountingFrom, pullProgress, pushProgress } from '../transfer.js';
 
 function signal(ctx: CliContext): { signal?: AbortSignal } {
   return ctx.io.signal ? { signal: ctx.io.signal } : {};
@@ -188,12 +188,21 @@ async function push(ctx: CliContext, args: string[], flags: PushFlags): Promise<
       const full = `${repo}:${tag}`;
       let root: Descriptor;
       const source = store.source(full);
-      const sink = registrySink(full, { client });
+      const target = registrySink(full, { client });
+      // Layers of an image pulled from another repository of this registry are mounted from there, as docker does.
+      const origin = await mountOrigin(store, full, ref);
+      const registry = client.registry(ref.domain);
+      const sink =
+        origin === undefined
+          ? target
+          : mountingFrom(target, (d, o) =>
+              registry.mountBlob(ref.path, d.digest, origin, o?.signal ? { signal: o.signal } : {}),
+            );
       try {
         const result = await copy(source, sink, {
           all: true,
           ...signal(ctx),
-          onProgress: pushProgress(writer, undefined),
+          onProgress: pushProgress(writer, origin),
         });
         root = result.root;
       } catch (error) {
@@ -209,6 +218,25 @@ async function push(ctx: CliContext, args: string[], flags: PushFlags): Promise<
   } finally {
     await client.close();
   }
+}
+
+/** A repository on the target's registry (not the target's) that the image was pulled from: its RepoDigests. */
+async function mountOrigin(store: ImageStore, name: string, target: NormalizedReference): Promise<string | undefined> {
+  let repoDigests: readonly string[];
+  try {
+    repoDigests = (await store.resolve(name)).repoDigests;
+  } catch {
+    return undefined;
+  }
+  for (const d of repoDigests) {
+    try {
+      const r = normalizeReference(d, { defaultTag: false });
+      if (r.domain === target.domain && r.path !== target.path) return r.path;
+    } catch {
+      // not a reference: skip it
+    }
+  }
+  return undefined;
 }
 
 // ---- tag, rmi, prune ----
