@@ -4,10 +4,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { freePort, tempDir } from '@lade/test-support';
+import { freePort, tempDir, entryArgv } from '@lade/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry, FilesystemDriver, type RunningServer, serve } from '../src/index.js';
 import { sha256 } from './helpers.js';
+
+const serverArgv = () =>
+  entryArgv(
+    fileURLToPath(new URL('../src/main.ts', import.meta.url)),
+    fileURLToPath(new URL('../dist/main.js', import.meta.url)),
+  );
 
 const f = (url: string, init: RequestInit = {}) => fetch(url, init);
 
@@ -96,7 +102,6 @@ describe('load', () => {
 });
 
 describe('kill -9 during uploads', () => {
-  const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
   let dir: { path: string; cleanup: () => Promise<void> };
   beforeAll(async () => {
     dir = await tempDir('lade-server-kill-');
@@ -105,19 +110,8 @@ describe('kill -9 during uploads', () => {
 
   async function start(port: number): Promise<ChildProcess> {
     const child = spawn(
-      process.execPath,
-      [
-        '--conditions',
-        'lade-source',
-        '--import',
-        'tsx',
-        main,
-        '--root',
-        dir.path,
-        '--addr',
-        `127.0.0.1:${port}`,
-        '--no-access-log',
-      ],
+      serverArgv()[0],
+      [...serverArgv().slice(1), '--root', dir.path, '--addr', `127.0.0.1:${port}`, '--no-access-log'],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
       },

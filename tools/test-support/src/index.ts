@@ -66,7 +66,11 @@ export function run(
 }
 
 /** Runs a command and throws with its stderr when it fails. */
-export async function runOk(command: string, args: readonly string[], options: Parameters<typeof run>[2] = {}): Promise<string> {
+export async function runOk(
+  command: string,
+  args: readonly string[],
+  options: Parameters<typeof run>[2] = {},
+): Promise<string> {
   const r = await run(command, args, options);
   if (r.code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${r.code}: ${r.stderr || r.stdout}`);
   return r.stdout;
@@ -104,7 +108,9 @@ export interface PeerRegistry {
 }
 
 /** Starts a distribution registry on a free port (optionally with htpasswd basic auth `user:pass`). */
-export async function startRegistry(options: { auth?: string; readonly?: boolean; dataDir?: string } = {}): Promise<PeerRegistry> {
+export async function startRegistry(
+  options: { auth?: string; readonly?: boolean; dataDir?: string } = {},
+): Promise<PeerRegistry> {
   const port = await freePort();
   const dataDir = options.dataDir ?? (await tempDir('lade-registry-')).path;
   const args = ['start', '--port', String(port), '--dir', dataDir];
@@ -160,10 +166,34 @@ export async function peerFixtures(options: { big?: number } = {}): Promise<stri
 }
 
 /** Copies every fixture tag into a registry with skopeo, as `fixtures.sh --push` does: REGISTRY/fixtures/NAME:latest. */
-export async function pushPeerFixtures(layout: string, registryHost: string, tags = ['tricky', 'amd64', 'arm64', 'big', 'multi']): Promise<void> {
+export async function pushPeerFixtures(
+  layout: string,
+  registryHost: string,
+  tags = ['tricky', 'amd64', 'arm64', 'big', 'multi'],
+): Promise<void> {
   for (const t of tags) {
     const all = t === 'multi' ? ['--all'] : [];
-    await runOk('skopeo', ['copy', '-q', ...all, '--dest-tls-verify=false', `oci:${layout}:${t}`, `docker://${registryHost}/fixtures/${t}:latest`]);
+    await runOk('skopeo', [
+      'copy',
+      '-q',
+      ...all,
+      '--dest-tls-verify=false',
+      `oci:${layout}:${t}`,
+      `docker://${registryHost}/fixtures/${t}:latest`,
+    ]);
   }
 }
 export { describeTree, treeDifferences, type TreeLine } from './tree.js';
+
+/** True when the tests run on Deno (vitest under `deno run`). */
+export const onDeno: boolean = typeof (process.versions as { deno?: string }).deno === 'string';
+
+/**
+ * The argv that runs a package's entry point in a child process on the runtime the tests run on: on Node the
+ * TypeScript source through tsx (no build needed), on Deno the built `dist` file with `deno run -A`
+ * (so the binary itself is proven on Deno; CI builds before testing).
+ */
+export function entryArgv(sourceFile: string, distFile: string): [string, ...string[]] {
+  if (onDeno) return [process.execPath, 'run', '-A', distFile];
+  return [process.execPath, '--conditions', 'lade-source', '--import', 'tsx', sourceFile];
+}
