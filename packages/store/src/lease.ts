@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -36,7 +36,10 @@ export async function takeLease(root: string): Promise<Lease> {
   const sinceMs = Date.now() - 2_000;
   const path = join(dir, `${process.pid}-${randomBytes(6).toString('hex')}.json`);
   const body: LeaseFile = { pid: process.pid, host: hostname(), sinceMs };
-  await writeFile(path, JSON.stringify(body));
+  // Written aside and renamed, so a writer killed mid-write leaves a `.tmp` (ignored) and never a half-written lease.
+  const tmp = `${path}.tmp`;
+  await writeFile(tmp, JSON.stringify(body));
+  await rename(tmp, path);
   let released = false;
   return {
     path,
@@ -70,6 +73,12 @@ export async function scanLeases(root: string): Promise<LeaseScan> {
   const stale: string[] = [];
   for (const name of names) {
     const path = join(dir, name);
+    if (name.endsWith('.tmp')) {
+      // A lease its writer never finished: stale once its process (named in the file name) is gone.
+      const pid = Number.parseInt(name, 10);
+      if (Number.isInteger(pid) && !pidAlive(pid)) stale.push(path);
+      continue;
+    }
     let lease: Partial<LeaseFile> | undefined;
     try {
       lease = JSON.parse(await readFile(path, 'utf8')) as Partial<LeaseFile>;
