@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { type ArchiveFormat, loadArchive, type SaveImage, saveImages } from '@lade/archive';
+import type { ArchiveFormat, SaveImage } from '@lade/archive';
 import type { ImageSink } from '@lade/manifest';
 import type { ImageStore } from '@lade/store';
 import { addCommand, type LadeCommand, type Runtime } from '../command.js';
@@ -49,6 +49,7 @@ async function save(ctx: CliContext, args: string[], flags: { output?: string; f
     flags.output !== undefined
       ? resolve(flags.output)
       : new WritableStream<Uint8Array>({ write: (chunk) => out.write(chunk) });
+  const { saveImages } = await import('@lade/archive');
   await saveImages(images, output, { format, ...signal(ctx) });
 }
 
@@ -68,6 +69,7 @@ async function load(ctx: CliContext, _args: string[], flags: { input?: string; q
   const temporary: string[] = [];
   const input = flags.input !== undefined ? resolve(flags.input) : io.stdin.stream();
   let lines: readonly string[];
+  const { loadArchive } = await import('@lade/archive');
   try {
     const result = await loadArchive(
       input,

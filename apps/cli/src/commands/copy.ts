@@ -1,5 +1,5 @@
 import { resolve as resolvePath } from 'node:path';
-import { type Archive, archiveFileSink, openArchive } from '@lade/archive';
+import type { Archive } from '@lade/archive';
 import { type CopyEvent, copy, type ImageFormat, type ImageSink, type ImageSource } from '@lade/manifest';
 import { familiarString, normalizeReference } from '@lade/reference';
 import {
@@ -69,6 +69,7 @@ async function openSource(
       return ociLayoutSource(resolvePath(location.path), location.reference);
     case 'oci-archive':
     case 'docker-archive': {
+      const { openArchive } = await import('@lade/archive');
       const archive: Archive = await openArchive(
         resolvePath(location.path),
         ctx.io.signal ? { signal: ctx.io.signal } : {},
@@ -87,12 +88,15 @@ async function openSink(ctx: CliContext, location: ImageLocation, client: Regist
       return registrySink(location.reference, { client });
     case 'oci':
       return ociLayoutSink(resolvePath(location.path), location.reference);
-    case 'oci-archive':
+    case 'oci-archive': {
+      const { archiveFileSink } = await import('@lade/archive');
       return archiveFileSink(resolvePath(location.path), {
         format: 'oci',
         names: location.reference !== undefined ? [location.reference] : [],
       });
+    }
     case 'docker-archive': {
+      const { archiveFileSink } = await import('@lade/archive');
       const names = location.reference !== undefined ? [familiarString(normalizeReference(location.reference))] : [];
       return archiveFileSink(resolvePath(location.path), { format: 'docker', names });
     }

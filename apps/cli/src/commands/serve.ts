@@ -1,5 +1,5 @@
 import { dirname, join, resolve } from 'node:path';
-import { createRegistry, FilesystemDriver, loadConfig, parseAddr, type ServerConfig, serve } from '@lade/server';
+import type { ServerConfig } from '@lade/server';
 import { addCommand, type LadeCommand, type Runtime } from '../command.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -22,6 +22,8 @@ function untilAborted(signal: AbortSignal | undefined): Promise<void> {
 }
 
 async function runServe(ctx: CliContext, _args: string[], flags: ServeFlags): Promise<void> {
+  // Loaded on use: the server is the heaviest package and only this command needs it.
+  const { createRegistry, FilesystemDriver, loadConfig, parseAddr, serve } = await import('@lade/server');
   let config: ServerConfig | undefined = flags.config !== undefined ? loadConfig(resolve(flags.config)) : undefined;
   const root =
     flags.root !== undefined
