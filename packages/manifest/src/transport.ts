@@ -69,6 +69,11 @@ export interface WriteManifestOptions extends TransportOptions {
 export interface ImageSink {
   /** Transport-qualified name for messages. */
   readonly name: string;
+  /**
+   * True when `writeBlob` itself hashes the content and rejects (leaving nothing visible) on a size or digest mismatch,
+   * as the local store does. `copy` then leaves verification to the sink instead of hashing every byte twice.
+   */
+  readonly verifiesBlobs?: boolean;
   /** True when the sink already holds this blob (copy then skips it). */
   hasBlob(descriptor: Descriptor, options?: TransportOptions): Promise<boolean>;
   /**

@@ -1,4 +1,4 @@
-import { hash } from '@lade/digest';
+import { hash, LadeError } from '@lade/digest';
 import { describe, expect, it } from 'vitest';
 import {
   buildManifest,
@@ -411,6 +411,34 @@ describe('copy: failures', () => {
     expect(dst.manifests.size).toBe(0);
     expect(dst.tags.size).toBe(0);
     expect(dst.stats.commit).toBe(0);
+  });
+
+  it('leaves verification to a sink that declares verifiesBlobs, and still fails when that sink refuses the bytes', async () => {
+    const src = new MemoryImageStore();
+    const img = src.putImage({ layers: [bytes('layer', 100)], tag: 't' });
+    const dst = new MemoryImageStore();
+    const inner = dst.sink('t');
+    const seen: string[] = [];
+    // A sink that checks nothing but records what reached it: copy must pass the bytes through unhashed and untouched.
+    const trusting: ImageSink = {
+      name: 'trusting',
+      verifiesBlobs: true,
+      hasBlob: async () => false,
+      writeBlob: async (d, content) => {
+        let n = 0;
+        for await (const c of content) n += c.byteLength;
+        seen.push(`${d.digest}:${n}`);
+        if (d.digest === img.layers[0]!.digest) throw new LadeError('DIGEST_INVALID', 'refused by the sink itself');
+      },
+      writeManifest: (d, b, o) => inner.writeManifest(d, b, o),
+    };
+    const corrupt = bytes('layer', 100);
+    corrupt[3] = 0x21;
+    src.putBlobUnchecked(img.layers[0]!.digest, corrupt);
+    const err = await copy(src.source('t'), trusting).catch((e) => e);
+    expect(err.message).toBe('refused by the sink itself');
+    expect(seen).toContain(`${img.layers[0]!.digest}:500`);
+    expect(dst.manifests.size).toBe(0);
   });
 
   it('rejects a short blob with SIZE_INVALID and stores nothing of it', async () => {

@@ -81,6 +81,8 @@ export async function checkComplete(layout: OciLayout, parsed: ParsedManifest): 
  * index.json is unchanged, and a failed copy leaves only unreferenced blobs for GC.
  */
 export class LayoutImageSink implements ImageSink {
+  /** Ingest hashes every blob and refuses a mismatch before it becomes visible. */
+  readonly verifiesBlobs = true;
   readonly name: string;
   readonly layout: OciLayout;
   readonly #onCommit: (root: PendingRoot, options: TransportOptions) => Promise<void>;
