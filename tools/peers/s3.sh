@@ -77,9 +77,14 @@ CONF
     monmaptool --create --addv a "[v1:127.0.0.1:$monport]" --fsid "$fsid" "$dir/monmap" >/dev/null
     ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" --keyring "$dir/keyring"
     ceph-mon -c "$conf" -i a --pid-file "$state/mon.pid"
-    for _ in $(seq 1 60); do timeout 5 ceph -c "$conf" --connect-timeout 2 mon stat >/dev/null 2>&1 && break; sleep 0.5; done
+    # A busy machine (CI runs test files in parallel) can take a while to bring the monitor up: wait, then retry.
+    for _ in $(seq 1 240); do timeout 5 ceph -c "$conf" --connect-timeout 2 mon stat >/dev/null 2>&1 && break; sleep 0.5; done
     osduuid=$(cat /proc/sys/kernel/random/uuid)
-    timeout 20 ceph -c "$conf" osd new "$osduuid" 0 >/dev/null
+    for try in $(seq 1 10); do
+      if timeout 30 ceph -c "$conf" osd new "$osduuid" 0 >/dev/null 2>"$dir/log/osd-new.err"; then break; fi
+      [ "$try" -lt 10 ] || { echo "s3.sh: the monitor did not accept the OSD: $(cat "$dir/log/osd-new.err")" >&2; stop_all; exit 1; }
+      sleep 2
+    done
     ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$osduuid" >/dev/null 2>&1
     timeout 20 ceph -c "$conf" osd crush add-bucket localhost host >/dev/null 2>&1 || true
     timeout 20 ceph -c "$conf" osd crush move localhost root=default >/dev/null 2>&1 || true
