@@ -69,11 +69,50 @@ export class LadeCommand extends Command {
   }
 }
 
-/** pflag's flag column: `  -a, --all-tags`, `      --platform string`. */
+/** pflag's flag column: `  -a, --all-tags`, `      --platform string`, `  -f, --filter filter`, `      --limit int`. */
 function flagColumn(option: Option): string {
-  const value = option.required || option.optional ? ` ${option.optional ? '[bool]' : 'string'}` : '';
+  let type = '';
+  if (option.required) {
+    const name = /<([^>]+)>/.exec(option.flags)?.[1] ?? 'string';
+    type = ` ${['int', 'filter', 'list'].includes(name) ? name : 'string'}`;
+  }
   const long = option.long ?? '';
-  return option.short ? `  ${option.short}, ${long}${value}` : `      ${long}${value}`;
+  return option.short ? `  ${option.short}, ${long}${type}` : `      ${long}${type}`;
+}
+
+/** pflag's usage text: the description and, for a non-zero default, ` (default X)`. */
+function flagUsage(option: Option): string {
+  const d: unknown = option.defaultValue;
+  const shown =
+    d === undefined || d === false || d === '' || (Array.isArray(d) && d.length === 0) ? '' : ` (default ${String(d)})`;
+  return `${option.description}${shown}`;
+}
+
+/** pflag's `wrapN`: the first line of `s` within `i` columns (allowing `slop` more to avoid an orphan) and the rest. */
+function wrapN(i: number, slop: number, s: string): [string, string] {
+  if (i + slop > s.length) return [s, ''];
+  const head = s.slice(0, i);
+  const w = Math.max(head.lastIndexOf(' '), head.lastIndexOf('\t'), head.lastIndexOf('\n'));
+  if (w <= 0) return [s, ''];
+  const nl = head.lastIndexOf('\n');
+  if (nl > 0 && nl < w) return [s.slice(0, nl), s.slice(nl + 1)];
+  return [s.slice(0, w), s.slice(w + 1)];
+}
+
+/** pflag's `wrap`: usage text wrapped to `width` columns, continuation lines indented to `indent`. */
+function wrapUsage(indent: number, width: number, text: string): string {
+  const pad = ' '.repeat(indent);
+  let room = width - indent;
+  if (room < 24) return text.replaceAll('\n', `\n${pad}`);
+  const slop = 5;
+  room -= slop;
+  let [line, rest] = wrapN(room, slop, text);
+  let out = line.replaceAll('\n', `\n${pad}`);
+  while (rest !== '') {
+    [line, rest] = wrapN(room, slop, rest);
+    out += `\n${pad}${line.replaceAll('\n', `\n${pad}`)}`;
+  }
+  return out;
 }
 
 /** docker's help text: usage line, description, commands or options, as cobra prints them. */
@@ -92,7 +131,7 @@ export function dockerHelp(cmd: LadeCommand): string {
     const width = Math.max(11, ...list.map((c) => c.name().length));
     lines.push(`${title}:`);
     for (const c of [...list].sort((a, b) => a.name().localeCompare(b.name()))) {
-      lines.push(`  ${c.name().padEnd(width)} ${c.description()}`);
+      lines.push(`  ${c.name().padEnd(width)} ${c.summary() || c.description()}`);
     }
     lines.push('');
   };
@@ -108,12 +147,15 @@ export function dockerHelp(cmd: LadeCommand): string {
   } else if (groupish) {
     printCommands('Commands', subs);
   }
-  const options = cmd.options.filter((o) => !o.hidden);
+  const options = cmd.options
+    .filter((o) => !o.hidden)
+    .sort((a, b) => (a.long ?? a.short ?? '').localeCompare(b.long ?? b.short ?? ''));
   if (options.length > 0) {
     const cols = options.map(flagColumn);
     const width = Math.max(...cols.map((c) => c.length)) + 3;
     lines.push(cmd.parent ? 'Options:' : 'Global Options:');
-    options.forEach((o, i) => lines.push(`${(cols[i] ?? '').padEnd(width)}${o.description}`));
+    // docker wraps flag usages at the terminal width minus one, 80 columns when it has none; pflag sorts by name.
+    options.forEach((o, i) => lines.push(`${(cols[i] ?? '').padEnd(width)}${wrapUsage(width, 79, flagUsage(o))}`));
     lines.push('');
   }
   if (groupish) lines.push(`Run '${path} COMMAND --help' for more information on a command.`, '');
@@ -128,6 +170,8 @@ export interface CommandSpec<O = Record<string, unknown>> {
   readonly usage: string;
   readonly description: string;
   readonly args: ArgCount;
+  /** The one-line description in command lists, when `description` (shown in the command's own help) is longer. */
+  readonly summary?: string;
   /** Leave `[OPTIONS]` out of the use line even though the command has flags (as docker's `manifest create`). */
   readonly bareUsage?: boolean;
   /** Declares the command's flags on a fresh commander command. */
@@ -160,13 +204,19 @@ function checkArgs(cmd: LadeCommand, count: ArgCount, args: readonly string[]): 
   }
 }
 
-// Every command registered from one spec (`image ls`, `images`): docker lists them all as Aliases in the help.
-const registrations = new WeakMap<object, LadeCommand[]>();
-
 /** `lade image ls, lade image list, lade images`: every name of the command, management paths first. */
 export function aliasesOf(cmd: LadeCommand): string[] {
-  const all = cmd.spec ? (registrations.get(cmd.spec) ?? [cmd]) : [cmd];
-  const paths = all.flatMap((c) => {
+  let root: Command = cmd;
+  while (root.parent) root = root.parent;
+  // Every command of this program registered from the same spec (`image ls` and `images`).
+  const same: LadeCommand[] = [];
+  const walk = (c: Command) => {
+    if (cmd.spec !== undefined && (c as LadeCommand).spec === cmd.spec) same.push(c as LadeCommand);
+    for (const sub of c.commands) walk(sub);
+  };
+  walk(root);
+  if (same.length === 0) same.push(cmd);
+  const paths = same.flatMap((c) => {
     const parent = c.parent ? (c.parent as LadeCommand).commandPath() : '';
     return [c.name(), ...c.aliases()].map((n) => `${parent} ${n}`.trim());
   });
@@ -190,8 +240,8 @@ export function addCommand<O>(
   cmd.usageArgs = spec.usage;
   cmd.bareUsage = spec.bareUsage === true;
   cmd.spec = spec;
-  registrations.set(spec, [...(registrations.get(spec) ?? []), cmd]);
   cmd.description(spec.description);
+  if (spec.summary !== undefined) cmd.summary(spec.summary);
   for (const a of aliases) cmd.alias(a);
   cmd.argument('[args...]');
   cmd.allowExcessArguments(true);

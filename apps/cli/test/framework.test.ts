@@ -47,15 +47,17 @@ describe('command line framework', () => {
 });
 
 describe('docker-style help', () => {
-  it("prints a command's usage and flags as cobra does", async () => {
+  it("prints a command's usage, aliases and flags as cobra does (sorted, wrapped at 79 columns, defaults)", async () => {
     const r = await lade(['pull', '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(
       'Usage:  lade pull [OPTIONS] NAME[:TAG|@DIGEST]\n\nDownload an image from a registry\n\n' +
         'Aliases:\n  lade image pull, lade pull\n\nOptions:\n' +
-        '  -a, --all-tags          Download all tagged images in the repository\n' +
-        '      --platform string   Set platform if server is multi-platform capable\n' +
-        '  -q, --quiet             Suppress verbose output\n',
+        '  -a, --all-tags                Download all tagged images in the repository\n' +
+        '      --disable-content-trust   Skip image verification (default true)\n' +
+        '      --platform string         Set platform if server is multi-platform\n' +
+        '                                capable\n' +
+        '  -q, --quiet                   Suppress verbose output\n',
     );
   });
 

@@ -506,6 +506,7 @@ function pullSpec() {
     flags: (c: import('commander').Command) =>
       c
         .option('-a, --all-tags', 'Download all tagged images in the repository')
+        .option('--disable-content-trust [bool]', 'Skip image verification', parseBool('disable-content-trust'), true)
         .option('--platform <string>', 'Set platform if server is multi-platform capable')
         .option('-q, --quiet', 'Suppress verbose output'),
     run: pull,
@@ -520,6 +521,7 @@ function pushSpec() {
     flags: (c: import('commander').Command) =>
       c
         .option('-a, --all-tags', 'Push all tags of an image to the repository')
+        .option('--disable-content-trust [bool]', 'Skip image signing', parseBool('disable-content-trust'), true)
         .option('-q, --quiet', 'Suppress verbose output'),
     run: push,
   } as const;
@@ -573,7 +575,7 @@ function imagesSpec() {
         )
         .option(
           '--format <string>',
-          "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'",
+          "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template.\nRefer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates",
         )
         .option('--no-trunc', "Don't truncate output")
         .option('-q, --quiet', 'Only show image IDs')
@@ -590,7 +592,7 @@ const historySpec = {
     c
       .option(
         '--format <string>',
-        "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'",
+        "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template.\nRefer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates",
       )
       .option('-H, --human [bool]', 'Print sizes and dates in human readable format', parseBool('human'), true)
       .option('--no-trunc', "Don't truncate output")

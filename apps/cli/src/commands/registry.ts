@@ -274,8 +274,8 @@ export function registerRegistryCommands(program: LadeCommand, runtime: Runtime)
     'login',
     {
       usage: '[SERVER]',
-      description:
-        'Authenticate to a registry (verifies the credentials, then stores them in config.json or the credential store)',
+      summary: 'Authenticate to a registry',
+      description: 'Authenticate to a registry.\nDefaults to Docker Hub if no server is specified.',
       args: { min: 0, max: 1 },
       flags: (c) =>
         c
@@ -289,7 +289,13 @@ export function registerRegistryCommands(program: LadeCommand, runtime: Runtime)
   addCommand(
     program,
     'logout',
-    { usage: '[SERVER]', description: 'Log out from a registry', args: { min: 0, max: 1 }, run: logout },
+    {
+      usage: '[SERVER]',
+      summary: 'Log out from a registry',
+      description: 'Log out from a registry.\nIf no server is specified, the default is Docker Hub.',
+      args: { min: 0, max: 1 },
+      run: logout,
+    },
     runtime,
   );
   const tags = addGroup(program, 'tags', "List a repository's tags on its registry");

@@ -184,3 +184,24 @@ describe.runIf(peersAvailable('docker'))('usage errors against the docker client
     }
   });
 });
+
+describe.runIf(peersAvailable('docker'))('help text against the docker client', () => {
+  // docker's manifest commands add an EXPERIMENTAL notice and some commands have --platform (multi-platform image
+  // stores), which lade's do not; these have the same flags in both.
+  it.each([['pull'], ['image', 'pull'], ['tag'], ['image', 'tag'], ['image', 'prune'], ['login']])(
+    'lade %j --help prints what docker prints',
+    async (...args) => {
+      const home = await tempDir('lade-cli-help-');
+      try {
+        const want = await run('docker', [...args, '--help'], {
+          env: { ...process.env, DOCKER_CONFIG: join(home.path, 'docker') },
+        });
+        const got = await lade(home.path, [...args, '--help']);
+        expect(got.code).toBe(0);
+        expect(got.stdout).toBe(want.stdout.replaceAll('docker', 'lade'));
+      } finally {
+        await home.cleanup();
+      }
+    },
+  );
+});
