@@ -69,7 +69,7 @@ export function diffDirectory(
           if (b.type === 'directory') covered.add(path);
           recurseAllNew = true;
         } else if (cur.type === 'directory') {
-          if (b.ino !== undefined && b.ino !== cur.ino) {
+          if (b.ino !== undefined && (b.ino !== cur.ino || recreated(b, cur))) {
             changes.push({ kind: 'C', path: `/${path}`, entry: cur, opaque: true });
             covered.add(path);
             recurseAllNew = true;
@@ -98,6 +98,11 @@ export function diffDirectory(
   return changes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
+/** A different birth time under the same inode number: the object was deleted and made again. */
+function recreated(b: TreeEntry, cur: TreeEntry): boolean {
+  return b.btime !== undefined && cur.btime !== undefined && b.btime !== cur.btime;
+}
+
 function isModified(b: TreeEntry, cur: TreeEntry, abs: string, options: DiffOptions): boolean {
   if (changedMeta(b, cur)) return true;
   switch (cur.type) {
@@ -108,7 +113,8 @@ function isModified(b: TreeEntry, cur: TreeEntry, abs: string, options: DiffOpti
       return b.rdev !== cur.rdev;
     case 'file':
       if (b.size !== cur.size) return true;
-      if (b.ino !== undefined && (b.ino !== cur.ino || b.mtime !== cur.mtime || b.ctime !== cur.ctime)) return true;
+      if (b.ino !== undefined && (b.ino !== cur.ino || recreated(b, cur) || b.mtime !== cur.mtime || b.ctime !== cur.ctime))
+        return true;
       if (b.sha256 !== undefined && (b.ino === undefined || options.hashAlways)) return hashFile(abs) !== b.sha256;
       return false;
     default:

@@ -28,6 +28,11 @@ export interface TreeEntry {
   /** Inode identity (inode number and change time): an object whose identity is unchanged was not touched. */
   readonly ino?: string;
   readonly ctime?: string;
+  /**
+   * Birth time in nanoseconds, where the filesystem reports one: a directory deleted and made again can get the
+   * same inode number back (ext4 reuses it at once), but never the same birth time.
+   */
+  readonly btime?: string;
   /** Content digest of a regular file (recorded when asked, and for trees derived from an image). */
   readonly sha256?: Digest;
 }
@@ -99,6 +104,7 @@ export function statEntry(abs: string, path: string, options: ScanTreeOptions = 
     ino: st.ino.toString(),
     ctime: st.ctimeNs.toString(),
   };
+  if (st.birthtimeNs > 0n) entry.btime = st.birthtimeNs.toString();
   if (type === 'symlink') entry.link = readlinkSync(abs);
   if (type === 'char-device' || type === 'block-device') entry.rdev = Number(st.rdev);
   if (type === 'file' && options.hash) entry.sha256 = hashFile(abs);

@@ -107,6 +107,16 @@ describe('diffDirectory and diffLayer', () => {
     expect(changes.find((c) => c.path === '/replaced')?.opaque).toBe(true);
   });
 
+  it('marks a directory deleted and made again opaque even when the filesystem hands back the same inode number', async () => {
+    // ext4 reuses a just-freed inode at once: only the birth time tells the new directory from the old one.
+    rmSync(join(rootfs, 'replaced'), { recursive: true });
+    mkdirSync(join(rootfs, 'replaced'));
+    writeFileSync(join(rootfs, 'replaced/new'), 'new\n');
+    const changes = diffDirectory(rootfs, await readUnpackRecord(recordPath));
+    expect(formatChanges(changes)).toEqual(['C /replaced', 'A /replaced/new']);
+    expect(changes.find((c) => c.path === '/replaced')?.opaque).toBe(true);
+  });
+
   it('reports nothing for an untouched unpack', async () => {
     expect(diffDirectory(rootfs, await readUnpackRecord(recordPath))).toEqual([]);
   });
