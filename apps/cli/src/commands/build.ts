@@ -30,7 +30,7 @@ import {
 } from '@lade/manifest';
 import { cleanEntryPath, type LoadedImage, loadImage, type TreeEntry, treeFromImage } from '@lade/rootfs';
 import type { ImageStore } from '@lade/store';
-import { DockerfileParser, type Instruction } from 'dockerfile-ast';
+import type { Instruction } from 'dockerfile-ast';
 import { CommandError } from '../errors.js';
 
 // ---- writing images into the store ----
@@ -299,11 +299,22 @@ export function applyMetadata(
   }
 }
 
+let parserModule: Promise<typeof import('dockerfile-ast')> | undefined;
+/** dockerfile-ast is loaded only by the commands that parse instructions, so it does not slow every lade start. */
+async function dockerfileParser(): Promise<typeof import('dockerfile-ast').DockerfileParser> {
+  parserModule ??= import('dockerfile-ast');
+  return (await parserModule).DockerfileParser;
+}
+
 /**
  * Applies `-c` changes (docker commit/import's `--change`: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, VOLUME,
  * WORKDIR, STOPSIGNAL) to a container config.
  */
-export function applyChanges(config: ContainerConfig | undefined, changes: readonly string[]): ContainerConfig {
+export async function applyChanges(
+  config: ContainerConfig | undefined,
+  changes: readonly string[],
+): Promise<ContainerConfig> {
+  const DockerfileParser = await dockerfileParser();
   const state: ConfigState = { config: { ...(config ?? {}) }, cmdSet: true };
   for (const change of changes) {
     const df = DockerfileParser.parse(change);
@@ -590,7 +601,7 @@ export async function buildImage(store: ImageStore, name: string, options: Build
   const rules = existsSync(ignorePath) ? parseDockerignore(await readFile(ignorePath, 'utf8')) : [];
   const epoch = sourceDateEpoch(options.env);
   const created = new Date((epoch ?? 0) * 1000).toISOString().replace('.000Z', 'Z');
-  const instructions = DockerfileParser.parse(text).getInstructions();
+  const instructions = (await dockerfileParser()).parse(text).getInstructions();
   if (instructions.length === 0) throw new CommandError('DOCKERFILE_INVALID', 'the Dockerfile (or its stdin) is empty');
 
   // The whole Dockerfile is checked for instructions lade cannot run before any work happens.

@@ -172,7 +172,7 @@ async function commit(ctx: CliContext, [dir, name]: string[], flags: CommitFlags
       ...bc,
       created,
       ...(flags.author !== undefined ? { author: flags.author } : {}),
-      config: applyChanges(bc.config, flags.change ?? []),
+      config: await applyChanges(bc.config, flags.change ?? []),
       rootfs: { type: 'layers', diff_ids: [...bc.rootfs.diff_ids, layer.diffId] },
       history: [
         ...(bc.history ?? []),
@@ -219,7 +219,7 @@ async function importImage(
       os: platform.os,
       ...(platform.variant ? { variant: platform.variant } : {}),
       created,
-      config: applyChanges({}, flags.change ?? []),
+      config: await applyChanges({}, flags.change ?? []),
       rootfs: { type: 'layers', diff_ids: [layer.diffId] },
       history: [{ created, comment: flags.message ?? `Imported from ${file === '-' ? '-' : file}` }],
     };
