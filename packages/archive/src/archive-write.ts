@@ -428,8 +428,8 @@ export interface SaveOptions extends ArchiveWriterOptions {
   /** Compress the whole archive (`docker save | gzip`); default none. */
   readonly compression?: Compression;
   readonly level?: number;
-  /** Passed to `copy` (platform, all, concurrency, onProgress…). */
-  readonly copy?: Omit<CopyOptions, 'signal'>;
+  /** Passed to `copy` (platform, all, onProgress…); blobs go one at a time, in order, so archives are reproducible. */
+  readonly copy?: Omit<CopyOptions, 'signal' | 'concurrency'>;
   readonly signal?: AbortSignal;
 }
 
@@ -470,6 +470,9 @@ export async function saveImages(
     for (const img of images) {
       await copy(img.source, writer.sink(img.names ?? []), {
         ...options.copy,
+        // The tar takes one blob at a time anyway; one in flight keeps the blob order (and so the archive's bytes)
+        // independent of which source read finishes first.
+        concurrency: 1,
         ...(options.signal ? { signal: options.signal } : {}),
       });
     }

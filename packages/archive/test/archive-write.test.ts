@@ -83,6 +83,30 @@ describe('saveImages', () => {
     expect((await readFile(a)).equals(await readFile(b))).toBe(true);
   });
 
+  it('writes the same bytes whichever blob the source delivers first', async () => {
+    const mem = new MemoryImageStore();
+    const enc = new TextEncoder();
+    mem.putImage({ tag: 'app:1', layers: ['one', 'two', 'three', 'four'].map((l) => enc.encode(l.repeat(1000))) });
+    const outs: Buffer[] = [];
+    for (const order of ['forward', 'reverse'] as const) {
+      const source = mem.source('app:1');
+      let n = 0;
+      // Opening each blob takes longer the earlier (or later) it is asked for, so reads finish in different orders.
+      const skewed = {
+        ...source,
+        openBlob: async (d: Parameters<typeof source.openBlob>[0], o?: Parameters<typeof source.openBlob>[1]) => {
+          const i = n++;
+          await new Promise((r) => setTimeout(r, order === 'forward' ? i * 15 : (6 - i) * 15));
+          return source.openBlob(d, o);
+        },
+      };
+      const out = join(tmp.path, `order-${order}.tar`);
+      await saveImages([{ source: skewed, names: ['app:1'] }], out);
+      outs.push(await readFile(out));
+    }
+    expect(outs[0]!.equals(outs[1]!)).toBe(true);
+  });
+
   for (const format of ['docker', 'docker-legacy', 'oci'] as ArchiveFormat[]) {
     it(`round-trips several images through the ${format} format with the same image IDs and diff_ids`, async () => {
       const src = await openArchive(ggcr('test_bundle.tar'));
@@ -121,14 +145,14 @@ describe('saveImages', () => {
     expect(names.filter((n) => n.endsWith('/layer.tar'))).toHaveLength(1);
     expect(names).toContain('6e0b05049ed9c17d02e1a55e80d6599dbfcce7f4f4b022e3c673e685789c470e.json');
     expect(names.slice(-2)).toEqual(['manifest.json', 'repositories']);
-    // concurrent blobs share one spool directory, removed at the end
+    // spooled blobs share one spool directory, removed at the end
     const spoolParent = join(tmp.path, 'spool-parent');
     await mkdir(spoolParent);
     const bundle = await openArchive(ggcr('test_bundle.tar'));
     await saveImages(
       bundle.images.map((i) => ({ source: i.source(), names: i.names })),
       join(tmp.path, 'legacy-bundle.tar'),
-      { format: 'legacy', tempDir: spoolParent, copy: { concurrency: 4 } },
+      { format: 'legacy', tempDir: spoolParent },
     );
     expect(await readdir(spoolParent)).toEqual([]);
     await bundle.close();
