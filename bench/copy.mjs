@@ -45,11 +45,22 @@ await runBenchmark({
     }
   },
   cases: [
-    { name: 'lade copy (mount)', cmd: [process.execPath, join(benchDir, 'copy', 'lade.mjs'), `${a}/fixtures/big:latest`, `${a}/copies/lade`] },
-    { name: 'lade copy (no mount)', cmd: [process.execPath, join(benchDir, 'copy', 'lade.mjs'), `${a}/fixtures/big:latest`, `${b}/copies/lade`], peer: true },
+    {
+      name: 'lade copy (mount)',
+      cmd: [process.execPath, join(benchDir, 'copy', 'lade.mjs'), `${a}/fixtures/big:latest`, `${a}/copies/lade`],
+    },
+    {
+      name: 'lade copy (no mount)',
+      cmd: [process.execPath, join(benchDir, 'copy', 'lade.mjs'), `${a}/fixtures/big:latest`, `${b}/copies/lade`],
+      peer: true,
+    },
     {
       name: 'skopeo copy (same registry)',
-      cmd: ['sh', '-c', `skopeo copy -q --src-tls-verify=false --dest-tls-verify=false docker://${a}/fixtures/big:latest docker://${a}/copies/skopeo-$(date +%s%N):latest`],
+      cmd: [
+        'sh',
+        '-c',
+        `skopeo copy -q --src-tls-verify=false --dest-tls-verify=false docker://${a}/fixtures/big:latest docker://${a}/copies/skopeo-$(date +%s%N):latest`,
+      ],
     },
   ],
 });

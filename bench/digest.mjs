@@ -1,6 +1,6 @@
 // bench/digest: 512 MiB through @lade/digest's hashingStream vs raw node:crypto vs sha256sum.
 import { randomFillSync } from 'node:crypto';
-import { existsSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchDir, runBenchmark, workDir } from './lib.mjs';
 

@@ -1,7 +1,7 @@
 // Side-by-side benchmark harness: runs lade and its peer as child processes on the same input, several rounds,
 // and prints median seconds, MB/s, peak RSS and the ratio lade/peer; records the table in BENCHMARKS.md.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,7 +41,15 @@ export function timeCommand(cmd, { env, cwd, stdin } = {}) {
     child.on('close', (code) => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       const m = /__LADE_RSS__ (\d+)/.exec(stderr);
-      if (code !== 0) return reject(new Error(`${cmd.join(' ')} exited ${code}: ${stderr.replace(/__LADE_RSS__ \d+\n?/, '').trim().slice(-2000)}`));
+      if (code !== 0)
+        return reject(
+          new Error(
+            `${cmd.join(' ')} exited ${code}: ${stderr
+              .replace(/__LADE_RSS__ \d+\n?/, '')
+              .trim()
+              .slice(-2000)}`,
+          ),
+        );
       resolve({ seconds, peakRssKiB: m ? Number(m[1]) : undefined });
     });
   });
@@ -89,7 +97,6 @@ export async function runBenchmark(spec) {
   } finally {
     await spec.teardown?.();
   }
-  const lade = results[0];
   const peer = results.find((r) => r.case.peer) ?? results[results.length - 1];
   const rows = results.map((r) => {
     const med = median(r.seconds);
@@ -101,7 +108,7 @@ export async function runBenchmark(spec) {
       ratio: med / median(peer.seconds),
     };
   });
-  const header = '| case | median s | MB/s | peak RSS | time ratio vs ' + peer.case.name + ' |';
+  const header = `| case | median s | MB/s | peak RSS | time ratio vs ${peer.case.name} |`;
   const lines = [header, '|---|---:|---:|---:|---:|'];
   for (const r of rows) {
     lines.push(
@@ -111,7 +118,9 @@ export async function runBenchmark(spec) {
   const table = lines.join('\n');
   console.log(`\n## ${spec.name}: ${spec.description}\n${table}\n`);
   const ladeRow = rows[0];
-  console.log(`ratio lade/${peer.case.name}: ${ladeRow.ratio.toFixed(2)}× time${spec.goal ? ` (goal: ${spec.goal})` : ''}`);
+  console.log(
+    `ratio lade/${peer.case.name}: ${ladeRow.ratio.toFixed(2)}× time${spec.goal ? ` (goal: ${spec.goal})` : ''}`,
+  );
   if (process.env.BENCH_NO_RECORD !== '1') record(spec, rounds, table, ladeRow, peer.case.name);
   return rows;
 }
@@ -134,10 +143,13 @@ function record(spec, rounds, table, ladeRow, peerName) {
     `**lade/${peerName}: ${ladeRow.ratio.toFixed(2)}× the time**${spec.goal ? ` — goal: ${spec.goal}` : ''}.`,
     end,
   ].join('\n');
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nSide-by-side runs of lade and the peer tools on the same input, on the same machine, in one run. `pnpm bench` runs all; `pnpm bench NAME` one.\n';
+  let text = existsSync(file)
+    ? readFileSync(file, 'utf8')
+    : '# Benchmarks\n\nSide-by-side runs of lade and the peer tools on the same input, on the same machine, in one run. `pnpm bench` runs all; `pnpm bench NAME` one.\n';
   const i = text.indexOf(start);
   const j = text.indexOf(end);
-  text = i >= 0 && j > i ? text.slice(0, i) + section + text.slice(j + end.length) : `${text.trimEnd()}\n\n${section}\n`;
+  text =
+    i >= 0 && j > i ? text.slice(0, i) + section + text.slice(j + end.length) : `${text.trimEnd()}\n\n${section}\n`;
   writeFileSync(`${file}.tmp`, text);
   renameSync(`${file}.tmp`, file);
 }

@@ -27,7 +27,14 @@ await runBenchmark({
     sh(['bash', registry, 'stop', '--port', String(port)]);
     sh(['rm', '-rf', data]);
     sh(['bash', registry, 'start', '--port', String(port), '--dir', data]);
-    sh(['skopeo', 'copy', '-q', '--dest-tls-verify=false', `oci:${layout}:big`, `docker://${host}/fixtures/big:latest`]);
+    sh([
+      'skopeo',
+      'copy',
+      '-q',
+      '--dest-tls-verify=false',
+      `oci:${layout}:big`,
+      `docker://${host}/fixtures/big:latest`,
+    ]);
   },
   teardown() {
     sh(['bash', registry, 'stop', '--port', String(port)]);

@@ -42,7 +42,14 @@ await runBenchmark({
     },
     {
       name: 'skopeo copy',
-      cmd: ['skopeo', 'copy', '-q', '--dest-tls-verify=false', `oci:${layout}:big`, `docker://${host}/bench/big:latest`],
+      cmd: [
+        'skopeo',
+        'copy',
+        '-q',
+        '--dest-tls-verify=false',
+        `oci:${layout}:big`,
+        `docker://${host}/bench/big:latest`,
+      ],
       before: freshRegistry,
       peer: true,
     },

@@ -4,7 +4,10 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchDir } from './lib.mjs';
 
-const all = readdirSync(benchDir).filter((f) => f.endsWith('.mjs') && f !== 'lib.mjs' && f !== 'run.mjs').map((f) => f.slice(0, -4)).sort();
+const all = readdirSync(benchDir)
+  .filter((f) => f.endsWith('.mjs') && f !== 'lib.mjs' && f !== 'run.mjs')
+  .map((f) => f.slice(0, -4))
+  .sort();
 const names = process.argv.slice(2).length ? process.argv.slice(2) : all;
 let failed = 0;
 for (const n of names) {

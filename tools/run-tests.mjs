@@ -24,11 +24,22 @@ function runVitest(rt) {
   const json = join(outDir, `${rt.name}.json`);
   return new Promise((resolve) => {
     console.log(`\n=== vitest on ${rt.name} ===`);
-    const child = spawn(rt.argv[0], [...rt.argv.slice(1), 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${json}`, ...passThrough], {
-      cwd: root,
-      stdio: 'inherit',
-      env: { ...process.env, LADE_TEST_RUNTIME: rt.name, ...(process.env.CI ? { NO_COLOR: '1' } : {}) },
-    });
+    const child = spawn(
+      rt.argv[0],
+      [
+        ...rt.argv.slice(1),
+        'run',
+        '--reporter=default',
+        '--reporter=json',
+        `--outputFile.json=${json}`,
+        ...passThrough,
+      ],
+      {
+        cwd: root,
+        stdio: 'inherit',
+        env: { ...process.env, LADE_TEST_RUNTIME: rt.name, ...(process.env.CI ? { NO_COLOR: '1' } : {}) },
+      },
+    );
     child.on('error', (e) => resolve({ rt, code: 1, error: e }));
     child.on('close', (code) => resolve({ rt, code: code ?? 1, json }));
   });
@@ -43,9 +54,13 @@ for (const rt of runtimes) {
     const report = JSON.parse(readFileSync(r.json, 'utf8'));
     const p = report.numPassedTests ?? 0;
     // Suites that fail to load count as failures too (their tests never ran).
-    const suiteFailures = (report.testResults ?? []).filter((s) => s.status === 'failed' && (s.assertionResults ?? []).length === 0).length;
+    const suiteFailures = (report.testResults ?? []).filter(
+      (s) => s.status === 'failed' && (s.assertionResults ?? []).length === 0,
+    ).length;
     const f = (report.numFailedTests ?? 0) + suiteFailures;
-    console.log(`${rt.name}: ${p} passed, ${f} failed${report.numPendingTests ? `, ${report.numPendingTests} skipped` : ''}`);
+    console.log(
+      `${rt.name}: ${p} passed, ${f} failed${report.numPendingTests ? `, ${report.numPendingTests} skipped` : ''}`,
+    );
     passed += p;
     failed += f;
     if (r.code !== 0 && f === 0) {

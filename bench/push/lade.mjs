@@ -5,7 +5,10 @@ import { ociLayoutSource } from '../../packages/store/dist/index.js';
 
 const [dir, ref, concurrency, chunkMiB] = process.argv.slice(2);
 const src = await ociLayoutSource(dir, 'big');
-const sink = registrySink(ref, { credentials: null, ...(chunkMiB ? { chunkSize: Number(chunkMiB) * 1024 * 1024 } : {}) });
+const sink = registrySink(ref, {
+  credentials: null,
+  ...(chunkMiB ? { chunkSize: Number(chunkMiB) * 1024 * 1024 } : {}),
+});
 try {
   await copy(src, sink, { concurrency: Number(concurrency ?? 4) });
 } finally {

@@ -155,7 +155,9 @@ export function dockerHelp(cmd: LadeCommand): string {
     const width = Math.max(...cols.map((c) => c.length)) + 3;
     lines.push(cmd.parent ? 'Options:' : 'Global Options:');
     // docker wraps flag usages at the terminal width minus one, 80 columns when it has none; pflag sorts by name.
-    options.forEach((o, i) => lines.push(`${(cols[i] ?? '').padEnd(width)}${wrapUsage(width, 79, flagUsage(o))}`));
+    options.forEach((o, i) => {
+      lines.push(`${(cols[i] ?? '').padEnd(width)}${wrapUsage(width, 79, flagUsage(o))}`);
+    });
     lines.push('');
   }
   if (groupish) lines.push(`Run '${path} COMMAND --help' for more information on a command.`, '');

@@ -96,7 +96,6 @@ describe('lade build', () => {
         'FROM scratch',
         'ARG VERSION',
         'ARG WHO=world',
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: a Dockerfile variable, not a template
         'ENV APP_VERSION=${VERSION} GREETING="hello $WHO"',
         'LABEL org.opencontainers.image.version=$VERSION "with space"=yes',
         'WORKDIR /srv',

@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { freePort, tempDir, entryArgv } from '@lade/test-support';
+import { entryArgv, freePort, tempDir } from '@lade/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry, FilesystemDriver, type RunningServer, serve } from '../src/index.js';
 import { sha256 } from './helpers.js';

@@ -24,7 +24,8 @@ export function parseDigest(value: string): Digest {
   const m = digestPattern.exec(value);
   if (!m) {
     const shown = value.length > 140 ? `${value.slice(0, 140)}…` : value;
-    if (!value.includes(':')) throw new DigestInvalidError(`invalid digest "${shown}": expected algorithm:hex, e.g. sha256:<64 hex>`);
+    if (!value.includes(':'))
+      throw new DigestInvalidError(`invalid digest "${shown}": expected algorithm:hex, e.g. sha256:<64 hex>`);
     const alg = value.slice(0, value.indexOf(':'));
     if (alg !== 'sha256' && alg !== 'sha512') {
       throw new DigestInvalidError(`invalid digest "${shown}": unsupported algorithm "${alg}" (use sha256 or sha512)`);

@@ -25,7 +25,9 @@ export class LadeError extends Error {
     this.name = new.target.name;
   }
 
+  // The brand check is for LadeError itself; subclasses keep the ordinary prototype check.
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // `this` is the class `instanceof` was asked about (a subclass too), so it cannot be written as `LadeError`.
     if (this === LadeError) return isLadeError(value);
     return Function.prototype[Symbol.hasInstance].call(this, value);
   }

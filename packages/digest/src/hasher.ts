@@ -33,7 +33,10 @@ function toHex(bytes: Uint8Array): string {
 }
 
 /** Creates an incremental hasher. */
-export function createHasher(algorithm: DigestAlgorithm = 'sha256', backend: HashBackend = defaultHashBackend()): Hasher {
+export function createHasher(
+  algorithm: DigestAlgorithm = 'sha256',
+  backend: HashBackend = defaultHashBackend(),
+): Hasher {
   if (backend === 'node') {
     if (!nodeCrypto) throw new Error('the node hash backend needs node:crypto, which this runtime lacks; use "noble"');
     const h = nodeCrypto.createHash(algorithm);

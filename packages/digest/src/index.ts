@@ -1,21 +1,21 @@
 export {
+  DIGEST_HEX_LENGTH,
   type Digest,
   type DigestAlgorithm,
-  DIGEST_HEX_LENGTH,
-  parseDigest,
-  isDigest,
   digestAlgorithm,
   digestHex,
   formatDigest,
+  isDigest,
+  parseDigest,
 } from './digest.js';
-export { LadeError, type LadeErrorOptions, isLadeError, DigestInvalidError, SizeInvalidError } from './errors.js';
-export { type Hasher, type HashBackend, type HashOptions, createHasher, defaultHashBackend, hash } from './hasher.js';
+export { DigestInvalidError, isLadeError, LadeError, type LadeErrorOptions, SizeInvalidError } from './errors.js';
+export { createHasher, defaultHashBackend, type HashBackend, type Hasher, type HashOptions, hash } from './hasher.js';
 export {
-  type HashResult,
   type ExpectedContent,
   HashingStream,
+  type HashResult,
   hashingStream,
   VerifyingStream,
-  verifyingStream,
   verifyBytes,
+  verifyingStream,
 } from './streams.js';

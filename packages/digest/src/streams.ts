@@ -1,6 +1,6 @@
 import { type Digest, digestAlgorithm, parseDigest } from './digest.js';
 import { DigestInvalidError, SizeInvalidError } from './errors.js';
-import { type HashOptions, createHasher } from './hasher.js';
+import { createHasher, type HashOptions } from './hasher.js';
 
 // The streams spec's transformer `cancel` (Node ≥ 20, Deno) is missing from TypeScript's DOM lib.
 type CancellableTransformer = Transformer<Uint8Array, Uint8Array> & { cancel?: (reason: unknown) => void };
@@ -91,7 +91,9 @@ export class VerifyingStream extends TransformStream<Uint8Array, Uint8Array> {
       transform(chunk, controller) {
         seen += chunk.byteLength;
         if (size !== undefined && seen > size) {
-          const err = new SizeInvalidError(`${name}: content is longer than the expected ${size} bytes; the source is corrupt or the descriptor is wrong`);
+          const err = new SizeInvalidError(
+            `${name}: content is longer than the expected ${size} bytes; the source is corrupt or the descriptor is wrong`,
+          );
           reject(err);
           throw err;
         }
@@ -106,9 +108,12 @@ export class VerifyingStream extends TransformStream<Uint8Array, Uint8Array> {
         }
         const actual = hasher.digest();
         if (actual !== digest) {
-          const err = new DigestInvalidError(`${name}: content digest ${actual} does not match the expected ${digest}; the source is corrupt`, {
-            detail: { expected: digest, actual },
-          });
+          const err = new DigestInvalidError(
+            `${name}: content digest ${actual} does not match the expected ${digest}; the source is corrupt`,
+            {
+              detail: { expected: digest, actual },
+            },
+          );
           reject(err);
           throw err;
         }
@@ -124,12 +129,19 @@ export class VerifyingStream extends TransformStream<Uint8Array, Uint8Array> {
 }
 
 /** Creates a {@link VerifyingStream}. */
-export function verifyingStream(expected: ExpectedContent, options: Pick<HashOptions, 'backend'> = {}): VerifyingStream {
+export function verifyingStream(
+  expected: ExpectedContent,
+  options: Pick<HashOptions, 'backend'> = {},
+): VerifyingStream {
   return new VerifyingStream(expected, options);
 }
 
 /** Checks bytes in memory against a digest (and size, if given); throws like {@link VerifyingStream}. */
-export function verifyBytes(bytes: Uint8Array, expected: ExpectedContent, options: Pick<HashOptions, 'backend'> = {}): void {
+export function verifyBytes(
+  bytes: Uint8Array,
+  expected: ExpectedContent,
+  options: Pick<HashOptions, 'backend'> = {},
+): void {
   const digest = parseDigest(expected.digest);
   const name = expected.name ?? digest;
   if (expected.size !== undefined && expected.size >= 0 && bytes.byteLength !== expected.size) {
@@ -139,8 +151,11 @@ export function verifyBytes(bytes: Uint8Array, expected: ExpectedContent, option
   h.update(bytes);
   const actual = h.digest();
   if (actual !== digest) {
-    throw new DigestInvalidError(`${name}: content digest ${actual} does not match the expected ${digest}; the source is corrupt`, {
-      detail: { expected: digest, actual },
-    });
+    throw new DigestInvalidError(
+      `${name}: content digest ${actual} does not match the expected ${digest}; the source is corrupt`,
+      {
+        detail: { expected: digest, actual },
+      },
+    );
   }
 }

@@ -1,10 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  DigestInvalidError,
-  LadeError,
-  SizeInvalidError,
   createHasher,
+  DigestInvalidError,
   defaultHashBackend,
   digestAlgorithm,
   digestHex,
@@ -13,7 +11,9 @@ import {
   hashingStream,
   isDigest,
   isLadeError,
+  LadeError,
   parseDigest,
+  SizeInvalidError,
   verifyBytes,
   verifyingStream,
 } from '../src/index.js';
@@ -95,15 +95,20 @@ describe('hash', () => {
 
   it('node and noble agree on random input, in any chunking', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 5000 }), fc.integer({ min: 1, max: 700 }), fc.constantFrom('sha256', 'sha512' as const), (bytes, step, alg) => {
-        const a = createHasher(alg, 'node');
-        const b = createHasher(alg, 'noble');
-        for (let i = 0; i < bytes.length; i += step) {
-          a.update(bytes.subarray(i, i + step));
-          b.update(bytes.subarray(i, i + step));
-        }
-        expect(a.digest()).toBe(b.digest());
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 5000 }),
+        fc.integer({ min: 1, max: 700 }),
+        fc.constantFrom('sha256', 'sha512' as const),
+        (bytes, step, alg) => {
+          const a = createHasher(alg, 'node');
+          const b = createHasher(alg, 'noble');
+          for (let i = 0; i < bytes.length; i += step) {
+            a.update(bytes.subarray(i, i + step));
+            b.update(bytes.subarray(i, i + step));
+          }
+          expect(a.digest()).toBe(b.digest());
+        },
+      ),
       { numRuns: 60 },
     );
   });

@@ -1,7 +1,7 @@
 import type { AuthChallenge } from './challenge.js';
 import type { Credentials } from './credentials.js';
-import { RegistryProtocolError, UnauthorizedError, registryErrorFrom } from './errors.js';
-import { type HttpResponse, type HttpTransport, connectionError, readText } from './http.js';
+import { RegistryProtocolError, registryErrorFrom, UnauthorizedError } from './errors.js';
+import { connectionError, type HttpResponse, type HttpTransport, readText } from './http.js';
 
 /** A bearer token as a token service returned it. */
 export interface BearerToken {
@@ -54,12 +54,20 @@ export interface TokenRequest {
  */
 export async function fetchBearerToken(req: TokenRequest): Promise<BearerToken> {
   const realm = req.challenge.params.realm;
-  if (!realm) throw new RegistryProtocolError('UNKNOWN', `${req.host} sent a Bearer challenge without a realm; the registry is misconfigured`, { host: req.host });
+  if (!realm)
+    throw new RegistryProtocolError(
+      'UNKNOWN',
+      `${req.host} sent a Bearer challenge without a realm; the registry is misconfigured`,
+      { host: req.host },
+    );
   let url: URL;
   try {
     url = new URL(realm);
   } catch (e) {
-    throw new RegistryProtocolError('UNKNOWN', `${req.host} sent a Bearer challenge with an invalid realm "${realm}"`, { host: req.host, cause: e });
+    throw new RegistryProtocolError('UNKNOWN', `${req.host} sent a Bearer challenge with an invalid realm "${realm}"`, {
+      host: req.host,
+      cause: e,
+    });
   }
   const service = req.challenge.params.service;
   const creds = req.credentials;
@@ -71,7 +79,10 @@ export async function fetchBearerToken(req: TokenRequest): Promise<BearerToken> 
     if (service) form.set('service', service);
     if (req.scopes.length) form.set('scope', req.scopes.join(' '));
     if (req.offline) form.set('access_type', 'offline');
-    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': req.userAgent };
+    const headers: Record<string, string> = {
+      'content-type': 'application/x-www-form-urlencoded',
+      'user-agent': req.userAgent,
+    };
     const res = await send(req, 'POST', url.toString(), headers, new TextEncoder().encode(form.toString()));
     // Token services without OAuth answer 404/405 to a POST: fall back to GET.
     if (res.status !== 404 && res.status !== 405) return tokenFrom(res, req, url.toString());
@@ -92,9 +103,21 @@ export async function fetchBearerToken(req: TokenRequest): Promise<BearerToken> 
   return tokenFrom(res, req, url.toString());
 }
 
-async function send(req: TokenRequest, method: string, url: string, headers: Record<string, string>, body?: Uint8Array): Promise<HttpResponse> {
+async function send(
+  req: TokenRequest,
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  body?: Uint8Array,
+): Promise<HttpResponse> {
   try {
-    return await req.transport.send({ method, url, headers, ...(body ? { body } : {}), ...(req.signal ? { signal: req.signal } : {}) });
+    return await req.transport.send({
+      method,
+      url,
+      headers,
+      ...(body ? { body } : {}),
+      ...(req.signal ? { signal: req.signal } : {}),
+    });
   } catch (e) {
     if (req.signal?.aborted) throw req.signal.reason;
     throw connectionError(e, method, url, { host: new URL(url).host });
@@ -114,17 +137,31 @@ async function tokenFrom(res: HttpResponse, req: TokenRequest, url: string): Pro
   if (res.status < 200 || res.status >= 300) {
     throw registryErrorFrom(res.status, text, { kind: 'token', host: req.host, url, method: 'GET' });
   }
-  let json: { token?: unknown; access_token?: unknown; expires_in?: unknown; issued_at?: unknown; refresh_token?: unknown };
+  let json: {
+    token?: unknown;
+    access_token?: unknown;
+    expires_in?: unknown;
+    issued_at?: unknown;
+    refresh_token?: unknown;
+  };
   try {
     json = JSON.parse(text) as typeof json;
   } catch (e) {
-    throw new RegistryProtocolError('UNKNOWN', `the token service of ${req.host} answered invalid JSON`, { host: req.host, url, cause: e });
+    throw new RegistryProtocolError('UNKNOWN', `the token service of ${req.host} answered invalid JSON`, {
+      host: req.host,
+      url,
+      cause: e,
+    });
   }
   const token = typeof json.access_token === 'string' && json.access_token ? json.access_token : json.token;
   if (typeof token !== 'string' || !token) {
-    throw new RegistryProtocolError('UNKNOWN', `the token service of ${req.host} answered without a token`, { host: req.host, url });
+    throw new RegistryProtocolError('UNKNOWN', `the token service of ${req.host} answered without a token`, {
+      host: req.host,
+      url,
+    });
   }
-  const lifetime = typeof json.expires_in === 'number' && json.expires_in > 0 ? json.expires_in : DEFAULT_TOKEN_LIFETIME_S;
+  const lifetime =
+    typeof json.expires_in === 'number' && json.expires_in > 0 ? json.expires_in : DEFAULT_TOKEN_LIFETIME_S;
   const issued = typeof json.issued_at === 'string' ? Date.parse(json.issued_at) : Number.NaN;
   // Trust the service's issued_at only when it is close to our clock; skewed clocks otherwise expire tokens early.
   const start = !Number.isNaN(issued) && Math.abs(issued - Date.now()) < 60_000 ? issued : Date.now();

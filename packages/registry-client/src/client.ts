@@ -22,7 +22,8 @@ export interface MirrorEndpoint {
 /** Parses a mirror URL (`https://host[:port]`, or a bare host meaning https). */
 export function parseMirror(url: string): MirrorEndpoint {
   const m = /^(?:(https?):\/\/)?([^/\s]+)\/?$/.exec(url.trim());
-  if (!m) throw new RegistryUsageError('NAME_INVALID', `invalid registry mirror "${url}": expected https://host[:port]`);
+  if (!m)
+    throw new RegistryUsageError('NAME_INVALID', `invalid registry mirror "${url}": expected https://host[:port]`);
   return { scheme: (m[1] as 'https' | 'http' | undefined) ?? 'https', host: m[2]! };
 }
 

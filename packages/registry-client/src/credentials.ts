@@ -96,7 +96,8 @@ function decodeAuthEntry(entry: DockerAuthEntry, key: string): Credentials | und
   if (typeof entry.auth === 'string' && entry.auth) {
     const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon < 0) throw new CredentialsError(`the "auth" of ${key} in config.json is not base64 of user:password; log in again`);
+    if (colon < 0)
+      throw new CredentialsError(`the "auth" of ${key} in config.json is not base64 of user:password; log in again`);
     username = decoded.slice(0, colon);
     password = decoded.slice(colon + 1);
   }
@@ -115,7 +116,12 @@ interface HelperResult {
   readonly stderr: string;
 }
 
-function runHelper(name: string, action: 'get' | 'store' | 'erase', input: string, options: DockerConfigOptions): Promise<HelperResult> {
+function runHelper(
+  name: string,
+  action: 'get' | 'store' | 'erase',
+  input: string,
+  options: DockerConfigOptions,
+): Promise<HelperResult> {
   const command = `docker-credential-${name}`;
   const env = { ...(options.env ?? process.env) } as NodeJS.ProcessEnv;
   return new Promise((resolve, reject) => {
@@ -142,18 +148,26 @@ function runHelper(name: string, action: 'get' | 'store' | 'erase', input: strin
 
 const notFound = /credentials not found/i;
 
-async function helperGet(name: string, serverUrl: string, options: DockerConfigOptions): Promise<Credentials | undefined> {
+async function helperGet(
+  name: string,
+  serverUrl: string,
+  options: DockerConfigOptions,
+): Promise<Credentials | undefined> {
   const r = await runHelper(name, 'get', serverUrl, options);
   if (r.code !== 0) {
     const said = (r.stdout || r.stderr).trim();
     if (notFound.test(said)) return undefined;
-    throw new CredentialsError(`credential helper docker-credential-${name} failed for ${serverUrl}: ${said || `exit ${r.code}`}`);
+    throw new CredentialsError(
+      `credential helper docker-credential-${name} failed for ${serverUrl}: ${said || `exit ${r.code}`}`,
+    );
   }
   let json: { Username?: unknown; Secret?: unknown };
   try {
     json = JSON.parse(r.stdout) as typeof json;
   } catch (e) {
-    throw new CredentialsError(`credential helper docker-credential-${name} printed invalid JSON for ${serverUrl}`, { cause: e });
+    throw new CredentialsError(`credential helper docker-credential-${name} printed invalid JSON for ${serverUrl}`, {
+      cause: e,
+    });
   }
   const user = typeof json.Username === 'string' ? json.Username : '';
   const secret = typeof json.Secret === 'string' ? json.Secret : '';
@@ -176,7 +190,10 @@ function helperFor(config: DockerConfigFile, host: string): string | undefined {
  *
  * @example const creds = await getCredentials('127.0.0.1:5000');
  */
-export async function getCredentials(host: string, options: DockerConfigOptions = {}): Promise<Credentials | undefined> {
+export async function getCredentials(
+  host: string,
+  options: DockerConfigOptions = {},
+): Promise<Credentials | undefined> {
   const config = await readDockerConfig(options);
   const helper = helperFor(config, host);
   if (helper) {
@@ -230,7 +247,11 @@ async function writeConfigAtomically(config: DockerConfigFile, options: DockerCo
  * Stores credentials as `docker login` does: in the credential helper when one is configured for the host
  * (leaving an empty `auths` entry), else base64 in `auths` (identity tokens as `identitytoken`). The write is atomic.
  */
-export async function saveCredentials(host: string, credentials: Credentials, options: DockerConfigOptions = {}): Promise<void> {
+export async function saveCredentials(
+  host: string,
+  credentials: Credentials,
+  options: DockerConfigOptions = {},
+): Promise<void> {
   const config = await readDockerConfig(options);
   const key = credentialKey(host);
   const helper = helperFor(config, host);
@@ -238,15 +259,24 @@ export async function saveCredentials(host: string, credentials: Credentials, op
   if (helper) {
     const username = credentials.identityToken ? '<token>' : (credentials.username ?? '');
     const secret = credentials.identityToken ?? credentials.password ?? '';
-    const r = await runHelper(helper, 'store', JSON.stringify({ ServerURL: key, Username: username, Secret: secret }), options);
+    const r = await runHelper(
+      helper,
+      'store',
+      JSON.stringify({ ServerURL: key, Username: username, Secret: secret }),
+      options,
+    );
     if (r.code !== 0) {
-      throw new CredentialsError(`credential helper docker-credential-${helper} could not store credentials for ${key}: ${(r.stdout || r.stderr).trim()}`);
+      throw new CredentialsError(
+        `credential helper docker-credential-${helper} could not store credentials for ${key}: ${(r.stdout || r.stderr).trim()}`,
+      );
     }
     config.auths[key] = {};
   } else {
     const entry: DockerAuthEntry = {};
     if (credentials.username !== undefined || credentials.password !== undefined) {
-      entry.auth = Buffer.from(`${credentials.username ?? ''}:${credentials.password ?? ''}`, 'utf8').toString('base64');
+      entry.auth = Buffer.from(`${credentials.username ?? ''}:${credentials.password ?? ''}`, 'utf8').toString(
+        'base64',
+      );
     }
     if (credentials.identityToken) entry.identitytoken = credentials.identityToken;
     if (credentials.registryToken) entry.registrytoken = credentials.registryToken;
@@ -265,7 +295,9 @@ export async function removeCredentials(host: string, options: DockerConfigOptio
     const r = await runHelper(helper, 'erase', key, options);
     if (r.code === 0) removed = true;
     else if (!notFound.test(r.stdout + r.stderr)) {
-      throw new CredentialsError(`credential helper docker-credential-${helper} could not erase credentials for ${key}: ${(r.stdout || r.stderr).trim()}`);
+      throw new CredentialsError(
+        `credential helper docker-credential-${helper} could not erase credentials for ${key}: ${(r.stdout || r.stderr).trim()}`,
+      );
     }
   }
   const auths = config.auths ?? {};

@@ -152,7 +152,7 @@ export function parseErrorBody(text: string): RegistryErrorEntry[] | undefined {
   const list = (json as { errors?: unknown }).errors;
   if (!Array.isArray(list)) {
     // Token services answer {"details": "..."} or {"error": "..."}.
-    const single = (json as { error?: unknown; details?: unknown; message?: unknown });
+    const single = json as { error?: unknown; details?: unknown; message?: unknown };
     const msg = [single.error, single.details, single.message].find((v) => typeof v === 'string');
     return typeof msg === 'string' ? [{ code: 'UNKNOWN', message: msg }] : undefined;
   }
@@ -222,13 +222,17 @@ function advice(code: string, s: RequestSubject): string {
 }
 
 /** Builds the error of a failed registry response from its status, body and what the request was about. */
-export function registryErrorFrom(status: number, bodyText: string, subject: RequestSubject, cause?: unknown): RegistryError {
+export function registryErrorFrom(
+  status: number,
+  bodyText: string,
+  subject: RequestSubject,
+  cause?: unknown,
+): RegistryError {
   const parsed = parseErrorBody(bodyText);
   const fallbackCode = statusCode(status, subject);
-  const errors: RegistryErrorEntry[] =
-    parsed && parsed.length
-      ? parsed.map((e) => (e.code === 'UNKNOWN' && fallbackCode !== 'UNKNOWN' ? { ...e, code: fallbackCode } : e))
-      : [{ code: fallbackCode, message: defaultMessages[fallbackCode] ?? `HTTP ${status}` }];
+  const errors: RegistryErrorEntry[] = parsed?.length
+    ? parsed.map((e) => (e.code === 'UNKNOWN' && fallbackCode !== 'UNKNOWN' ? { ...e, code: fallbackCode } : e))
+    : [{ code: fallbackCode, message: defaultMessages[fallbackCode] ?? `HTTP ${status}` }];
   const first = errors[0]!;
   const code = first.code;
   const Cls = classes[code] ?? RegistryError;
@@ -284,7 +288,9 @@ export function dockerErrorMessage(error: unknown, ctx: DockerMessageContext): s
     }
   }
   if (ctx.action === 'push' && (code === 'DENIED' || code === 'UNAUTHORIZED' || code === 'NAME_UNKNOWN')) {
-    return code === 'UNAUTHORIZED' ? `unauthorized: ${error.errors[0]?.message ?? 'authentication required'}` : 'denied: requested access to the resource is denied';
+    return code === 'UNAUTHORIZED'
+      ? `unauthorized: ${error.errors[0]?.message ?? 'authentication required'}`
+      : 'denied: requested access to the resource is denied';
   }
   if (ctx.action === 'login' && code === 'UNAUTHORIZED') {
     return `login attempt to ${error.url ?? error.host ?? 'the registry'} failed with status: 401 Unauthorized`;

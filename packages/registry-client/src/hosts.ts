@@ -42,13 +42,16 @@ export function isLoopback(host: string): boolean {
 export function matchesInsecure(host: string, entries: readonly string[]): boolean {
   const h = hostname(host).toLowerCase();
   for (const raw of entries) {
-    const e = raw.toLowerCase().replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '');
+    const e = raw
+      .toLowerCase()
+      .replace(/^[a-z]+:\/\//, '')
+      .replace(/\/+$/, '');
     if (e === host.toLowerCase() || e === h) return true;
     const cidr = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(e);
     if (cidr && /^\d{1,3}(\.\d{1,3}){3}$/.test(h)) {
       const bits = Number(cidr[2]);
       const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-      if (((ipv4(h) & mask) >>> 0) === ((ipv4(cidr[1]!) & mask) >>> 0)) return true;
+      if ((ipv4(h) & mask) >>> 0 === (ipv4(cidr[1]!) & mask) >>> 0) return true;
     }
   }
   return false;

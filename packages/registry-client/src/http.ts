@@ -73,7 +73,10 @@ export function createTransport(options: TransportOptions = {}): HttpTransport {
 // Node: undici's dispatcher API (no body copies, no fetch-spec port blocklist), wrapped into web Responses.
 function undiciTransport(options: TransportOptions): HttpTransport {
   const t = options.timeouts ?? {};
-  type Loaded = { agent: import('undici').Agent; fromWeb: (s: ReadableStream<Uint8Array>) => import('node:stream').Readable };
+  type Loaded = {
+    agent: import('undici').Agent;
+    fromWeb: (s: ReadableStream<Uint8Array>) => import('node:stream').Readable;
+  };
   let loaded: Promise<Loaded> | undefined;
   const load = () => {
     loaded ??= Promise.all([import('undici'), import('node:stream')]).then(([u, stream]) => ({
@@ -114,12 +117,17 @@ function undiciTransport(options: TransportOptions): HttpTransport {
         done();
         throw e;
       }
-      const nullBody = res.statusCode === 204 || res.statusCode === 205 || res.statusCode === 304 || req.method === 'HEAD';
+      const nullBody =
+        res.statusCode === 204 || res.statusCode === 205 || res.statusCode === 304 || req.method === 'HEAD';
       if (nullBody) {
         res.body.resume();
         done();
       }
-      return { status: res.statusCode, headers: new NodeHeaders(res.headers), body: nullBody ? null : nodeToWeb(res.body, done) };
+      return {
+        status: res.statusCode,
+        headers: new NodeHeaders(res.headers),
+        body: nullBody ? null : nodeToWeb(res.body, done),
+      };
     },
     async close() {
       if (loaded) await (await loaded).agent.close();
@@ -207,14 +215,20 @@ export function connectionFailure(err: unknown): ConnectionFailure {
   if (/ENOTFOUND|EAI_AGAIN|dns error|failed to lookup/i.test(all)) return 'dns';
   if (/TIMEOUT|ETIMEDOUT|timed out/i.test(all)) return 'timeout';
   if (/SSL|TLS|EPROTO|CERT|certificate|wrong version number/i.test(all)) return 'tls';
-  if (/ECONNRESET|EPIPE|UND_ERR_SOCKET|other side closed|terminated|socket hang up|connection reset|closed/i.test(all)) return 'reset';
+  if (/ECONNRESET|EPIPE|UND_ERR_SOCKET|other side closed|terminated|socket hang up|connection reset|closed/i.test(all))
+    return 'reset';
   return 'other';
 }
 
 const goMethod = (m: string): string => m.charAt(0) + m.slice(1).toLowerCase();
 
 /** A connection error worded as docker does: `Get "URL": dial tcp HOST: connect: connection refused`. */
-export function connectionError(err: unknown, method: string, url: string, context: RegistryErrorContext): RegistryConnectionError {
+export function connectionError(
+  err: unknown,
+  method: string,
+  url: string,
+  context: RegistryErrorContext,
+): RegistryConnectionError {
   const failure = connectionFailure(err);
   const u = new URL(url);
   const port = u.port || (u.protocol === 'https:' ? '443' : '80');

@@ -1,61 +1,78 @@
-export { Registry, type RegistryOptions, type RetryOptions, type RegistryRequest, type PingResult, type FetchedManifest, type BlobReadOptions } from './registry.js';
-export { RegistryClient, type RegistryClientOptions, type MirrorEndpoint, parseMirror } from './client.js';
-export {
-  registrySource,
-  registrySink,
-  registryLocation,
-  type RegistryLocation,
-  type RegistryTransportOptions,
-  type RegistryImageSource,
-  type RegistryImageSink,
-} from './source.js';
-export { type BlobUploadOptions, type BlobUploadResult } from './upload.js';
-export { type ListOptions, referrersTag } from './listing.js';
+export { type BearerToken, CATALOG_SCOPE, pullScope, pushScope } from './auth.js';
 export { type AuthChallenge, parseChallenges } from './challenge.js';
-export { type BearerToken, pullScope, pushScope, CATALOG_SCOPE } from './auth.js';
+export { type MirrorEndpoint, parseMirror, RegistryClient, type RegistryClientOptions } from './client.js';
 export {
-  type Credentials,
   type CredentialProvider,
-  type DockerConfigOptions,
-  type DockerConfigFile,
-  type DockerAuthEntry,
-  dockerConfigDir,
-  readDockerConfig,
+  type Credentials,
   credentialKey,
-  getCredentials,
+  type DockerAuthEntry,
+  type DockerConfigFile,
+  type DockerConfigOptions,
+  dockerConfigDir,
   dockerCredentials,
-  saveCredentials,
+  getCredentials,
+  readDockerConfig,
   removeCredentials,
+  saveCredentials,
 } from './credentials.js';
 export {
-  DOCKER_HUB_REGISTRY,
-  DOCKER_HUB_AUTH_KEY,
-  isDockerHub,
-  registryEndpoint,
-  isLoopback,
-  matchesInsecure,
-} from './hosts.js';
-export { type TimeoutOptions, type HttpTransport, type HttpRequest, type HttpResponse, type HttpHeaders, type TransportOptions, createTransport, createFetchTransport } from './http.js';
-export {
-  RegistryError,
-  type RegistryErrorEntry,
-  type RegistryErrorContext,
-  type RegistryErrorOptions,
-  ManifestUnknownError,
   BlobUnknownError,
-  NameUnknownError,
-  UnauthorizedError,
-  DeniedError,
-  TooManyRequestsError,
-  UnsupportedError,
   BlobUploadUnknownError,
-  RegistryProtocolError,
-  RegistryConnectionError,
   type ConnectionFailure,
   CredentialsError,
-  RegistryUsageError,
-  parseErrorBody,
-  errcodeText,
-  dockerErrorMessage,
+  DeniedError,
   type DockerMessageContext,
+  dockerErrorMessage,
+  errcodeText,
+  ManifestUnknownError,
+  NameUnknownError,
+  parseErrorBody,
+  RegistryConnectionError,
+  RegistryError,
+  type RegistryErrorContext,
+  type RegistryErrorEntry,
+  type RegistryErrorOptions,
+  RegistryProtocolError,
+  RegistryUsageError,
+  TooManyRequestsError,
+  UnauthorizedError,
+  UnsupportedError,
 } from './errors.js';
+export {
+  DOCKER_HUB_AUTH_KEY,
+  DOCKER_HUB_REGISTRY,
+  isDockerHub,
+  isLoopback,
+  matchesInsecure,
+  registryEndpoint,
+} from './hosts.js';
+export {
+  createFetchTransport,
+  createTransport,
+  type HttpHeaders,
+  type HttpRequest,
+  type HttpResponse,
+  type HttpTransport,
+  type TimeoutOptions,
+  type TransportOptions,
+} from './http.js';
+export { type ListOptions, referrersTag } from './listing.js';
+export {
+  type BlobReadOptions,
+  type FetchedManifest,
+  type PingResult,
+  Registry,
+  type RegistryOptions,
+  type RegistryRequest,
+  type RetryOptions,
+} from './registry.js';
+export {
+  type RegistryImageSink,
+  type RegistryImageSource,
+  type RegistryLocation,
+  type RegistryTransportOptions,
+  registryLocation,
+  registrySink,
+  registrySource,
+} from './source.js';
+export type { BlobUploadOptions, BlobUploadResult } from './upload.js';

@@ -1,5 +1,5 @@
 import { type Digest, digestAlgorithm, digestHex, parseDigest } from '@lade/digest';
-import { type Descriptor, MediaType, buildIndex, parseImageIndex } from '@lade/manifest';
+import { buildIndex, type Descriptor, MediaType, parseImageIndex } from '@lade/manifest';
 import { pushScope } from './auth.js';
 import { ManifestUnknownError, NameUnknownError, RegistryProtocolError, type RequestSubject } from './errors.js';
 import { nextLink, readText } from './http.js';
@@ -35,7 +35,12 @@ export async function* paginate(
   let path: string | undefined = firstPath;
   const seen = new Set<string>();
   while (path) {
-    if (seen.has(path)) throw new RegistryProtocolError('UNKNOWN', `${registry.host}: the ${field} listing links back to a page it already sent`, subject);
+    if (seen.has(path))
+      throw new RegistryProtocolError(
+        'UNKNOWN',
+        `${registry.host}: the ${field} listing links back to a page it already sent`,
+        subject,
+      );
     seen.add(path);
     const res = await registry.request({ method: 'GET', path, scopes, subject, ...(signal ? { signal } : {}) });
     const text = await readText(res, 16 * 1024 * 1024);
@@ -43,7 +48,10 @@ export async function* paginate(
     try {
       json = JSON.parse(text) as Record<string, unknown>;
     } catch (e) {
-      throw new RegistryProtocolError('UNKNOWN', `${registry.host}: the ${field} listing is not JSON`, { ...subject, cause: e });
+      throw new RegistryProtocolError('UNKNOWN', `${registry.host}: the ${field} listing is not JSON`, {
+        ...subject,
+        cause: e,
+      });
     }
     const list = json[field];
     // distribution answers `"tags": null` for a repository whose tags were all deleted.
@@ -73,9 +81,15 @@ export function referrerFields(bytes: Uint8Array): Pick<Descriptor, 'artifactTyp
       annotations?: unknown;
     };
     const artifactType =
-      typeof json.artifactType === 'string' ? json.artifactType : typeof json.config?.mediaType === 'string' ? json.config.mediaType : undefined;
+      typeof json.artifactType === 'string'
+        ? json.artifactType
+        : typeof json.config?.mediaType === 'string'
+          ? json.config.mediaType
+          : undefined;
     const annotations =
-      typeof json.annotations === 'object' && json.annotations !== null ? (json.annotations as Record<string, string>) : undefined;
+      typeof json.annotations === 'object' && json.annotations !== null
+        ? (json.annotations as Record<string, string>)
+        : undefined;
     return { ...(artifactType ? { artifactType } : {}), ...(annotations ? { annotations } : {}) };
   } catch {
     return {};
@@ -88,7 +102,12 @@ export function referrersTag(digest: Digest | string): string {
   return `${digestAlgorithm(d)}-${digestHex(d)}`;
 }
 
-async function fallbackIndex(registry: Registry, repository: string, subject: Digest | string, signal?: AbortSignal): Promise<Descriptor[] | undefined> {
+async function fallbackIndex(
+  registry: Registry,
+  repository: string,
+  subject: Digest | string,
+  signal?: AbortSignal,
+): Promise<Descriptor[] | undefined> {
   try {
     const { bytes } = await registry.getManifest(repository, referrersTag(subject), signal ? { signal } : {});
     return [...parseImageIndex(bytes).index.manifests];

@@ -1,9 +1,16 @@
-import { type Digest, hash, isDigest, parseDigest, verifyBytes, verifyingStream, DigestInvalidError, SizeInvalidError } from '@lade/digest';
-import { MANIFEST_ACCEPT, MAX_MANIFEST_SIZE, type Descriptor } from '@lade/manifest';
+import {
+  type Digest,
+  DigestInvalidError,
+  hash,
+  isDigest,
+  parseDigest,
+  SizeInvalidError,
+  verifyBytes,
+  verifyingStream,
+} from '@lade/digest';
+import { type Descriptor, MANIFEST_ACCEPT, MAX_MANIFEST_SIZE } from '@lade/manifest';
 import { isValidPath, isValidTag } from '@lade/reference';
-import { type BearerToken, CATALOG_SCOPE, basicAuthorization, fetchBearerToken, pushScope } from './auth.js';
-import { type ListOptions, addReferrerFallback, listQuery, listReferrers, manifestSubject, paginate, referrerFields } from './listing.js';
-import { type BlobUploadOptions, type BlobUploadResult, cancelUpload, mountOrStart, uploadBlob } from './upload.js';
+import { type BearerToken, basicAuthorization, CATALOG_SCOPE, fetchBearerToken, pushScope } from './auth.js';
 import { type AuthChallenge, parseChallenges } from './challenge.js';
 import type { CredentialProvider, Credentials } from './credentials.js';
 import { dockerCredentials } from './credentials.js';
@@ -13,12 +20,31 @@ import {
   RegistryProtocolError,
   RegistryUsageError,
   type RequestSubject,
+  registryErrorFrom,
   TooManyRequestsError,
   UnauthorizedError,
-  registryErrorFrom,
 } from './errors.js';
-import { type HttpResponse, type HttpTransport, type TimeoutOptions, connectionError, createTransport, discard, parseRetryAfter, readText } from './http.js';
 import { isLoopback, registryEndpoint } from './hosts.js';
+import {
+  connectionError,
+  createTransport,
+  discard,
+  type HttpResponse,
+  type HttpTransport,
+  parseRetryAfter,
+  readText,
+  type TimeoutOptions,
+} from './http.js';
+import {
+  addReferrerFallback,
+  type ListOptions,
+  listQuery,
+  listReferrers,
+  manifestSubject,
+  paginate,
+  referrerFields,
+} from './listing.js';
+import { type BlobUploadOptions, type BlobUploadResult, cancelUpload, mountOrStart, uploadBlob } from './upload.js';
 
 /** Retries of failed requests (network errors, 5xx, 429). */
 export interface RetryOptions {
@@ -117,12 +143,19 @@ export function checkRepository(host: string, repository: string): void {
 /** Refuses a reference that is neither a tag nor a digest (nothing is sent). */
 export function checkReference(repository: string, reference: string): void {
   if (typeof reference !== 'string' || (!isValidTag(reference) && !isDigest(reference))) {
-    throw new RegistryUsageError('TAG_INVALID', `invalid tag or digest "${reference}" for ${repository}: use a tag like v1.2 or a digest like sha256:<64 hex>`);
+    throw new RegistryUsageError(
+      'TAG_INVALID',
+      `invalid tag or digest "${reference}" for ${repository}: use a tag like v1.2 or a digest like sha256:<64 hex>`,
+    );
   }
 }
 
 function checkDigestArg(what: string, digest: string): void {
-  if (!isDigest(digest)) throw new RegistryUsageError('DIGEST_INVALID', `invalid digest "${digest}" for ${what}: expected sha256:<64 hex> or sha512:<128 hex>`);
+  if (!isDigest(digest))
+    throw new RegistryUsageError(
+      'DIGEST_INVALID',
+      `invalid digest "${digest}" for ${what}: expected sha256:<64 hex> or sha512:<128 hex>`,
+    );
 }
 
 const DEFAULT_USER_AGENT = 'lade/0.1 (+https://github.com/lade)';
@@ -179,7 +212,8 @@ export class Registry {
   readonly #forcedScheme: 'https' | 'http' | undefined;
 
   constructor(host: string, options: RegistryOptions = {}) {
-    if (!host || /[/\s]/.test(host)) throw new RegistryUsageError('NAME_INVALID', `invalid registry host "${host}": expected host[:port]`);
+    if (!host || /[/\s]/.test(host))
+      throw new RegistryUsageError('NAME_INVALID', `invalid registry host "${host}": expected host[:port]`);
     this.host = host;
     this.endpoint = registryEndpoint(host);
     this.insecure = options.insecure === true || isLoopback(this.endpoint);
@@ -219,7 +253,8 @@ export class Registry {
   credentials(): Promise<Credentials | undefined> {
     if (!this.#credentials) {
       const src = this.#credentialSource;
-      this.#credentials = src === null ? Promise.resolve(undefined) : typeof src === 'function' ? src(this.host) : Promise.resolve(src);
+      this.#credentials =
+        src === null ? Promise.resolve(undefined) : typeof src === 'function' ? src(this.host) : Promise.resolve(src);
       this.#credentials.catch(() => {
         this.#credentials = undefined;
       });
@@ -274,7 +309,8 @@ export class Registry {
     if (state.kind === 'unknown' || state.kind === 'none') return undefined;
     const creds = await this.credentials();
     if (state.kind === 'basic') {
-      if (creds?.username !== undefined && creds.password !== undefined) return basicAuthorization(creds.username, creds.password);
+      if (creds?.username !== undefined && creds.password !== undefined)
+        return basicAuthorization(creds.username, creds.password);
       return undefined;
     }
     if (creds?.registryToken) return `Bearer ${creds.registryToken}`;
@@ -282,7 +318,12 @@ export class Registry {
     return `Bearer ${token.token}`;
   }
 
-  #token(challenge: AuthChallenge, scopes: readonly string[], signal?: AbortSignal, offline = false): Promise<BearerToken> {
+  #token(
+    challenge: AuthChallenge,
+    scopes: readonly string[],
+    signal?: AbortSignal,
+    offline = false,
+  ): Promise<BearerToken> {
     const key = [...new Set(scopes)].sort().join(' ');
     const cached = this.#tokens.get(key);
     if (cached && cached.expiresAt > Date.now()) return Promise.resolve(cached);
@@ -372,7 +413,11 @@ export class Registry {
           if ((req.followRedirects ?? true) && [301, 302, 303, 307, 308].includes(res.status) && location) {
             await discard(res);
             if (++redirects > MAX_REDIRECTS) {
-              throw new RegistryProtocolError('UNKNOWN', `${this.host}: too many redirects for ${req.method} ${req.path}`, subject);
+              throw new RegistryProtocolError(
+                'UNKNOWN',
+                `${this.host}: too many redirects for ${req.method} ${req.path}`,
+                subject,
+              );
             }
             url = new URL(location, url).toString();
             if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
@@ -401,7 +446,11 @@ export class Registry {
           continue;
         }
       }
-      if ((res.status === 429 || (res.status >= 500 && res.status !== 501)) && retryable && attempt < this.#retry.retries) {
+      if (
+        (res.status === 429 || (res.status >= 500 && res.status !== 501)) &&
+        retryable &&
+        attempt < this.#retry.retries
+      ) {
         const after = parseRetryAfter(res.headers.get('retry-after'));
         if (after === undefined || after <= this.#retry.maxRetryAfterMs) {
           await discard(res);
@@ -444,7 +493,12 @@ export class Registry {
       else if (challenges.some((c) => c.scheme === 'basic')) this.#auth = { kind: 'basic' };
       else if (res.status === 200) this.#auth = { kind: 'none' };
     }
-    return { status: res.status, challenges, apiVersion: res.headers.get('docker-distribution-api-version') ?? undefined, baseUrl };
+    return {
+      status: res.status,
+      challenges,
+      apiVersion: res.headers.get('docker-distribution-api-version') ?? undefined,
+      baseUrl,
+    };
   }
 
   /**
@@ -485,26 +539,40 @@ export class Registry {
       if (res.status === 401) throw this.#loginFailed(ping.baseUrl);
       return t.refreshToken ? { identityToken: t.refreshToken } : {};
     }
-    const res = await probe.request({ method: 'GET', path: '/v2/', allow: [401], subject: { kind: 'ping' }, ...(options.signal ? { signal: options.signal } : {}) });
+    const res = await probe.request({
+      method: 'GET',
+      path: '/v2/',
+      allow: [401],
+      subject: { kind: 'ping' },
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     await discard(res);
     if (res.status === 401) throw this.#loginFailed(ping.baseUrl);
     return {};
   }
 
   #loginFailed(baseUrl: string, cause?: unknown): UnauthorizedError {
-    return new UnauthorizedError('UNAUTHORIZED', `login to ${this.host} failed: the registry refused the username or password; check them and retry`, {
-      status: 401,
-      ...(cause !== undefined ? { cause } : {}),
-      host: this.host,
-      url: `${baseUrl}/v2/`,
-      errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }],
-    });
+    return new UnauthorizedError(
+      'UNAUTHORIZED',
+      `login to ${this.host} failed: the registry refused the username or password; check them and retry`,
+      {
+        status: 401,
+        ...(cause !== undefined ? { cause } : {}),
+        host: this.host,
+        url: `${baseUrl}/v2/`,
+        errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }],
+      },
+    );
   }
 
   // ---- manifests ----
 
   /** `HEAD` a manifest: its descriptor (digest from `Docker-Content-Digest`), or undefined when the registry does not have it. */
-  async headManifest(repository: string, reference: string, options: { signal?: AbortSignal; accept?: readonly string[] } = {}): Promise<Descriptor | undefined> {
+  async headManifest(
+    repository: string,
+    reference: string,
+    options: { signal?: AbortSignal; accept?: readonly string[] } = {},
+  ): Promise<Descriptor | undefined> {
     checkRepository(this.host, repository);
     checkReference(repository, reference);
     const res = await this.request({
@@ -524,11 +592,15 @@ export class Registry {
     const mediaType = contentType(res);
     if (!digest || !Number.isFinite(size) || !mediaType) return undefined;
     if (isDigest(reference) && digest !== reference) {
-      throw new RegistryProtocolError('DIGEST_INVALID', `${this.host}/${repository}@${reference}: the registry answered digest ${digest}; it is broken or hostile`, {
-        host: this.host,
-        repository,
-        reference,
-      });
+      throw new RegistryProtocolError(
+        'DIGEST_INVALID',
+        `${this.host}/${repository}@${reference}: the registry answered digest ${digest}; it is broken or hostile`,
+        {
+          host: this.host,
+          repository,
+          reference,
+        },
+      );
     }
     return { mediaType, digest, size };
   }
@@ -538,7 +610,11 @@ export class Registry {
    * and against `Docker-Content-Digest` when fetched by tag; at most 4 MiB are read.
    * @throws ManifestUnknownError, DigestInvalidError, RegistryProtocolError (over 4 MiB)
    */
-  async getManifest(repository: string, reference: string, options: { signal?: AbortSignal; accept?: readonly string[] } = {}): Promise<FetchedManifest> {
+  async getManifest(
+    repository: string,
+    reference: string,
+    options: { signal?: AbortSignal; accept?: readonly string[] } = {},
+  ): Promise<FetchedManifest> {
     checkRepository(this.host, repository);
     checkReference(repository, reference);
     const byDigest = isDigest(reference);
@@ -551,7 +627,12 @@ export class Registry {
       subject,
       ...(options.signal ? { signal: options.signal } : {}),
     });
-    const bytes = await readLimited(res, MAX_MANIFEST_SIZE, `manifest ${this.host}/${repository}:${reference}`, subject);
+    const bytes = await readLimited(
+      res,
+      MAX_MANIFEST_SIZE,
+      `manifest ${this.host}/${repository}:${reference}`,
+      subject,
+    );
     const header = res.headers.get('docker-content-digest');
     let digest: Digest;
     const name = `manifest ${this.host}/${repository}${byDigest ? '@' : ':'}${reference}`;
@@ -581,7 +662,11 @@ export class Registry {
   // ---- blobs ----
 
   /** `HEAD` a blob: its size, or undefined when the repository does not have it. */
-  async headBlob(repository: string, digest: Digest | string, options: { signal?: AbortSignal; scopes?: readonly string[] } = {}): Promise<number | undefined> {
+  async headBlob(
+    repository: string,
+    digest: Digest | string,
+    options: { signal?: AbortSignal; scopes?: readonly string[] } = {},
+  ): Promise<number | undefined> {
     checkRepository(this.host, repository);
     checkDigestArg(repository, digest);
     const res = await this.request({
@@ -603,12 +688,19 @@ export class Registry {
    * stream errors (before its end) when size or digest do not match. Redirects to blob storage are followed without
    * the registry's `Authorization`.
    */
-  async openBlob(repository: string, descriptor: Pick<Descriptor, 'digest' | 'size'>, options: BlobReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
+  async openBlob(
+    repository: string,
+    descriptor: Pick<Descriptor, 'digest' | 'size'>,
+    options: BlobReadOptions = {},
+  ): Promise<ReadableStream<Uint8Array>> {
     checkRepository(this.host, repository);
     checkDigestArg(repository, descriptor.digest);
     const start = options.offset ?? 0;
     if (start < 0 || (descriptor.size >= 0 && start > descriptor.size)) {
-      throw new RegistryUsageError('RANGE_INVALID', `cannot read blob ${descriptor.digest} from byte ${start}: it has ${descriptor.size} bytes`);
+      throw new RegistryUsageError(
+        'RANGE_INVALID',
+        `cannot read blob ${descriptor.digest} from byte ${start}: it has ${descriptor.size} bytes`,
+      );
     }
     const subject: RequestSubject = { kind: 'blob', host: this.host, repository, reference: descriptor.digest };
     const maxResumes = options.maxResumes ?? 5;
@@ -634,13 +726,18 @@ export class Registry {
           const m = /^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '');
           if (!m || Number(m[1]) !== pos) {
             await discard(res);
-            throw new RegistryProtocolError('UNKNOWN', `blob ${descriptor.digest}: asked for bytes from ${pos}, the registry sent ${res.headers.get('content-range') ?? 'no Content-Range'}`, subject);
+            throw new RegistryProtocolError(
+              'UNKNOWN',
+              `blob ${descriptor.digest}: asked for bytes from ${pos}, the registry sent ${res.headers.get('content-range') ?? 'no Content-Range'}`,
+              subject,
+            );
           }
         } else {
           skip = pos; // the registry ignored Range: drop what we already have
         }
       }
-      if (!res.body) throw new RegistryProtocolError('UNKNOWN', `blob ${descriptor.digest}: the registry sent no body`, subject);
+      if (!res.body)
+        throw new RegistryProtocolError('UNKNOWN', `blob ${descriptor.digest}: the registry sent no body`, subject);
       reader = res.body.getReader();
     };
 
@@ -676,7 +773,14 @@ export class Registry {
               continue;
             }
             if (signal?.aborted) throw signal.reason;
-            throw e instanceof RegistryError ? e : connectionError(e, 'GET', `${this.#baseUrl ?? `https://${this.endpoint}`}/v2/${repository}/blobs/${descriptor.digest}`, subject);
+            throw e instanceof RegistryError
+              ? e
+              : connectionError(
+                  e,
+                  'GET',
+                  `${this.#baseUrl ?? `https://${this.endpoint}`}/v2/${repository}/blobs/${descriptor.digest}`,
+                  subject,
+                );
           }
           if (chunk.done) {
             reader = undefined;
@@ -707,7 +811,13 @@ export class Registry {
       },
     });
     if (options.verify && start === 0) {
-      return stream.pipeThrough(verifyingStream({ digest: descriptor.digest, size: descriptor.size, name: `blob ${descriptor.digest} of ${this.host}/${repository}` }));
+      return stream.pipeThrough(
+        verifyingStream({
+          digest: descriptor.digest,
+          size: descriptor.size,
+          name: `blob ${descriptor.digest} of ${this.host}/${repository}`,
+        }),
+      );
     }
     return stream;
   }
@@ -739,7 +849,12 @@ export class Registry {
    * Cross-repository mount (`POST ?mount=&from=`): true when the registry linked the blob (201). When it opens an
    * upload session instead (202), the session is cancelled and false returned.
    */
-  async mountBlob(repository: string, digest: Digest | string, from: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+  async mountBlob(
+    repository: string,
+    digest: Digest | string,
+    from: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<boolean> {
     checkRepository(this.host, repository);
     checkRepository(this.host, from);
     checkDigestArg(repository, digest);
@@ -767,10 +882,15 @@ export class Registry {
     checkReference(repository, reference);
     const digest = hash(bytes);
     if (isDigest(reference) && reference !== digest) {
-      throw new DigestInvalidError(`manifest for ${this.host}/${repository}@${reference}: its bytes hash to ${digest}; not pushed`);
+      throw new DigestInvalidError(
+        `manifest for ${this.host}/${repository}@${reference}: its bytes hash to ${digest}; not pushed`,
+      );
     }
     if (bytes.byteLength > MAX_MANIFEST_SIZE) {
-      throw new RegistryUsageError('SIZE_INVALID', `manifest ${digest} is ${bytes.byteLength} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit registries accept`);
+      throw new RegistryUsageError(
+        'SIZE_INVALID',
+        `manifest ${digest} is ${bytes.byteLength} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit registries accept`,
+      );
     }
     const subject: RequestSubject = { kind: 'manifest', host: this.host, repository, reference };
     const res = await this.request({
@@ -785,11 +905,21 @@ export class Registry {
     await discard(res);
     const got = res.headers.get('docker-content-digest');
     if (got && got !== digest) {
-      throw new RegistryProtocolError('DIGEST_INVALID', `manifest ${this.host}/${repository}:${reference}: the registry stored it as ${got}, its bytes hash to ${digest}`, subject);
+      throw new RegistryProtocolError(
+        'DIGEST_INVALID',
+        `manifest ${this.host}/${repository}:${reference}: the registry stored it as ${got}, its bytes hash to ${digest}`,
+        subject,
+      );
     }
     const subjectDigest = manifestSubject(bytes);
     if (subjectDigest && !res.headers.get('oci-subject')) {
-      await addReferrerFallback(this, repository, subjectDigest, { mediaType, digest, size: bytes.byteLength, ...referrerFields(bytes) }, options.signal);
+      await addReferrerFallback(
+        this,
+        repository,
+        subjectDigest,
+        { mediaType, digest, size: bytes.byteLength, ...referrerFields(bytes) },
+        options.signal,
+      );
     }
     return digest;
   }
@@ -814,7 +944,14 @@ export class Registry {
   async *tagPages(repository: string, options: ListOptions = {}): AsyncGenerator<string[]> {
     checkRepository(this.host, repository);
     const q = listQuery(options);
-    yield* paginate(this, `/v2/${repository}/tags/list${q}`, 'tags', [`repository:${repository}:pull`], { kind: 'tags', repository }, options.signal);
+    yield* paginate(
+      this,
+      `/v2/${repository}/tags/list${q}`,
+      'tags',
+      [`repository:${repository}:pull`],
+      { kind: 'tags', repository },
+      options.signal,
+    );
   }
 
   /** Every tag of a repository (all pages). */
@@ -826,7 +963,14 @@ export class Registry {
 
   /** Pages of `GET /v2/_catalog?n=&last=`, following `Link` headers. */
   async *catalogPages(options: ListOptions = {}): AsyncGenerator<string[]> {
-    yield* paginate(this, `/v2/_catalog${listQuery(options)}`, 'repositories', [CATALOG_SCOPE], { kind: 'catalog' }, options.signal);
+    yield* paginate(
+      this,
+      `/v2/_catalog${listQuery(options)}`,
+      'repositories',
+      [CATALOG_SCOPE],
+      { kind: 'catalog' },
+      options.signal,
+    );
   }
 
   /** Every repository of the registry's catalog (all pages). */
@@ -840,7 +984,11 @@ export class Registry {
    * The manifests that refer to `digest` (signatures, SBOMs): the referrers API
    * (`GET /v2/NAME/referrers/DIGEST`), else the fallback tag `sha256-<hex>`. Optionally filtered by artifact type.
    */
-  async referrers(repository: string, digest: Digest | string, options: { artifactType?: string; signal?: AbortSignal } = {}): Promise<Descriptor[]> {
+  async referrers(
+    repository: string,
+    digest: Digest | string,
+    options: { artifactType?: string; signal?: AbortSignal } = {},
+  ): Promise<Descriptor[]> {
     checkRepository(this.host, repository);
     checkDigestArg(repository, digest);
     return listReferrers(this, repository, digest, options);
@@ -865,7 +1013,8 @@ function contentType(res: HttpResponse): string | undefined {
   const ct = res.headers.get('content-type');
   if (!ct) return undefined;
   const base = ct.split(';')[0]!.trim().toLowerCase();
-  if (!base || base === 'application/json' || base === 'text/plain' || base === 'application/octet-stream') return undefined;
+  if (!base || base === 'application/json' || base === 'text/plain' || base === 'application/octet-stream')
+    return undefined;
   return base;
 }
 
@@ -874,18 +1023,29 @@ function bodyMediaType(bytes: Uint8Array): string {
   try {
     const json = JSON.parse(new TextDecoder().decode(bytes)) as { mediaType?: unknown; manifests?: unknown };
     if (typeof json.mediaType === 'string' && json.mediaType) return json.mediaType;
-    return Array.isArray(json.manifests) ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.oci.image.manifest.v1+json';
+    return Array.isArray(json.manifests)
+      ? 'application/vnd.oci.image.index.v1+json'
+      : 'application/vnd.oci.image.manifest.v1+json';
   } catch {
     return 'application/vnd.oci.image.manifest.v1+json';
   }
 }
 
 /** Reads a response body of at most `limit` bytes; larger bodies are refused without reading them whole. */
-export async function readLimited(res: HttpResponse, limit: number, what: string, subject: RequestSubject): Promise<Uint8Array> {
+export async function readLimited(
+  res: HttpResponse,
+  limit: number,
+  what: string,
+  subject: RequestSubject,
+): Promise<Uint8Array> {
   const declared = Number(res.headers.get('content-length') ?? Number.NaN);
   if (Number.isFinite(declared) && declared > limit) {
     await discard(res);
-    throw new RegistryProtocolError('SIZE_INVALID', `${what} is ${declared} bytes, over the ${limit}-byte limit; refusing to read it`, subject);
+    throw new RegistryProtocolError(
+      'SIZE_INVALID',
+      `${what} is ${declared} bytes, over the ${limit}-byte limit; refusing to read it`,
+      subject,
+    );
   }
   if (!res.body) return new Uint8Array(0);
   const reader = res.body.getReader();
@@ -897,7 +1057,11 @@ export async function readLimited(res: HttpResponse, limit: number, what: string
     n += value.byteLength;
     if (n > limit) {
       await reader.cancel().catch(() => {});
-      throw new RegistryProtocolError('SIZE_INVALID', `${what} is over the ${limit}-byte limit; refusing to read it`, subject);
+      throw new RegistryProtocolError(
+        'SIZE_INVALID',
+        `${what} is over the ${limit}-byte limit; refusing to read it`,
+        subject,
+      );
     }
     parts.push(value);
   }
@@ -912,4 +1076,3 @@ export async function readLimited(res: HttpResponse, limit: number, what: string
   }
   return out;
 }
-

@@ -1,6 +1,14 @@
-import type { Descriptor, ImageSink, ImageSource, OpenBlobOptions, TransportOptions, WriteBlobOptions, WriteManifestOptions } from '@lade/manifest';
-import { type Reference, normalizeReference } from '@lade/reference';
-import { SizeInvalidError, hash } from '@lade/digest';
+import { hash, SizeInvalidError } from '@lade/digest';
+import type {
+  Descriptor,
+  ImageSink,
+  ImageSource,
+  OpenBlobOptions,
+  TransportOptions,
+  WriteBlobOptions,
+  WriteManifestOptions,
+} from '@lade/manifest';
+import { normalizeReference, type Reference } from '@lade/reference';
 import { RegistryClient, type RegistryClientOptions } from './client.js';
 import { RegistryConnectionError, RegistryError, RegistryProtocolError, RegistryUsageError } from './errors.js';
 import type { Registry } from './registry.js';
@@ -67,7 +75,9 @@ export function registrySource(ref: string | Reference, options: RegistryTranspo
 
   // Runs an operation on the endpoint that served the image, falling back along the mirror list on failure.
   const attempt = async <T>(op: (r: Registry) => Promise<T>, fromResolve: boolean): Promise<T> => {
-    const order = fromResolve ? endpoints.map((_, i) => i) : [active, ...endpoints.map((_, i) => i).filter((i) => i !== active)];
+    const order = fromResolve
+      ? endpoints.map((_, i) => i)
+      : [active, ...endpoints.map((_, i) => i).filter((i) => i !== active)];
     let last: unknown;
     for (const i of order) {
       try {
@@ -94,9 +104,14 @@ export function registrySource(ref: string | Reference, options: RegistryTranspo
       return attempt((r) => r.resolve(repo, reference, opts.signal ? { signal: opts.signal } : {}), true);
     },
     async fetchManifest(descriptor: Descriptor, opts: TransportOptions = {}) {
-      const { bytes } = await attempt((r) => r.getManifest(repo, descriptor.digest, opts.signal ? { signal: opts.signal } : {}), false);
+      const { bytes } = await attempt(
+        (r) => r.getManifest(repo, descriptor.digest, opts.signal ? { signal: opts.signal } : {}),
+        false,
+      );
       if (descriptor.size >= 0 && bytes.byteLength !== descriptor.size) {
-        throw new SizeInvalidError(`manifest ${descriptor.digest} of ${loc.domain}/${repo}: ${bytes.byteLength} bytes, the descriptor says ${descriptor.size}`);
+        throw new SizeInvalidError(
+          `manifest ${descriptor.digest} of ${loc.domain}/${repo}: ${bytes.byteLength} bytes, the descriptor says ${descriptor.size}`,
+        );
       }
       return bytes;
     },
@@ -146,7 +161,12 @@ export function registrySink(ref: string | Reference, options: RegistryTransport
     location: loc,
     registry,
     async hasBlob(descriptor: Descriptor, opts: TransportOptions = {}) {
-      return (await registry.headBlob(repo, descriptor.digest, { ...sig(opts), scopes: [`repository:${repo}:pull,push`] })) !== undefined;
+      return (
+        (await registry.headBlob(repo, descriptor.digest, {
+          ...sig(opts),
+          scopes: [`repository:${repo}:pull,push`],
+        })) !== undefined
+      );
     },
     async writeBlob(descriptor: Descriptor, content: ReadableStream<Uint8Array>, opts: WriteBlobOptions = {}) {
       await registry.uploadBlob(repo, descriptor, content, {
@@ -167,12 +187,18 @@ export function registrySink(ref: string | Reference, options: RegistryTransport
     async writeManifest(descriptor: Descriptor, bytes: Uint8Array, opts: WriteManifestOptions = {}) {
       const digest = hash(bytes);
       if (digest !== descriptor.digest) {
-        throw new RegistryProtocolError('DIGEST_INVALID', `manifest ${descriptor.digest}: its bytes hash to ${digest}; not pushed to ${loc.domain}/${repo}`);
+        throw new RegistryProtocolError(
+          'DIGEST_INVALID',
+          `manifest ${descriptor.digest}: its bytes hash to ${digest}; not pushed to ${loc.domain}/${repo}`,
+        );
       }
       let reference: string = digest;
       if (opts.root) {
         if (loc.digest !== undefined && loc.digest !== digest) {
-          throw new RegistryUsageError('DIGEST_INVALID', `cannot push ${digest} to ${displayName(loc)}: the reference pins another digest`);
+          throw new RegistryUsageError(
+            'DIGEST_INVALID',
+            `cannot push ${digest} to ${displayName(loc)}: the reference pins another digest`,
+          );
         }
         if (loc.tag !== undefined) reference = loc.tag;
       }

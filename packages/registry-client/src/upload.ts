@@ -2,8 +2,14 @@ import type { Digest } from '@lade/digest';
 import { SizeInvalidError } from '@lade/digest';
 import type { Descriptor } from '@lade/manifest';
 import { pushScope } from './auth.js';
-import { BlobUploadUnknownError, RegistryConnectionError, RegistryError, RegistryProtocolError, type RequestSubject } from './errors.js';
-import { type HttpResponse, discard } from './http.js';
+import {
+  BlobUploadUnknownError,
+  RegistryConnectionError,
+  RegistryError,
+  RegistryProtocolError,
+  type RequestSubject,
+} from './errors.js';
+import { discard, type HttpResponse } from './http.js';
 import type { Registry } from './registry.js';
 
 /** How a blob got into the repository. */
@@ -67,7 +73,12 @@ function withDigest(location: string, digest: string): string {
 
 function locationOf(res: HttpResponse, requestUrl: string, subject: RequestSubject): string {
   const loc = res.headers.get('location');
-  if (!loc) throw new RegistryProtocolError('UNKNOWN', `${subject.host}/${subject.repository}: the registry started an upload without a Location header`, subject);
+  if (!loc)
+    throw new RegistryProtocolError(
+      'UNKNOWN',
+      `${subject.host}/${subject.repository}: the registry started an upload without a Location header`,
+      subject,
+    );
   return new URL(loc, requestUrl).toString();
 }
 
@@ -98,10 +109,12 @@ export async function uploadBlob(
   };
 
   if (!options.skipExistsCheck) {
-    const have = await registry.headBlob(repository, descriptor.digest, { ...sig, scopes }).catch(async (e: unknown) => {
-      await cancelContent();
-      throw e;
-    });
+    const have = await registry
+      .headBlob(repository, descriptor.digest, { ...sig, scopes })
+      .catch(async (e: unknown) => {
+        await cancelContent();
+        throw e;
+      });
     if (have !== undefined) {
       await cancelContent();
       options.onProgress?.(descriptor.size);
@@ -139,13 +152,29 @@ export async function uploadBlob(
   }
 }
 
-async function startUpload(registry: Registry, repository: string, scopes: readonly string[], signal: AbortSignal | undefined): Promise<Session> {
+async function startUpload(
+  registry: Registry,
+  repository: string,
+  scopes: readonly string[],
+  signal: AbortSignal | undefined,
+): Promise<Session> {
   const subject: RequestSubject = { kind: 'upload', host: registry.host, repository };
   const path = `/v2/${repository}/blobs/uploads/`;
-  const res = await registry.request({ method: 'POST', path, headers: { 'content-length': '0' }, scopes, subject, ...(signal ? { signal } : {}) });
+  const res = await registry.request({
+    method: 'POST',
+    path,
+    headers: { 'content-length': '0' },
+    scopes,
+    subject,
+    ...(signal ? { signal } : {}),
+  });
   await discard(res);
   if (res.status !== 202) {
-    throw new RegistryProtocolError('UNKNOWN', `${registry.host}/${repository}: starting an upload answered ${res.status}, expected 202`, subject);
+    throw new RegistryProtocolError(
+      'UNKNOWN',
+      `${registry.host}/${repository}: starting an upload answered ${res.status}, expected 202`,
+      subject,
+    );
   }
   return { location: locationOf(res, `${await registry.baseUrl()}${path}`, subject), offset: 0 };
 }
@@ -161,15 +190,32 @@ export async function mountOrStart(
 ): Promise<'mounted' | Session> {
   const subject: RequestSubject = { kind: 'upload', host: registry.host, repository, reference: digest };
   const path = `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`;
-  const res = await registry.request({ method: 'POST', path, headers: { 'content-length': '0' }, scopes, subject, ...(signal ? { signal } : {}) });
+  const res = await registry.request({
+    method: 'POST',
+    path,
+    headers: { 'content-length': '0' },
+    scopes,
+    subject,
+    ...(signal ? { signal } : {}),
+  });
   await discard(res);
   if (res.status === 201) return 'mounted';
-  if (res.status === 202) return { location: locationOf(res, `${await registry.baseUrl()}${path}`, subject), offset: 0 };
-  throw new RegistryProtocolError('UNKNOWN', `${registry.host}/${repository}: mounting ${digest} from ${from} answered ${res.status}`, subject);
+  if (res.status === 202)
+    return { location: locationOf(res, `${await registry.baseUrl()}${path}`, subject), offset: 0 };
+  throw new RegistryProtocolError(
+    'UNKNOWN',
+    `${registry.host}/${repository}: mounting ${digest} from ${from} answered ${res.status}`,
+    subject,
+  );
 }
 
 /** `DELETE` an upload session (best effort: a session that is already gone is fine). */
-export async function cancelUpload(registry: Registry, repository: string, location: string, signal?: AbortSignal): Promise<void> {
+export async function cancelUpload(
+  registry: Registry,
+  repository: string,
+  location: string,
+  signal?: AbortSignal,
+): Promise<void> {
   const res = await registry.request({
     method: 'DELETE',
     path: location,
@@ -212,7 +258,9 @@ async function sendContent(
       reader.releaseLock();
     }
     if (descriptor.size >= 0 && bytes.byteLength !== descriptor.size) {
-      throw new SizeInvalidError(`${name}: the content has ${bytes.byteLength > descriptor.size ? 'more' : 'fewer'} bytes than the expected ${descriptor.size}; not pushed`);
+      throw new SizeInvalidError(
+        `${name}: the content has ${bytes.byteLength > descriptor.size ? 'more' : 'fewer'} bytes than the expected ${descriptor.size}; not pushed`,
+      );
     }
     await complete(registry, repository, descriptor, scopes, subject, signal, () =>
       registry.request({
@@ -238,7 +286,9 @@ async function sendContent(
   }
   reader.releaseLock();
   if (descriptor.size >= 0 && session.offset !== descriptor.size) {
-    throw new SizeInvalidError(`${name}: the content ended after ${session.offset} of ${descriptor.size} bytes; not pushed`);
+    throw new SizeInvalidError(
+      `${name}: the content ended after ${session.offset} of ${descriptor.size} bytes; not pushed`,
+    );
   }
   await complete(registry, repository, descriptor, scopes, subject, signal, () =>
     registry.request({
@@ -271,9 +321,12 @@ async function complete(
   } catch (e) {
     const ambiguous =
       e instanceof RegistryConnectionError ||
-      (e instanceof RegistryError && (e.code === 'BLOB_UPLOAD_UNKNOWN' || e.code === 'BLOB_UPLOAD_INVALID' || (e.status ?? 0) >= 500));
+      (e instanceof RegistryError &&
+        (e.code === 'BLOB_UPLOAD_UNKNOWN' || e.code === 'BLOB_UPLOAD_INVALID' || (e.status ?? 0) >= 500));
     if (!ambiguous || signal?.aborted) throw e;
-    const size = await registry.headBlob(repository, descriptor.digest, { scopes, ...(signal ? { signal } : {}) }).catch(() => undefined);
+    const size = await registry
+      .headBlob(repository, descriptor.digest, { scopes, ...(signal ? { signal } : {}) })
+      .catch(() => undefined);
     if (size !== undefined && (descriptor.size < 0 || size === descriptor.size || size === -1)) return;
     throw e;
   }
@@ -312,7 +365,9 @@ async function sendChunks(
     // Rejections surface when awaited in the next round; never unhandled if this round fails first.
     next.catch(() => {});
     if (descriptor.size >= 0 && session.offset + chunk.byteLength > descriptor.size) {
-      throw new SizeInvalidError(`${name}: the content is longer than the expected ${descriptor.size} bytes; not pushed`);
+      throw new SizeInvalidError(
+        `${name}: the content is longer than the expected ${descriptor.size} bytes; not pushed`,
+      );
     }
     const chunkStart = session.offset;
     let failures = 0;
@@ -358,7 +413,9 @@ async function sendChunks(
 
 function retryableChunkError(e: unknown): boolean {
   if (e instanceof RegistryConnectionError) return true;
-  return e instanceof RegistryError && e.status !== undefined && (e.status >= 500 || e.status === 408 || e.status === 429);
+  return (
+    e instanceof RegistryError && e.status !== undefined && (e.status >= 500 || e.status === 408 || e.status === 429)
+  );
 }
 
 /** `GET` an upload session: the bytes the registry holds and the session's current Location. */
@@ -381,10 +438,18 @@ export async function uploadStatus(
   };
 }
 
-async function finish(res: HttpResponse, descriptor: Pick<Descriptor, 'digest'>, subject: RequestSubject): Promise<void> {
+async function finish(
+  res: HttpResponse,
+  descriptor: Pick<Descriptor, 'digest'>,
+  subject: RequestSubject,
+): Promise<void> {
   await discard(res);
   const got = res.headers.get('docker-content-digest');
   if (got && got !== descriptor.digest) {
-    throw new RegistryProtocolError('DIGEST_INVALID', `blob ${descriptor.digest}: the registry stored it as ${got}; the registry is broken`, subject);
+    throw new RegistryProtocolError(
+      'DIGEST_INVALID',
+      `blob ${descriptor.digest}: the registry stored it as ${got}; the registry is broken`,
+      subject,
+    );
   }
 }

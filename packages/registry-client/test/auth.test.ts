@@ -3,7 +3,9 @@ import { fetchBearerToken } from '../src/auth.js';
 import type { HttpRequest, HttpResponse, HttpTransport } from '../src/http.js';
 
 // A scripted token service: the unit under test is the client's reading of token answers, not HTTP.
-function service(answers: ((req: HttpRequest) => { status: number; body: string })[]): HttpTransport & { seen: HttpRequest[] } {
+function service(
+  answers: ((req: HttpRequest) => { status: number; body: string })[],
+): HttpTransport & { seen: HttpRequest[] } {
   const seen: HttpRequest[] = [];
   return {
     seen,
@@ -44,7 +46,12 @@ describe('fetchBearerToken', () => {
   it('sends no credentials anonymously and gives a token without expires_in 60 seconds', async () => {
     const t = service([() => ({ status: 200, body: '{"token":"anon"}' })]);
     const before = Date.now();
-    const tok = await fetchBearerToken({ ...base, transport: t, scopes: ['repository:a/b:pull'], credentials: undefined });
+    const tok = await fetchBearerToken({
+      ...base,
+      transport: t,
+      scopes: ['repository:a/b:pull'],
+      credentials: undefined,
+    });
     expect(tok.token).toBe('anon');
     expect(t.seen[0]!.headers.authorization).toBeUndefined();
     expect(tok.expiresAt - before).toBeGreaterThan(50_000);
@@ -60,7 +67,12 @@ describe('fetchBearerToken', () => {
 
   it('exchanges an identity token with the OAuth POST form and returns the refresh token', async () => {
     const t = service([() => ({ status: 200, body: '{"access_token":"x","refresh_token":"r2","expires_in":60}' })]);
-    const tok = await fetchBearerToken({ ...base, transport: t, scopes: ['repository:a/b:pull'], credentials: { identityToken: 'r1' } });
+    const tok = await fetchBearerToken({
+      ...base,
+      transport: t,
+      scopes: ['repository:a/b:pull'],
+      credentials: { identityToken: 'r1' },
+    });
     expect(tok).toMatchObject({ token: 'x', refreshToken: 'r2' });
     const form = new URLSearchParams(new TextDecoder().decode(t.seen[0]!.body as Uint8Array));
     expect(t.seen[0]!.method).toBe('POST');
@@ -82,7 +94,12 @@ describe('fetchBearerToken', () => {
 
   it('reports refused credentials as UNAUTHORIZED naming the host', async () => {
     const t = service([() => ({ status: 401, body: '{"details":"incorrect username or password"}' })]);
-    const err = await fetchBearerToken({ ...base, transport: t, scopes: [], credentials: { username: 'u', password: 'bad' } }).catch((e: unknown) => e);
+    const err = await fetchBearerToken({
+      ...base,
+      transport: t,
+      scopes: [],
+      credentials: { username: 'u', password: 'bad' },
+    }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'UNAUTHORIZED', status: 401 });
     expect((err as Error).message).toContain('reg.example');
     expect((err as Error).message).toContain('incorrect username or password');
@@ -90,9 +107,17 @@ describe('fetchBearerToken', () => {
 
   it('rejects answers without a token and challenges without a realm', async () => {
     const t = service([() => ({ status: 200, body: '{"expires_in":60}' })]);
-    await expect(fetchBearerToken({ ...base, transport: t, scopes: [], credentials: undefined })).rejects.toThrow(/without a token/);
+    await expect(fetchBearerToken({ ...base, transport: t, scopes: [], credentials: undefined })).rejects.toThrow(
+      /without a token/,
+    );
     await expect(
-      fetchBearerToken({ ...base, challenge: { scheme: 'bearer', params: {} }, transport: service([]), scopes: [], credentials: undefined }),
+      fetchBearerToken({
+        ...base,
+        challenge: { scheme: 'bearer', params: {} },
+        transport: service([]),
+        scopes: [],
+        credentials: undefined,
+      }),
     ).rejects.toThrow(/without a realm/);
   });
 });

@@ -1,8 +1,14 @@
-import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '@lade/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type DockerConfigOptions, getCredentials, readDockerConfig, removeCredentials, saveCredentials } from '../src/index.js';
+import {
+  type DockerConfigOptions,
+  getCredentials,
+  readDockerConfig,
+  removeCredentials,
+  saveCredentials,
+} from '../src/index.js';
 
 // A credential helper speaking docker's protocol (get/store/erase on stdin/stdout), keeping secrets in a JSON file.
 const helperScript = `#!/usr/bin/env node
@@ -44,7 +50,9 @@ describe('docker config credentials', () => {
     await writeFile(join(bin, 'docker-credential-ladetest'), helperScript);
     await chmod(join(bin, 'docker-credential-ladetest'), 0o755);
     store = join(dir.path, 'helper-store.json');
-    opts = { env: { DOCKER_CONFIG: join(dir.path, 'docker'), PATH: `${bin}:${process.env.PATH}`, LADE_HELPER_STORE: store } };
+    opts = {
+      env: { DOCKER_CONFIG: join(dir.path, 'docker'), PATH: `${bin}:${process.env.PATH}`, LADE_HELPER_STORE: store },
+    };
   });
   afterEach(async () => {
     await dir.cleanup();
@@ -52,7 +60,10 @@ describe('docker config credentials', () => {
 
   const writeConfig = async (config: unknown) => {
     await mkdir(join(dir.path, 'docker'), { recursive: true });
-    await writeFile(join(dir.path, 'docker', 'config.json'), typeof config === 'string' ? config : JSON.stringify(config));
+    await writeFile(
+      join(dir.path, 'docker', 'config.json'),
+      typeof config === 'string' ? config : JSON.stringify(config),
+    );
   };
   const b64 = (s: string) => Buffer.from(s).toString('base64');
 
@@ -66,8 +77,16 @@ describe('docker config credentials', () => {
     });
     expect(await getCredentials('reg.example:5000', opts)).toEqual({ username: 'alice', password: 'pa:ss' });
     expect(await getCredentials('other.example', opts)).toEqual({ username: 'bob', password: 'pw' });
-    expect(await getCredentials('docker.io', opts)).toEqual({ username: 'hubuser', password: 'hubpw', identityToken: 'refresh-123' });
-    expect(await getCredentials('registry-1.docker.io', opts)).toEqual({ username: 'hubuser', password: 'hubpw', identityToken: 'refresh-123' });
+    expect(await getCredentials('docker.io', opts)).toEqual({
+      username: 'hubuser',
+      password: 'hubpw',
+      identityToken: 'refresh-123',
+    });
+    expect(await getCredentials('registry-1.docker.io', opts)).toEqual({
+      username: 'hubuser',
+      password: 'hubpw',
+      identityToken: 'refresh-123',
+    });
     expect(await getCredentials('unknown.example', opts)).toBeUndefined();
   });
 
@@ -95,7 +114,10 @@ describe('docker config credentials', () => {
     await writeConfig({ auths: { 'keep.example': { auth: b64('k:k') } }, psFormat: 'table {{.ID}}' });
     await saveCredentials('reg.example:5000', { username: 'alice', password: 'pw' }, opts);
     const cfg = JSON.parse(await readFile(join(dir.path, 'docker', 'config.json'), 'utf8')) as Record<string, unknown>;
-    expect(cfg).toEqual({ auths: { 'keep.example': { auth: b64('k:k') }, 'reg.example:5000': { auth: b64('alice:pw') } }, psFormat: 'table {{.ID}}' });
+    expect(cfg).toEqual({
+      auths: { 'keep.example': { auth: b64('k:k') }, 'reg.example:5000': { auth: b64('alice:pw') } },
+      psFormat: 'table {{.ID}}',
+    });
     expect((await stat(join(dir.path, 'docker', 'config.json'))).mode & 0o777).toBe(0o600);
     expect(await readdir(join(dir.path, 'docker'))).toEqual(['config.json']);
     expect(await getCredentials('reg.example:5000', opts)).toEqual({ username: 'alice', password: 'pw' });
@@ -111,7 +133,9 @@ describe('docker config credentials', () => {
     await writeConfig({ credsStore: 'ladetest' });
     await saveCredentials('reg.example', { username: 'carol', password: 'pw2' }, opts);
     expect((await readDockerConfig(opts)).auths).toEqual({ 'reg.example': {} });
-    expect(JSON.parse(await readFile(store, 'utf8'))).toEqual({ 'reg.example': { ServerURL: 'reg.example', Username: 'carol', Secret: 'pw2' } });
+    expect(JSON.parse(await readFile(store, 'utf8'))).toEqual({
+      'reg.example': { ServerURL: 'reg.example', Username: 'carol', Secret: 'pw2' },
+    });
     expect(await getCredentials('reg.example', opts)).toEqual({ username: 'carol', password: 'pw2' });
     expect(await removeCredentials('reg.example', opts)).toBe(true);
     expect(JSON.parse(await readFile(store, 'utf8'))).toEqual({});
@@ -128,13 +152,18 @@ describe('docker config credentials', () => {
   it('rejects an invalid config.json with CREDENTIALS_INVALID and does not overwrite it', async () => {
     await writeConfig('{ not json');
     await expect(getCredentials('reg.example', opts)).rejects.toMatchObject({ code: 'CREDENTIALS_INVALID' });
-    await expect(saveCredentials('reg.example', { username: 'a', password: 'b' }, opts)).rejects.toMatchObject({ code: 'CREDENTIALS_INVALID' });
+    await expect(saveCredentials('reg.example', { username: 'a', password: 'b' }, opts)).rejects.toMatchObject({
+      code: 'CREDENTIALS_INVALID',
+    });
     expect(await readFile(join(dir.path, 'docker', 'config.json'), 'utf8')).toBe('{ not json');
   });
 
   it('rejects an auth value that is not base64 of user:password', async () => {
     await writeConfig({ auths: { 'reg.example': { auth: b64('nocolon') } } });
-    await expect(getCredentials('reg.example', opts)).rejects.toMatchObject({ code: 'CREDENTIALS_INVALID', message: expect.stringMatching(/not base64 of user:password/) });
+    await expect(getCredentials('reg.example', opts)).rejects.toMatchObject({
+      code: 'CREDENTIALS_INVALID',
+      message: expect.stringMatching(/not base64 of user:password/),
+    });
   });
 
   it('names a credential helper that is not installed', async () => {

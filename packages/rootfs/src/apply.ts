@@ -19,9 +19,9 @@ import {
   symlinkSync,
   unlinkSync,
   utimesSync,
+  write,
   writeFileSync,
   writeSync,
-  write,
 } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

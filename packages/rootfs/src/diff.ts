@@ -113,7 +113,10 @@ function isModified(b: TreeEntry, cur: TreeEntry, abs: string, options: DiffOpti
       return b.rdev !== cur.rdev;
     case 'file':
       if (b.size !== cur.size) return true;
-      if (b.ino !== undefined && (b.ino !== cur.ino || recreated(b, cur) || b.mtime !== cur.mtime || b.ctime !== cur.ctime))
+      if (
+        b.ino !== undefined &&
+        (b.ino !== cur.ino || recreated(b, cur) || b.mtime !== cur.mtime || b.ctime !== cur.ctime)
+      )
         return true;
       if (b.sha256 !== undefined && (b.ino === undefined || options.hashAlways)) return hashFile(abs) !== b.sha256;
       return false;

@@ -8,7 +8,7 @@ import { hash } from '@lade/digest';
 import { MediaType, MemoryImageStore } from '@lade/manifest';
 import { describeTree, fixturesDir, runOk, tempDir, treeDifferences } from '@lade/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type RootfsWarning, applyLayer, flattenImage, readUnpackRecord, unpackImage } from '../src/index.js';
+import { applyLayer, flattenImage, type RootfsWarning, readUnpackRecord, unpackImage } from '../src/index.js';
 
 async function tarBytes(entries: TarWriteEntry[]): Promise<Uint8Array> {
   return new Uint8Array(await new Response(writeTar(entries)).arrayBuffer());

@@ -3,8 +3,8 @@ import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from '
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compressStream, encodeTarHeader, resolveEntry, type TarWriteEntry, writeTar } from '@lade/archive';
-import { buildConfig, buildManifest, MediaType, MemoryImageStore } from '@lade/manifest';
 import { hash } from '@lade/digest';
+import { buildConfig, buildManifest, MediaType, MemoryImageStore } from '@lade/manifest';
 import { tempDir } from '@lade/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyLayer, type RootfsWarning, unpackImage } from '../src/index.js';

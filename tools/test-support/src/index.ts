@@ -183,7 +183,7 @@ export async function pushPeerFixtures(
     ]);
   }
 }
-export { describeTree, treeDifferences, type TreeLine } from './tree.js';
+export { describeTree, type TreeLine, treeDifferences } from './tree.js';
 
 /** True when the tests run on Deno (vitest under `deno run`). */
 export const onDeno: boolean = typeof (process.versions as { deno?: string }).deno === 'string';

@@ -1,10 +1,15 @@
 // A forwarding HTTP proxy in front of a real registry that injects the faults a healthy registry never produces:
 // connections dropped mid-body, corrupted bytes, 429/500 answers. Everything else reaches the real registry unchanged.
-import { type IncomingMessage, type ServerResponse, createServer, request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 export type FaultAction =
-  | { readonly kind: 'status'; readonly status: number; readonly headers?: Record<string, string>; readonly body?: string }
+  | {
+      readonly kind: 'status';
+      readonly status: number;
+      readonly headers?: Record<string, string>;
+      readonly body?: string;
+    }
   /** Forward, but cut the response body after this many bytes (the socket is destroyed). */
   | { readonly kind: 'truncate'; readonly afterBytes: number }
   /** Forward, flipping the bits of one body byte (same length). */
@@ -62,7 +67,11 @@ export async function startFaultProxy(upstreamHost: string): Promise<FaultProxy>
           return;
         }
         const headers = { ...ures.headers };
-        if (action?.kind === 'relative-location' && typeof headers.location === 'string' && /^https?:/.test(headers.location)) {
+        if (
+          action?.kind === 'relative-location' &&
+          typeof headers.location === 'string' &&
+          /^https?:/.test(headers.location)
+        ) {
           const u = new URL(headers.location);
           headers.location = `${u.pathname}${u.search}`;
         }

@@ -1,23 +1,39 @@
-import { hash, isLadeError } from '@lade/digest';
-import { MemoryImageStore, copy, parseImageIndex } from '@lade/manifest';
-import { type PeerRegistry, freePort, peerFixtures, peersAvailable, pushPeerFixtures, runOk, startRegistry, tempDir } from '@lade/test-support';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { hash, isLadeError } from '@lade/digest';
+import { copy, MemoryImageStore, parseImageIndex } from '@lade/manifest';
+import {
+  freePort,
+  type PeerRegistry,
+  peerFixtures,
+  peersAvailable,
+  pushPeerFixtures,
+  runOk,
+  startRegistry,
+  tempDir,
+} from '@lade/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  createFetchTransport,
+  dockerCredentials,
+  dockerErrorMessage,
   ManifestUnknownError,
   Registry,
   RegistryClient,
   RegistryConnectionError,
-  UnauthorizedError,
-  createFetchTransport,
-  dockerCredentials,
-  dockerErrorMessage,
   registrySource,
+  UnauthorizedError,
 } from '../../src/index.js';
 
 async function skopeoDigest(ref: string, creds?: string): Promise<string> {
-  const out = await runOk('skopeo', ['inspect', '--tls-verify=false', ...(creds ? ['--creds', creds] : []), '--format', '{{.Digest}}', `docker://${ref}`]);
+  const out = await runOk('skopeo', [
+    'inspect',
+    '--tls-verify=false',
+    ...(creds ? ['--creds', creds] : []),
+    '--format',
+    '{{.Digest}}',
+    `docker://${ref}`,
+  ]);
   return out.trim();
 }
 
@@ -74,7 +90,9 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('pull from a real do
 
   it('pulls every platform of the index with all: true', async () => {
     const store = new MemoryImageStore();
-    const result = await copy(registrySource(`${reg.host}/fixtures/multi:latest`, { client }), store.sink('multi'), { all: true });
+    const result = await copy(registrySource(`${reg.host}/fixtures/multi:latest`, { client }), store.sink('multi'), {
+      all: true,
+    });
     expect(result.manifests).toHaveLength(3);
     expect(result.root.digest).toBe(await skopeoDigest(`${reg.host}/fixtures/multi:latest`));
   });
@@ -91,10 +109,15 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('pull from a real do
   it('streams a blob from an offset and verifies it when asked', async () => {
     const r = client.registry(reg.host);
     const { bytes } = await r.getManifest('fixtures/big', 'latest');
-    const layer = (JSON.parse(new TextDecoder().decode(bytes)) as { layers: { digest: string; size: number }[] }).layers[0]!;
-    const whole = new Uint8Array(await new Response(await r.openBlob('fixtures/big', layer as never, { verify: true })).arrayBuffer());
+    const layer = (JSON.parse(new TextDecoder().decode(bytes)) as { layers: { digest: string; size: number }[] })
+      .layers[0]!;
+    const whole = new Uint8Array(
+      await new Response(await r.openBlob('fixtures/big', layer as never, { verify: true })).arrayBuffer(),
+    );
     expect(whole.byteLength).toBe(layer.size);
-    const tail = new Uint8Array(await new Response(await r.openBlob('fixtures/big', layer as never, { offset: 1000 })).arrayBuffer());
+    const tail = new Uint8Array(
+      await new Response(await r.openBlob('fixtures/big', layer as never, { offset: 1000 })).arrayBuffer(),
+    );
     expect(hash(tail)).toBe(hash(whole.subarray(1000)));
   });
 
@@ -109,7 +132,13 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('pull from a real do
     const pages: string[][] = [];
     for await (const p of r.catalogPages({ pageSize: 2 })) pages.push(p);
     expect(pages.length).toBeGreaterThanOrEqual(3);
-    expect(pages.flat()).toEqual(['fixtures/amd64', 'fixtures/arm64', 'fixtures/big', 'fixtures/multi', 'fixtures/tricky']);
+    expect(pages.flat()).toEqual([
+      'fixtures/amd64',
+      'fixtures/arm64',
+      'fixtures/big',
+      'fixtures/multi',
+      'fixtures/tricky',
+    ]);
     expect(await r.catalog({ pageSize: 4 })).toEqual(pages.flat());
   });
 
@@ -136,7 +165,10 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('pull from a real do
       `manifest for ${reg.host}/fixtures/tricky:nope not found: manifest unknown: manifest unknown`,
     );
     // GET answers the registry's own error body.
-    const got = await client.registry(reg.host).getManifest('fixtures/tricky', 'nope').catch((e: unknown) => e);
+    const got = await client
+      .registry(reg.host)
+      .getManifest('fixtures/tricky', 'nope')
+      .catch((e: unknown) => e);
     expect(got).toBeInstanceOf(ManifestUnknownError);
     expect((got as ManifestUnknownError).registryMessage).toBe('manifest unknown: manifest unknown');
   });
@@ -148,7 +180,9 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('pull from a real do
     await r.close();
     expect(err).toBeInstanceOf(RegistryConnectionError);
     expect((err as RegistryConnectionError).failure).toBe('refused');
-    expect((err as Error).message).toBe(`Get "http://127.0.0.1:${port}/v2/": dial tcp 127.0.0.1:${port}: connect: connection refused`);
+    expect((err as Error).message).toBe(
+      `Get "http://127.0.0.1:${port}/v2/": dial tcp 127.0.0.1:${port}: connect: connection refused`,
+    );
   });
 
   it('pulls the same through the global-fetch transport used off Node', async () => {
@@ -157,8 +191,11 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('pull from a real do
     const root = await src.resolve();
     const { descriptor, bytes } = await r.getManifest('fixtures/tricky', 'latest');
     expect(descriptor).toEqual(root);
-    const config = (JSON.parse(new TextDecoder().decode(bytes)) as { layers: { digest: string; size: number }[] }).layers[1]!;
-    const blob = new Uint8Array(await new Response(await r.openBlob('fixtures/tricky', config as never, { verify: true })).arrayBuffer());
+    const config = (JSON.parse(new TextDecoder().decode(bytes)) as { layers: { digest: string; size: number }[] })
+      .layers[1]!;
+    const blob = new Uint8Array(
+      await new Response(await r.openBlob('fixtures/tricky', config as never, { verify: true })).arrayBuffer(),
+    );
     expect(hash(blob)).toBe(config.digest);
     await r.close();
   });
@@ -168,53 +205,68 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('pull from a real do
   });
 });
 
-describe.runIf(peersAvailable('skopeo', 'docker-registry', 'htpasswd'))('pull from a docker-registry with basic auth', () => {
-  let reg: PeerRegistry;
-  let layout: string;
-  let cfg: { path: string; cleanup: () => Promise<void> };
+describe.runIf(peersAvailable('skopeo', 'docker-registry', 'htpasswd'))(
+  'pull from a docker-registry with basic auth',
+  () => {
+    let reg: PeerRegistry;
+    let layout: string;
+    let cfg: { path: string; cleanup: () => Promise<void> };
 
-  beforeAll(async () => {
-    layout = await peerFixtures({ big: 8 });
-    reg = await startRegistry({ auth: 'lade:s3cret' });
-    for (const t of ['amd64']) {
-      await runOk('skopeo', ['copy', '-q', '--dest-tls-verify=false', '--dest-creds', 'lade:s3cret', `oci:${layout}:${t}`, `docker://${reg.host}/fixtures/${t}:latest`]);
-    }
-    cfg = await tempDir('lade-docker-config-');
-  });
-  afterAll(async () => {
-    await reg?.stop();
-    await cfg?.cleanup();
-  });
+    beforeAll(async () => {
+      layout = await peerFixtures({ big: 8 });
+      reg = await startRegistry({ auth: 'lade:s3cret' });
+      for (const t of ['amd64']) {
+        await runOk('skopeo', [
+          'copy',
+          '-q',
+          '--dest-tls-verify=false',
+          '--dest-creds',
+          'lade:s3cret',
+          `oci:${layout}:${t}`,
+          `docker://${reg.host}/fixtures/${t}:latest`,
+        ]);
+      }
+      cfg = await tempDir('lade-docker-config-');
+    });
+    afterAll(async () => {
+      await reg?.stop();
+      await cfg?.cleanup();
+    });
 
-  it('is refused anonymously with UNAUTHORIZED and docker\'s pull access denied message', async () => {
-    const src = registrySource(`${reg.host}/fixtures/amd64:latest`, { credentials: null });
-    const err = await src.resolve().catch((e: unknown) => e);
-    await src.close?.();
-    expect(err).toBeInstanceOf(UnauthorizedError);
-    expect((err as UnauthorizedError).code).toBe('UNAUTHORIZED');
-    expect(dockerErrorMessage(err, { action: 'pull', name: `${reg.host}/fixtures/amd64` })).toMatch(
-      new RegExp(`^pull access denied for ${reg.host}/fixtures/amd64, repository does not exist or may require 'docker login'`),
-    );
-  });
+    it("is refused anonymously with UNAUTHORIZED and docker's pull access denied message", async () => {
+      const src = registrySource(`${reg.host}/fixtures/amd64:latest`, { credentials: null });
+      const err = await src.resolve().catch((e: unknown) => e);
+      await src.close?.();
+      expect(err).toBeInstanceOf(UnauthorizedError);
+      expect((err as UnauthorizedError).code).toBe('UNAUTHORIZED');
+      expect(dockerErrorMessage(err, { action: 'pull', name: `${reg.host}/fixtures/amd64` })).toMatch(
+        new RegExp(
+          `^pull access denied for ${reg.host}/fixtures/amd64, repository does not exist or may require 'docker login'`,
+        ),
+      );
+    });
 
-  it('pulls with basic credentials read from DOCKER_CONFIG config.json', async () => {
-    await writeFile(
-      join(cfg.path, 'config.json'),
-      JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('lade:s3cret').toString('base64') } } }),
-    );
-    const src = registrySource(`${reg.host}/fixtures/amd64:latest`, { credentials: dockerCredentials({ env: { DOCKER_CONFIG: cfg.path } }) });
-    const result = await copy(src, new MemoryImageStore().sink('x'));
-    await src.close?.();
-    expect(result.root.digest).toBe(await skopeoDigest(`${reg.host}/fixtures/amd64:latest`, 'lade:s3cret'));
-  });
+    it('pulls with basic credentials read from DOCKER_CONFIG config.json', async () => {
+      await writeFile(
+        join(cfg.path, 'config.json'),
+        JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('lade:s3cret').toString('base64') } } }),
+      );
+      const src = registrySource(`${reg.host}/fixtures/amd64:latest`, {
+        credentials: dockerCredentials({ env: { DOCKER_CONFIG: cfg.path } }),
+      });
+      const result = await copy(src, new MemoryImageStore().sink('x'));
+      await src.close?.();
+      expect(result.root.digest).toBe(await skopeoDigest(`${reg.host}/fixtures/amd64:latest`, 'lade:s3cret'));
+    });
 
-  it('rejects a wrong password at login and accepts the right one', async () => {
-    const r = new Registry(reg.host, { credentials: null });
-    await expect(r.login({ username: 'lade', password: 'wrong' })).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
-    await expect(r.login({ username: 'lade', password: 's3cret' })).resolves.toEqual({});
-    await r.close();
-  });
-});
+    it('rejects a wrong password at login and accepts the right one', async () => {
+      const r = new Registry(reg.host, { credentials: null });
+      await expect(r.login({ username: 'lade', password: 'wrong' })).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+      await expect(r.login({ username: 'lade', password: 's3cret' })).resolves.toEqual({});
+      await r.close();
+    });
+  },
+);
 
 describe.runIf(peersAvailable('skopeo', 'docker-registry'))('Docker Hub mirrors', () => {
   let empty: PeerRegistry;
@@ -232,7 +284,10 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('Docker Hub mirrors'
   });
 
   it('pulls a docker.io image from the first mirror that has it, falling through one that does not', async () => {
-    const src = registrySource('fixtures/amd64:latest', { credentials: null, mirrors: [`http://${empty.host}`, `http://${full.host}`] });
+    const src = registrySource('fixtures/amd64:latest', {
+      credentials: null,
+      mirrors: [`http://${empty.host}`, `http://${full.host}`],
+    });
     const result = await copy(src, new MemoryImageStore().sink('m'));
     expect(src.registry.host).toBe(full.host);
     expect(src.name).toBe('docker://docker.io/fixtures/amd64:latest');
@@ -241,12 +296,17 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('Docker Hub mirrors'
   });
 
   it('does not use mirrors for other registries', async () => {
-    const src = registrySource(`${empty.host}/fixtures/amd64:latest`, { credentials: null, mirrors: [`http://${full.host}`] });
+    const src = registrySource(`${empty.host}/fixtures/amd64:latest`, {
+      credentials: null,
+      mirrors: [`http://${full.host}`],
+    });
     await expect(src.resolve()).rejects.toMatchObject({ code: 'MANIFEST_UNKNOWN' });
     await src.close?.();
   });
 
   it('refuses an http mirror that is neither loopback nor marked insecure', () => {
-    expect(() => registrySource('alpine', { mirrors: ['http://mirror.example.com'] })).toThrow(/refusing the http mirror/);
+    expect(() => registrySource('alpine', { mirrors: ['http://mirror.example.com'] })).toThrow(
+      /refusing the http mirror/,
+    );
   });
 });

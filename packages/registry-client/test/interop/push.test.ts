@@ -1,12 +1,29 @@
 import { hash } from '@lade/digest';
-import { type Descriptor, EMPTY_JSON, MemoryImageStore, buildIndex, buildManifest, copy, emptyConfig } from '@lade/manifest';
-import { type PeerRegistry, peerFixtures, peersAvailable, pushPeerFixtures, runOk, startRegistry } from '@lade/test-support';
+import {
+  buildIndex,
+  buildManifest,
+  copy,
+  type Descriptor,
+  EMPTY_JSON,
+  emptyConfig,
+  MemoryImageStore,
+} from '@lade/manifest';
+import {
+  type PeerRegistry,
+  peerFixtures,
+  peersAvailable,
+  pushPeerFixtures,
+  runOk,
+  startRegistry,
+} from '@lade/test-support';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Registry, RegistryClient, registrySink, registrySource, referrersTag } from '../../src/index.js';
+import { Registry, RegistryClient, referrersTag, registrySink, registrySource } from '../../src/index.js';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
 
 async function skopeoDigest(ref: string): Promise<string> {
-  return (await runOk('skopeo', ['inspect', '--tls-verify=false', '--format', '{{.Digest}}', `docker://${ref}`])).trim();
+  return (
+    await runOk('skopeo', ['inspect', '--tls-verify=false', '--format', '{{.Digest}}', `docker://${ref}`])
+  ).trim();
 }
 
 function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
@@ -63,7 +80,9 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('push to a real dock
     const result = await copy(src, sink, { all: true });
     expect(result.manifests).toHaveLength(3);
     expect(result.manifests[2]!.digest).toBe(result.root.digest);
-    expect(await skopeoDigest(`${target.host}/pushed/multi:latest`)).toBe(await skopeoDigest(`${origin.host}/fixtures/multi:latest`));
+    expect(await skopeoDigest(`${target.host}/pushed/multi:latest`)).toBe(
+      await skopeoDigest(`${origin.host}/fixtures/multi:latest`),
+    );
   });
 
   it('uploads large blobs in chunks with Content-Range and the result verifies', async () => {
@@ -82,7 +101,13 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('push to a real dock
     const big = store.resolve('big')!;
     const layer = manifestLayers(store.getManifest(big.digest)!.bytes)[2]!;
     // Let the first chunk through, drop the connection 100 kB into the second.
-    proxy.rules.push({ method: 'PATCH', path: /\/blobs\/uploads\//, skip: 1, times: 1, action: { kind: 'drop-request', afterBytes: 100_000 } });
+    proxy.rules.push({
+      method: 'PATCH',
+      path: /\/blobs\/uploads\//,
+      skip: 1,
+      times: 1,
+      action: { kind: 'drop-request', afterBytes: 100_000 },
+    });
     const bytes = store.getBlob(layer.digest)!;
     const outcome = await r.uploadBlob('pushed/resume', layer, streamOf(bytes));
     await small.close();
@@ -95,7 +120,9 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('push to a real dock
     expect(patches.slice(0, 3)).toEqual(['0-524287', '524288-1048575', '524288-1048575']);
     const check = new Registry(target.host, { credentials: null });
     expect(await check.headBlob('pushed/resume', layer.digest)).toBe(layer.size);
-    const back = new Uint8Array(await new Response(await check.openBlob('pushed/resume', layer, { verify: true })).arrayBuffer());
+    const back = new Uint8Array(
+      await new Response(await check.openBlob('pushed/resume', layer, { verify: true })).arrayBuffer(),
+    );
     await check.close();
     expect(hash(back)).toBe(layer.digest);
   });
@@ -105,7 +132,9 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('push to a real dock
     const small = new RegistryClient({ credentials: null, chunkSize: 512 * 1024 });
     const big = store.resolve('big')!;
     const layer = manifestLayers(store.getManifest(big.digest)!.bytes)[0]!;
-    expect(await small.registry(proxy.host).uploadBlob('pushed/relative', layer, streamOf(store.getBlob(layer.digest)!))).toBe('uploaded');
+    expect(
+      await small.registry(proxy.host).uploadBlob('pushed/relative', layer, streamOf(store.getBlob(layer.digest)!)),
+    ).toBe('uploaded');
     await small.close();
     expect(proxy.seen.filter((s) => s.method === 'PATCH').length).toBeGreaterThan(1);
     expect(await client.registry(target.host).headBlob('pushed/relative', layer.digest)).toBe(layer.size);
@@ -131,7 +160,9 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('push to a real dock
   it('mounts blobs from another repository of the same registry', async () => {
     const events: string[] = [];
     const src = registrySource(`${target.host}/pushed/tricky:v1`, { client });
-    await copy(src, registrySink(`${target.host}/mounted/tricky:v1`, { client }), { onProgress: (e) => events.push(e.type) });
+    await copy(src, registrySink(`${target.host}/mounted/tricky:v1`, { client }), {
+      onProgress: (e) => events.push(e.type),
+    });
     expect(events.filter((e) => e === 'mounted')).toHaveLength(3);
     expect(events).not.toContain('downloading');
   });
@@ -141,7 +172,9 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('push to a real dock
     proxy.rules.push({ method: 'POST', path: /mount=/, times: 10, action: { kind: 'strip-query', param: 'mount' } });
     const events: string[] = [];
     const src = registrySource(`${proxy.host}/pushed/tricky:v1`, { client });
-    const result = await copy(src, registrySink(`${proxy.host}/refused/tricky:v1`, { client }), { onProgress: (e) => events.push(e.type) });
+    const result = await copy(src, registrySink(`${proxy.host}/refused/tricky:v1`, { client }), {
+      onProgress: (e) => events.push(e.type),
+    });
     expect(events).not.toContain('mounted');
     expect(events.filter((e) => e === 'complete')).toHaveLength(3);
     expect(await skopeoDigest(`${target.host}/refused/tricky:v1`)).toBe(result.root.digest);
@@ -165,7 +198,9 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('push to a real dock
     const bytes = store.getManifest(tricky.digest)!.bytes;
     const digest = await r.putManifest('pushed/tricky', tricky.digest, bytes, tricky.mediaType);
     expect(digest).toBe(tricky.digest);
-    await expect(r.putManifest('pushed/tricky', `sha256:${'0'.repeat(64)}`, bytes, tricky.mediaType)).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
+    await expect(
+      r.putManifest('pushed/tricky', `sha256:${'0'.repeat(64)}`, bytes, tricky.mediaType),
+    ).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
   });
 
   it('refuses a manifest whose bytes do not match its descriptor and pushes nothing', async () => {
@@ -198,7 +233,9 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('push to a real dock
         c.enqueue(new Uint8Array(64 * 1024));
       },
     });
-    const err = await r.uploadBlob('pushed/aborted', { digest: hash('x'), size: 10 * 1024 * 1024 }, content, { signal: ac.signal }).catch((e: unknown) => e);
+    const err = await r
+      .uploadBlob('pushed/aborted', { digest: hash('x'), size: 10 * 1024 * 1024 }, content, { signal: ac.signal })
+      .catch((e: unknown) => e);
     await small.close();
     expect((err as Error).message).toBe('user abort');
     expect(proxy.seen.some((s) => s.method === 'DELETE' && /uploads/.test(s.url))).toBe(true);
@@ -207,7 +244,14 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('push to a real dock
   it('is refused an index that references a manifest the repository lacks', async () => {
     const r = client.registry(target.host);
     const { bytes, descriptor } = buildIndex({
-      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: hash('missing'), size: 7, platform: { os: 'linux', architecture: 'amd64' } }],
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: hash('missing'),
+          size: 7,
+          platform: { os: 'linux', architecture: 'amd64' },
+        },
+      ],
     });
     const err = await r.putManifest('pushed/broken', 'latest', bytes, descriptor.mediaType).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'MANIFEST_BLOB_UNKNOWN', status: 400 });
@@ -230,7 +274,13 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('push to a real dock
     const subject = await r.resolve('pushed/tricky', 'v1');
     expect(await r.referrers('pushed/tricky', subject.digest)).toEqual([]);
     await r.uploadBlob('pushed/tricky', emptyConfig, EMPTY_JSON);
-    const sbom = buildManifest({ config: emptyConfig, layers: [], artifactType: 'application/vnd.lade.test+json', subject, annotations: { 'org.lade.kind': 'sbom' } });
+    const sbom = buildManifest({
+      config: emptyConfig,
+      layers: [],
+      artifactType: 'application/vnd.lade.test+json',
+      subject,
+      annotations: { 'org.lade.kind': 'sbom' },
+    });
     await r.putManifest('pushed/tricky', sbom.descriptor.digest, sbom.bytes, sbom.descriptor.mediaType);
     expect((await r.listTags('pushed/tricky')).includes(referrersTag(subject.digest))).toBe(true);
     const refs = await r.referrers('pushed/tricky', subject.digest);

@@ -34,12 +34,18 @@ describe.runIf(peersAvailable('docker-registry'))('a registry restarting in the 
         if (offset >= bytes.length) c.close();
       },
     });
-    const r = new Registry(reg.host, { credentials: null, chunkSize: chunk, retry: { minDelayMs: 100, maxDelayMs: 1000, retries: 6 } });
+    const r = new Registry(reg.host, {
+      credentials: null,
+      chunkSize: chunk,
+      retry: { minDelayMs: 100, maxDelayMs: 1000, retries: 6 },
+    });
     const outcome = await r.uploadBlob('restart/blob', descriptor, content);
     await restarted;
     expect(outcome).toBe('uploaded');
     expect(await r.headBlob('restart/blob', descriptor.digest)).toBe(bytes.byteLength);
-    const back = new Uint8Array(await new Response(await r.openBlob('restart/blob', descriptor, { verify: true })).arrayBuffer());
+    const back = new Uint8Array(
+      await new Response(await r.openBlob('restart/blob', descriptor, { verify: true })).arrayBuffer(),
+    );
     await r.close();
     expect(hash(back)).toBe(descriptor.digest);
   });

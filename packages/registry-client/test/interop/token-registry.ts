@@ -1,7 +1,7 @@
 // A real docker-registry configured for token authentication, with a small token service issuing RS256 JWTs
 // (x5c-signed by a throwaway self-signed certificate the registry trusts), as Docker Hub's auth.docker.io does.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { type KeyObject, createSign, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createSign, generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -52,7 +52,17 @@ function selfSignedCertificate(privateKey: KeyObject, publicKey: KeyObject, comm
   const now = Date.now();
   const tbs = seq(
     der(0xa0, der(0x02, Buffer.from([2]))),
-    der(0x02, Buffer.from([1, ...randomUUID().replace(/-/g, '').slice(0, 14).match(/../g)!.map((h) => Number.parseInt(h, 16))])),
+    der(
+      0x02,
+      Buffer.from([
+        1,
+        ...randomUUID()
+          .replace(/-/g, '')
+          .slice(0, 14)
+          .match(/../g)!
+          .map((h) => Number.parseInt(h, 16)),
+      ]),
+    ),
     sigAlg,
     name,
     seq(utcTime(new Date(now - 3_600_000)), utcTime(new Date(now + 2 * 86_400_000))),
@@ -64,12 +74,18 @@ function selfSignedCertificate(privateKey: KeyObject, publicKey: KeyObject, comm
 }
 
 /** `users`: who may log in; `pushers`: who gets push. Anyone gets pull. */
-export async function startTokenRegistry(options: { users: Record<string, string>; pushers: string[] }): Promise<TokenRegistry> {
+export async function startTokenRegistry(options: {
+  users: Record<string, string>;
+  pushers: string[];
+}): Promise<TokenRegistry> {
   const dir = await tempDir('lade-token-registry-');
   const certPath = join(dir.path, 'cert.pem');
   const { privateKey: key, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const certDer = selfSignedCertificate(key, publicKey, 'lade-token-test');
-  const pem = `-----BEGIN CERTIFICATE-----\n${certDer.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+  const pem = `-----BEGIN CERTIFICATE-----\n${certDer
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END CERTIFICATE-----\n`;
   await writeFile(certPath, pem);
   const issued: TokenRequestSeen[] = [];
   const refreshTokens = new Map<string, string>();
@@ -81,11 +97,28 @@ export async function startTokenRegistry(options: { users: Record<string, string
       const [type, ...rest] = s.split(':');
       const actions = rest.pop() ?? '';
       const name = rest.join(':');
-      const allowed = actions.split(',').filter((a) => a === 'pull' || a === '*' || (a === 'push' && options.pushers.includes(sub)) || (a === 'delete' && options.pushers.includes(sub)));
+      const allowed = actions
+        .split(',')
+        .filter(
+          (a) =>
+            a === 'pull' ||
+            a === '*' ||
+            (a === 'push' && options.pushers.includes(sub)) ||
+            (a === 'delete' && options.pushers.includes(sub)),
+        );
       return allowed.length ? [{ type, name, actions: allowed }] : [];
     });
     const header = { typ: 'JWT', alg: 'RS256', x5c: [certDer.toString('base64')] };
-    const claims = { iss: 'lade-test-issuer', sub, aud: service, exp: now + state.expOffsetSeconds, nbf: now - 10, iat: now, jti: randomUUID(), access };
+    const claims = {
+      iss: 'lade-test-issuer',
+      sub,
+      aud: service,
+      exp: now + state.expOffsetSeconds,
+      nbf: now - 10,
+      iat: now,
+      jti: randomUUID(),
+      access,
+    };
     const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
     const sig = createSign('RSA-SHA256').update(input).sign(key);
     return `${input}.${b64url(sig)}`;
@@ -103,7 +136,8 @@ export async function startTokenRegistry(options: { users: Record<string, string
     const url = new URL(req.url ?? '/', 'http://x');
     let params = url.searchParams;
     if (req.method === 'POST') params = new URLSearchParams(await readBody(req));
-    const scopes = req.method === 'POST' ? (params.get('scope') ?? '').split(' ').filter(Boolean) : params.getAll('scope');
+    const scopes =
+      req.method === 'POST' ? (params.get('scope') ?? '').split(' ').filter(Boolean) : params.getAll('scope');
     let sub = '';
     const grant = params.get('grant_type') ?? undefined;
     if (grant === 'refresh_token') {
@@ -117,7 +151,9 @@ export async function startTokenRegistry(options: { users: Record<string, string
       if (auth?.startsWith('Basic ')) {
         const [u, p] = Buffer.from(auth.slice(6), 'base64').toString().split(':') as [string, string];
         if (options.users[u] !== p) {
-          res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"incorrect username or password"}');
+          res
+            .writeHead(401, { 'content-type': 'application/json' })
+            .end('{"details":"incorrect username or password"}');
           return;
         }
         sub = u;
@@ -125,7 +161,12 @@ export async function startTokenRegistry(options: { users: Record<string, string
     }
     issued.push({ method: req.method ?? '', scopes, account: sub || undefined, grant });
     const token = sign(sub, params.get('service') ?? '', scopes);
-    const body: Record<string, unknown> = { token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() };
+    const body: Record<string, unknown> = {
+      token,
+      access_token: token,
+      expires_in: 300,
+      issued_at: new Date().toISOString(),
+    };
     if (sub && params.get('offline_token') === 'true') {
       const rt = randomUUID();
       refreshTokens.set(rt, sub);
