@@ -1,5 +1,6 @@
 import { createHash, type Hash, randomUUID } from 'node:crypto';
 import { type Digest, type DigestAlgorithm, digestAlgorithm, digestHex, isDigest } from '@lade/digest';
+import { readBounded } from '@lade/manifest';
 import { RegistryError } from './errors.js';
 import { type ManifestDescriptor, manifestMediaType, type ParsedManifest, parseManifestBody } from './manifest-body.js';
 import { MAX_MANIFEST_SIZE } from './names.js';
@@ -157,28 +158,14 @@ export async function readLimited(
   what: string,
 ): Promise<Uint8Array> {
   if (!body) return new Uint8Array(0);
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw new RegistryError('SIZE_INVALID', `${what} is larger than the ${limit}-byte limit; it was refused`, {
+  return readBounded(
+    body,
+    limit,
+    () =>
+      new RegistryError('SIZE_INVALID', `${what} is larger than the ${limit}-byte limit; it was refused`, {
         status: 413,
-      });
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+      }),
+  );
 }
 
 /**

@@ -1,5 +1,6 @@
 // copy: the one walk behind pull, push, save, load and `lade copy` — from any ImageSource to any ImageSink.
 import { type Digest, LadeError, verifyingStream } from '@lade/digest';
+import { readBounded } from './bounded-read.js';
 import {
   convertConfigMediaType,
   convertLayerMediaType,
@@ -207,7 +208,11 @@ export async function copy(source: ImageSource, sink: ImageSink, options: CopyOp
         if (!isConfigMediaType(cfg.mediaType)) continue;
         const stream = await source.openBlob(cfg, { signal });
         const config = parseImageConfig(
-          await readAll(stream.pipeThrough(verifyingStream({ digest: cfg.digest, size: cfg.size })), cfg.size),
+          await readBounded(
+            stream.pipeThrough(verifyingStream({ digest: cfg.digest, size: cfg.size })),
+            cfg.size,
+            () => new ManifestInvalidError(`config ${cfg.digest} is larger than its descriptor's ${cfg.size} bytes`),
+          ),
         );
         const { architecture, os, variant } = config.config;
         labelled.push({ ...d, platform: { architecture, os, ...(variant ? { variant } : {}) } });
@@ -387,28 +392,4 @@ export async function copy(source: ImageSource, sink: ImageSink, options: CopyOp
   } finally {
     outer?.removeEventListener('abort', onOuterAbort);
   }
-}
-
-/** Reads a small stream (a config) fully, refusing more than `limit` bytes. */
-async function readAll(stream: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel();
-      throw new ManifestInvalidError(`config is larger than its descriptor's ${limit} bytes`);
-    }
-    parts.push(value);
-  }
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
 }

@@ -1,3 +1,4 @@
+export { readBounded } from './bounded-read.js';
 export {
   type BuildConfigOptions,
   type BuildIndexInput,

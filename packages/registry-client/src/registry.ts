@@ -8,7 +8,7 @@ import {
   verifyBytes,
   verifyingStream,
 } from '@lade/digest';
-import { type Descriptor, MANIFEST_ACCEPT, MAX_MANIFEST_SIZE } from '@lade/manifest';
+import { type Descriptor, MANIFEST_ACCEPT, MAX_MANIFEST_SIZE, readBounded } from '@lade/manifest';
 import { isValidPath, isValidTag } from '@lade/reference';
 import { type BearerToken, basicAuthorization, CATALOG_SCOPE, fetchBearerToken, pushScope } from './auth.js';
 import { type AuthChallenge, parseChallenges } from './challenge.js';
@@ -1048,31 +1048,18 @@ export async function readLimited(
     );
   }
   if (!res.body) return new Uint8Array(0);
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    n += value.byteLength;
-    if (n > limit) {
-      await reader.cancel().catch(() => {});
-      throw new RegistryProtocolError(
+  const bytes = await readBounded(
+    res.body,
+    limit,
+    () =>
+      new RegistryProtocolError(
         'SIZE_INVALID',
         `${what} is over the ${limit}-byte limit; refusing to read it`,
         subject,
-      );
-    }
-    parts.push(value);
+      ),
+  );
+  if (Number.isFinite(declared) && declared !== bytes.byteLength) {
+    throw new SizeInvalidError(`${what}: received ${bytes.byteLength} of ${declared} bytes; retry`);
   }
-  if (Number.isFinite(declared) && declared !== n) {
-    throw new SizeInvalidError(`${what}: received ${n} of ${declared} bytes; retry`);
-  }
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
+  return bytes;
 }

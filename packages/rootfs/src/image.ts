@@ -11,6 +11,7 @@ import {
   type Platform,
   parseImageConfig,
   parseManifest,
+  readBounded,
   selectManifest,
 } from '@lade/manifest';
 import { type ApplyLayerResult, LayerApplier, type RootfsWarning } from './apply.js';
@@ -38,29 +39,6 @@ export interface LoadImageOptions {
   readonly signal?: AbortSignal;
 }
 
-async function readLimited(stream: ReadableStream<Uint8Array>, limit: number, what: string): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  const reader = stream.getReader();
-  for (;;) {
-    const r = await reader.read();
-    if (r.done) break;
-    total += r.value.length;
-    if (total > limit) {
-      await reader.cancel();
-      throw new LayerInvalidError(`${what} is larger than ${limit} bytes; refusing it`);
-    }
-    parts.push(r.value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /**
  * Resolves `source` to one image manifest (choosing `platform` from an index) and reads its config, both verified.
  * @example
@@ -80,7 +58,11 @@ export async function loadImage(source: ImageSource, options: LoadImageOptions =
   }
   const manifest = parsed;
   const cdesc = manifest.manifest.config;
-  const bytes = await readLimited(await source.openBlob(cdesc, t), MAX_CONFIG_SIZE, `image config ${cdesc.digest}`);
+  const bytes = await readBounded(
+    await source.openBlob(cdesc, t),
+    MAX_CONFIG_SIZE,
+    () => new LayerInvalidError(`image config ${cdesc.digest} is larger than ${MAX_CONFIG_SIZE} bytes; refusing it`),
+  );
   verifyBytes(bytes, { digest: cdesc.digest, size: cdesc.size });
   const config = parseImageConfig(bytes);
   const layers = manifest.manifest.layers;

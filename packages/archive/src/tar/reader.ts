@@ -1,3 +1,4 @@
+import { readBounded } from '@lade/manifest';
 import { TarError } from '../errors.js';
 import { type ByteInput, ByteSource, FileByteSource } from './byte-source.js';
 import {
@@ -567,25 +568,10 @@ function trimNul(b: Uint8Array): Uint8Array {
 }
 
 /** Reads a stream into memory, refusing more than `limit` bytes. */
-export async function readAll(stream: ReadableStream<Uint8Array>, limit: number, what: string): Promise<Uint8Array> {
-  const reader = stream.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const r = await reader.read();
-    if (r.done) break;
-    total += r.value.length;
-    if (total > limit) {
-      await reader.cancel();
-      throw new TarError(`${what}: larger than the ${limit}-byte limit for metadata read into memory`);
-    }
-    parts.push(r.value);
-  }
-  const out = new Uint8Array(total);
-  let pos = 0;
-  for (const p of parts) {
-    out.set(p, pos);
-    pos += p.length;
-  }
-  return out;
+export function readAll(stream: ReadableStream<Uint8Array>, limit: number, what: string): Promise<Uint8Array> {
+  return readBounded(
+    stream,
+    limit,
+    () => new TarError(`${what}: larger than the ${limit}-byte limit for metadata read into memory`),
+  );
 }
