@@ -7,6 +7,7 @@ import {
   type Descriptor,
   formatPlatform,
   MediaType,
+  normalizePlatform,
   type Platform,
   parseImageConfig,
   parseManifest,
@@ -314,6 +315,24 @@ async function annotate(ctx: CliContext, args: string[], flags: AnnotateFlags): 
   await writeList(ctx, list);
 }
 
+/** A list may name one image per platform: a client picking by platform could not choose between two. */
+function refuseDuplicatePlatforms(list: LocalList): void {
+  const seen = new Map<string, string>();
+  for (const m of list.manifests) {
+    const p = m.descriptor.platform;
+    if (!p) continue;
+    const key = `${formatPlatform(normalizePlatform(p))} ${p['os.version'] ?? ''}`.trim();
+    const other = seen.get(key);
+    if (other !== undefined) {
+      throw new CommandError(
+        'MANIFEST_INVALID',
+        `manifest list ${list.list} has two images for platform ${key}: ${other} and ${m.ref}; annotate one with another platform or recreate the list`,
+      );
+    }
+    seen.set(key, m.ref);
+  }
+}
+
 async function pushList(
   ctx: CliContext,
   args: string[],
@@ -321,6 +340,7 @@ async function pushList(
 ): Promise<void> {
   const listName = args[0] ?? '';
   const list = await readList(ctx, listName);
+  refuseDuplicatePlatforms(list);
   const target = parseName(list.list);
   const repo = formatReference({ domain: target.domain, path: target.path });
   const client = clientFor(ctx, target, flags.insecure);

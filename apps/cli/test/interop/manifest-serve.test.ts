@@ -94,6 +94,57 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))(
       expect(gone).toMatchObject({ code: 1, stderr: `Error: No such manifest: ${list}\n` });
     });
 
+    it('refuses to create a list from a manifest the registry does not have, and writes no list', async () => {
+      const list = `${R}/lists/missing:1`;
+      const r = await run(['manifest', 'create', list, `${R}/fixtures/amd64`, `${R}/fixtures/nothere:1`]);
+      expect(r).toMatchObject({ code: 1, stderr: `Error: no such manifest: ${R}/fixtures/nothere:1\n` });
+      expect(await run(['manifest', 'inspect', list])).toMatchObject({ code: 1 });
+    });
+
+    it('refuses to push a list whose manifest was deleted from the registry, and pushes no list', async () => {
+      await runOk('skopeo', [
+        'copy',
+        '-q',
+        '--src-tls-verify=false',
+        '--dest-tls-verify=false',
+        `docker://${R}/fixtures/amd64:latest`,
+        `docker://${R}/scratch/gone:1`,
+      ]);
+      const list = `${R}/lists/deleted:1`;
+      expect((await run(['manifest', 'create', list, `${R}/scratch/gone:1`])).code).toBe(0);
+      const digest = JSON.parse(
+        await runOk('skopeo', ['inspect', '--tls-verify=false', `docker://${R}/scratch/gone:1`]),
+      ).Digest as string;
+      expect((await run(['delete', `${R}/scratch/gone@${digest}`])).code).toBe(0);
+      const r = await run(['manifest', 'push', list]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^Error: .*(manifest unknown|not found)/);
+      expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+      const after = await runOk('sh', [
+        '-c',
+        `skopeo inspect --raw --tls-verify=false docker://${list} >/dev/null 2>&1 && echo present || echo absent`,
+      ]);
+      expect(after.trim()).toBe('absent');
+      expect((await run(['manifest', 'rm', list])).code).toBe(0);
+    });
+
+    it('refuses to push a list that names two images for one platform, and pushes nothing', async () => {
+      const list = `${R}/lists/dup:1`;
+      expect((await run(['manifest', 'create', list, `${R}/fixtures/amd64`, `${R}/fixtures/arm64`])).code).toBe(0);
+      expect((await run(['manifest', 'annotate', '--arch', 'amd64', list, `${R}/fixtures/arm64`])).code).toBe(0);
+      const r = await run(['manifest', 'push', list]);
+      expect(r).toMatchObject({
+        code: 1,
+        stderr: `Error: manifest list ${list} has two images for platform linux/amd64: ${R}/fixtures/amd64:latest and ${R}/fixtures/arm64:latest; annotate one with another platform or recreate the list\n`,
+      });
+      const after = await runOk('sh', [
+        '-c',
+        `skopeo inspect --raw --tls-verify=false docker://${list} >/dev/null 2>&1 && echo present || echo absent`,
+      ]);
+      expect(after.trim()).toBe('absent');
+      expect((await run(['manifest', 'rm', list])).code).toBe(0);
+    });
+
     it('refuses to annotate a manifest that is not in the list', async () => {
       const list = `${R}/lists/two:1`;
       await run(['manifest', 'create', list, `${R}/fixtures/amd64`]);
