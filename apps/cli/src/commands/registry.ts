@@ -165,9 +165,13 @@ interface SearchResult {
   readonly is_automated: boolean;
 }
 
-/** Docker Hub's search API (`index.docker.io/v1/search`), which docker search uses for docker.io. */
+/**
+ * Docker Hub's search API (`index.docker.io/v1/search`), which docker search uses for docker.io;
+ * `$LADE_HUB_SEARCH_URL` points it elsewhere (an internal mirror of the API, or a test's endpoint).
+ */
 async function hubSearch(ctx: CliContext, term: string, limit: number): Promise<SearchResult[]> {
-  const url = `https://index.docker.io/v1/search?q=${encodeURIComponent(term)}&n=${limit}`;
+  const base = ctx.io.env.LADE_HUB_SEARCH_URL || 'https://index.docker.io/v1/search';
+  const url = `${base}?q=${encodeURIComponent(term)}&n=${limit}`;
   let res: Response;
   try {
     res = await fetch(url, { headers: { 'user-agent': 'lade' }, ...io(ctx) });
