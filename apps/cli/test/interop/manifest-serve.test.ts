@@ -1,5 +1,4 @@
 import { chmod, readFile, writeFile } from 'node:fs/promises';
-import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import {
   fixturesDir,
@@ -234,42 +233,6 @@ describe('lade serve', () => {
       await home.cleanup();
     }
   });
-
-  const lanAddress = Object.values(networkInterfaces())
-    .flat()
-    .find((a) => a?.family === 'IPv4' && !a.internal)?.address;
-
-  it.runIf(lanAddress !== undefined)(
-    'speaks plain http to a non-loopback registry only when it is marked insecure',
-    async () => {
-      const home = await tempDir('lade-cli-home-');
-      const port = await freePort();
-      const controller = new AbortController();
-      const server = bufferedIo({ env: { HOME: home.path }, signal: controller.signal });
-      const serving = runCli(['serve', '--addr', `0.0.0.0:${port}`, '--root', join(home.path, 'registry')], server.io);
-      try {
-        for (let i = 0; i < 100 && !server.stderr().includes('listening on'); i++)
-          await new Promise((r) => setTimeout(r, 50));
-        const env = { LADE_HOME: join(home.path, 'store') };
-        const run = (args: string[], extra: Record<string, string> = {}) =>
-          lade(home.path, args, { env: { ...env, ...extra } });
-        expect((await run(['load', '-q', '-i', join(fixturesDir, 'ggcr/hello-world-v25.tar')])).code).toBe(0);
-        const image = `${lanAddress}:${port}/lan/hello:1`;
-        expect((await run(['tag', 'ee301c921b8a', image])).code).toBe(0);
-        const refused = await run(['push', image]);
-        expect(refused.code).toBe(1);
-        expect(refused.stderr).toContain(`https://${lanAddress}:${port}/`);
-        const pushed = await run(['--insecure-registry', `${lanAddress}:${port}`, 'push', image]);
-        expect(pushed.code).toBe(0);
-        const pulled = await run(['pull', '-q', image], { LADE_INSECURE_REGISTRY: `${lanAddress}` });
-        expect(pulled).toMatchObject({ code: 0, stdout: `${image}\n` });
-      } finally {
-        controller.abort();
-        await serving;
-        await home.cleanup();
-      }
-    },
-  );
 
   it('takes a distribution-style config file', async () => {
     const home = await tempDir('lade-cli-home-');
