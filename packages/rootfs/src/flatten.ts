@@ -1,4 +1,4 @@
-import { createTarWriter, type TarEntryInit, type TarHeader } from '@lade/archive';
+import { createTarWriter, type TarEntry, type TarEntryInit, type TarHeader } from '@lade/archive';
 import { createHasher, type Digest } from '@lade/digest';
 import type { ImageSource } from '@lade/manifest';
 import type { RootfsWarning } from './apply.js';
@@ -72,6 +72,53 @@ function initOf(h: TarHeader, name: string, linkname?: string): TarEntryInit {
   };
 }
 
+/** One entry of a layer, its path already checked to stay inside the root. */
+interface LayerEntry {
+  readonly entry: TarEntry;
+  /** The cleaned path components; `base` is the last, `dir` the rest joined with `/`. */
+  readonly parts: readonly string[];
+  readonly base: string;
+  readonly dir: string;
+}
+
+/**
+ * Streams layer `index` of `image` (verified against its diff_id, and its blob digest with `verifyBlobs`) and calls
+ * `visit` for each entry, refusing entries whose paths leave the root; the layer is finished on success and cancelled
+ * on any error, which is rethrown.
+ */
+async function forEachEntry(
+  source: ImageSource,
+  image: LoadedImage,
+  index: number,
+  options: FlattenOptions,
+  visit: (e: LayerEntry) => Promise<void>,
+): Promise<void> {
+  const layer = image.layers[index]!;
+  const opened = await openLayer(await source.openBlob(layer, options.signal ? { signal: options.signal } : {}), {
+    ...(options.verifyBlobs ? { expectedBlob: { digest: layer.digest, size: layer.size } } : {}),
+    expectedDiffId: image.config.config.rootfs.diff_ids[index] as Digest,
+    name: `layer ${layer.digest}`,
+  });
+  try {
+    for (;;) {
+      const entry = await opened.tar.next();
+      if (entry === null) break;
+      const parts = cleanEntryPath(entry.header.name);
+      if (parts === undefined)
+        throw new LayerInvalidError(
+          `layer entry "${entry.header.name}" points outside the root filesystem; the layer is corrupt or hostile`,
+        );
+      const base = parts[parts.length - 1];
+      if (base === undefined || entry.header.type === 'other') continue;
+      await visit({ entry, parts, base, dir: parts.slice(0, -1).join('/') });
+    }
+    await opened.finish();
+  } catch (e) {
+    await opened.cancel(e);
+    throw e;
+  }
+}
+
 /**
  * Merges an image's layers into one tar of its final file system (what `lade export` writes): layers are read
  * top to bottom and an entry is kept unless an upper layer replaced it, whited it out or made a parent opaque.
@@ -87,52 +134,29 @@ export function flattenImage(source: ImageSource, options: FlattenOptions = {}):
     const image = options.image ?? (await loadImage(source, options));
     const shadows = new Shadows();
     const hardlinks: { init: TarEntryInit; target: string }[] = [];
-    const diffIds = image.config.config.rootfs.diff_ids;
     for (let i = image.layers.length - 1; i >= 0; i--) {
-      const layer = image.layers[i]!;
-      const opened = await openLayer(await source.openBlob(layer, options.signal ? { signal: options.signal } : {}), {
-        ...(options.verifyBlobs ? { expectedBlob: { digest: layer.digest, size: layer.size } } : {}),
-        expectedDiffId: diffIds[i] as Digest,
-        name: `layer ${layer.digest}`,
-      });
-      try {
-        for (;;) {
-          const entry = await opened.tar.next();
-          if (entry === null) break;
-          const h = entry.header;
-          const parts = cleanEntryPath(h.name);
-          if (parts === undefined)
-            throw new LayerInvalidError(
-              `layer entry "${h.name}" points outside the root filesystem; the layer is corrupt or hostile`,
-            );
-          const base = parts[parts.length - 1];
-          if (base === undefined || h.type === 'other') continue;
-          const dir = parts.slice(0, -1).join('/');
-          if (base.startsWith(WHITEOUT)) {
-            if (base === OPAQUE) shadows.pendingOpaques.push(dir);
-            else if (!base.startsWith('.wh..wh.'))
-              shadows.pendingWhiteouts.push(dir === '' ? base.slice(4) : `${dir}/${base.slice(4)}`);
-            continue;
-          }
-          const path = parts.join('/');
-          if (!shadows.visible(path, i)) continue;
-          shadows.emitted.set(path, { layer: i, dir: h.type === 'directory' });
-          if (h.type === 'hardlink') {
-            const target = cleanEntryPath(h.linkname);
-            if (target === undefined || target.length === 0)
-              throw new LayerInvalidError(
-                `layer entry "${h.name}" is a hardlink to "${h.linkname}", outside the root filesystem`,
-              );
-            hardlinks.push({ init: initOf(h, path, target.join('/')), target: target.join('/') });
-            continue;
-          }
-          await writer.add({ header: initOf(h, path), ...(h.type === 'file' ? { body: entry.body } : {}) });
+      await forEachEntry(source, image, i, options, async ({ entry, parts, base, dir }) => {
+        const h = entry.header;
+        if (base.startsWith(WHITEOUT)) {
+          if (base === OPAQUE) shadows.pendingOpaques.push(dir);
+          else if (!base.startsWith('.wh..wh.'))
+            shadows.pendingWhiteouts.push(dir === '' ? base.slice(4) : `${dir}/${base.slice(4)}`);
+          return;
         }
-        await opened.finish();
-      } catch (e) {
-        await opened.cancel(e);
-        throw e;
-      }
+        const path = parts.join('/');
+        if (!shadows.visible(path, i)) return;
+        shadows.emitted.set(path, { layer: i, dir: h.type === 'directory' });
+        if (h.type === 'hardlink') {
+          const target = cleanEntryPath(h.linkname);
+          if (target === undefined || target.length === 0)
+            throw new LayerInvalidError(
+              `layer entry "${h.name}" is a hardlink to "${h.linkname}", outside the root filesystem`,
+            );
+          hardlinks.push({ init: initOf(h, path, target.join('/')), target: target.join('/') });
+          return;
+        }
+        await writer.add({ header: initOf(h, path), ...(h.type === 'file' ? { body: entry.body } : {}) });
+      });
       shadows.endLayer();
     }
     // Parents no layer declared (a layer may hold `a/b/c` alone): as a real file system has them, 0755 root.
@@ -173,74 +197,52 @@ export async function treeFromImage(source: ImageSource, options: FlattenOptions
     const prefix = path === '' ? '' : `${path}/`;
     for (const k of [...tree.keys()]) if ((self && k === path) || k.startsWith(prefix)) tree.delete(k);
   };
-  const diffIds = image.config.config.rootfs.diff_ids;
-  for (const [i, layer] of image.layers.entries()) {
-    const opened = await openLayer(await source.openBlob(layer), {
-      ...(options.verifyBlobs ? { expectedBlob: { digest: layer.digest, size: layer.size } } : {}),
-      expectedDiffId: diffIds[i] as Digest,
-      name: `layer ${layer.digest}`,
-    });
+  for (let i = 0; i < image.layers.length; i++) {
     const written = new Set<string>();
-    try {
-      for (;;) {
-        const entry = await opened.tar.next();
-        if (entry === null) break;
-        const h = entry.header;
-        const parts = cleanEntryPath(h.name);
-        if (parts === undefined)
-          throw new LayerInvalidError(
-            `layer entry "${h.name}" points outside the root filesystem; the layer is corrupt or hostile`,
-          );
-        const base = parts[parts.length - 1];
-        if (base === undefined || h.type === 'other') continue;
-        const dir = parts.slice(0, -1).join('/');
-        if (base === OPAQUE) {
-          for (const k of [...tree.keys()])
-            if (k.startsWith(dir === '' ? '' : `${dir}/`) && !written.has(k)) tree.delete(k);
-          continue;
-        }
-        if (base.startsWith(WHITEOUT)) {
-          if (!base.startsWith('.wh..wh.')) removeUnder(dir === '' ? base.slice(4) : `${dir}/${base.slice(4)}`, true);
-          continue;
-        }
-        const path = parts.join('/');
-        const existing = tree.get(path);
-        if (existing && (existing.type !== 'directory' || h.type !== 'directory')) removeUnder(path, true);
-        written.add(path);
-        if (h.type === 'hardlink') {
-          const t = cleanEntryPath(h.linkname)?.join('/');
-          const target = t === undefined ? undefined : tree.get(t);
-          if (target) tree.set(path, { ...target, path });
-          continue;
-        }
-        let sha256: Digest | undefined;
-        if (h.type === 'file' && options.hash !== false) {
-          const hasher = createHasher('sha256');
-          const reader = entry.body.getReader();
-          for (;;) {
-            const r = await reader.read();
-            if (r.done) break;
-            hasher.update(r.value);
-          }
-          sha256 = hasher.digest();
-        }
-        tree.set(path, {
-          path,
-          type: h.type as TreeEntryType,
-          mode: h.mode & 0o7777,
-          uid: h.uid,
-          gid: h.gid,
-          size: h.type === 'file' ? h.size : 0,
-          mtime: (BigInt(Math.floor(h.mtime)) * 1_000_000_000n).toString(),
-          ...(h.type === 'symlink' ? { link: h.linkname } : {}),
-          ...(sha256 ? { sha256 } : {}),
-        });
+    await forEachEntry(source, image, i, options, async ({ entry, parts, base, dir }) => {
+      const h = entry.header;
+      if (base === OPAQUE) {
+        for (const k of [...tree.keys()])
+          if (k.startsWith(dir === '' ? '' : `${dir}/`) && !written.has(k)) tree.delete(k);
+        return;
       }
-      await opened.finish();
-    } catch (e) {
-      await opened.cancel(e);
-      throw e;
-    }
+      if (base.startsWith(WHITEOUT)) {
+        if (!base.startsWith('.wh..wh.')) removeUnder(dir === '' ? base.slice(4) : `${dir}/${base.slice(4)}`, true);
+        return;
+      }
+      const path = parts.join('/');
+      const existing = tree.get(path);
+      if (existing && (existing.type !== 'directory' || h.type !== 'directory')) removeUnder(path, true);
+      written.add(path);
+      if (h.type === 'hardlink') {
+        const t = cleanEntryPath(h.linkname)?.join('/');
+        const target = t === undefined ? undefined : tree.get(t);
+        if (target) tree.set(path, { ...target, path });
+        return;
+      }
+      let sha256: Digest | undefined;
+      if (h.type === 'file' && options.hash !== false) {
+        const hasher = createHasher('sha256');
+        const reader = entry.body.getReader();
+        for (;;) {
+          const r = await reader.read();
+          if (r.done) break;
+          hasher.update(r.value);
+        }
+        sha256 = hasher.digest();
+      }
+      tree.set(path, {
+        path,
+        type: h.type as TreeEntryType,
+        mode: h.mode & 0o7777,
+        uid: h.uid,
+        gid: h.gid,
+        size: h.type === 'file' ? h.size : 0,
+        mtime: (BigInt(Math.floor(h.mtime)) * 1_000_000_000n).toString(),
+        ...(h.type === 'symlink' ? { link: h.linkname } : {}),
+        ...(sha256 ? { sha256 } : {}),
+      });
+    });
   }
   return [...tree.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
