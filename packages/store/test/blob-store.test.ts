@@ -227,6 +227,24 @@ describe('FsBlobStore on disk', () => {
     expect(max).toBeLessThanOrEqual(1024 * 1024);
   });
 
+  it('reads the exact bytes of a range spanning several read-ahead chunks, and cancels cleanly mid-stream', async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    const store = new FsBlobStore(t.path, { fsync: false });
+    const big = new Uint8Array(2 * 1024 * 1024 + 13).map((_, i) => (i * 7) % 253);
+    const d = hash(big) as Digest;
+    await store.ingest({ digest: d, size: big.byteLength }, streamOf(big));
+    const start = 300_000;
+    const end = 1_900_001;
+    const got = new Uint8Array(await new Response(await store.read(d, { start, end })).arrayBuffer());
+    expect(got.byteLength).toBe(end - start);
+    expect(Buffer.from(got).equals(Buffer.from(big.subarray(start, end)))).toBe(true);
+    const reader = (await store.read(d)).getReader();
+    expect((await reader.read()).done).toBe(false);
+    await reader.cancel();
+    expect(await store.delete(d)).toBe(true);
+  });
+
   it('lists only valid digests and reports other entries as strays', async () => {
     const t = await tempDir();
     cleanups.push(t.cleanup);
