@@ -380,6 +380,8 @@ function hashText(s: string): Digest {
 
 class ArchiveImageSink implements ImageSink {
   readonly name: string;
+  /** The writer hashes every blob on its way into the tar (or the legacy spool) and aborts the archive on a mismatch. */
+  readonly verifiesBlobs = true;
   private root: { descriptor: Descriptor; bytes: Uint8Array } | undefined;
 
   constructor(
@@ -510,6 +512,7 @@ export function archiveFileSink(
   let committed = false;
   return {
     name: `${writer.format === 'oci' ? 'oci-archive' : 'docker-archive'}:${path}`,
+    verifiesBlobs: true,
     hasBlob: (d) => inner.hasBlob(d),
     hasManifest: (d) => inner.hasManifest!(d),
     writeBlob: (d, c, o) => inner.writeBlob(d, c, o),

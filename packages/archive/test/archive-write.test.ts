@@ -195,18 +195,20 @@ describe('saveImages', () => {
     await src.close();
   });
 
-  it('leaves no file behind when the save fails', async () => {
-    const store = new MemoryImageStore();
-    const { manifest } = store.putImage({ layers: [new Uint8Array(2048)], tag: 'broken:1' });
-    const parsed = parseManifest(store.manifests.get(manifest.digest)!.bytes);
-    if (parsed.kind !== 'manifest') throw new Error('manifest expected');
-    store.putBlobUnchecked(parsed.manifest.layers[0]!.digest, new Uint8Array(2048).fill(1));
-    const out = join(tmp.path, 'never.tar');
-    await expect(saveImages([{ source: store.source('broken:1'), names: ['broken:1'] }], out)).rejects.toMatchObject({
-      code: 'DIGEST_INVALID',
+  for (const format of ['docker', 'docker-legacy', 'oci'] as ArchiveFormat[]) {
+    it(`refuses a corrupt layer with DIGEST_INVALID and leaves no ${format} file behind (the writer verifies)`, async () => {
+      const store = new MemoryImageStore();
+      const { manifest } = store.putImage({ layers: [new Uint8Array(2048)], tag: 'broken:1' });
+      const parsed = parseManifest(store.manifests.get(manifest.digest)!.bytes);
+      if (parsed.kind !== 'manifest') throw new Error('manifest expected');
+      store.putBlobUnchecked(parsed.manifest.layers[0]!.digest, new Uint8Array(2048).fill(1));
+      const out = join(tmp.path, `never-${format}.tar`);
+      await expect(
+        saveImages([{ source: store.source('broken:1'), names: ['broken:1'] }], out, { format }),
+      ).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
+      await expect(stat(out)).rejects.toMatchObject({ code: 'ENOENT' });
     });
-    await expect(stat(out)).rejects.toMatchObject({ code: 'ENOENT' });
-  });
+  }
 
   it('refuses to save nothing', async () => {
     await expect(saveImages([], join(tmp.path, 'empty.tar'))).rejects.toMatchObject({ code: 'ARCHIVE_INVALID' });
