@@ -147,6 +147,7 @@ describe('built-in token service', () => {
           username: 'alice',
           password: 'wonderland',
           service: 'lade-test',
+          client_id: 'lade-test-suite',
           scope: 'repository:alice/app:pull',
         }),
       }),
@@ -155,7 +156,13 @@ describe('built-in token service', () => {
     const wrong = await registry.fetch(
       new Request('http://registry.test/token', {
         method: 'POST',
-        body: new URLSearchParams({ grant_type: 'password', username: 'alice', password: 'x' }),
+        body: new URLSearchParams({
+          grant_type: 'password',
+          username: 'alice',
+          password: 'x',
+          service: 'lade-test',
+          client_id: 'lade-test-suite',
+        }),
       }),
     );
     expect(wrong.status).toBe(401);

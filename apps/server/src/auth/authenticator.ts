@@ -64,6 +64,10 @@ export class PasswordChecker {
   constructor(users: Htpasswd | (() => Htpasswd)) {
     this.#users = typeof users === 'function' ? users : () => users;
   }
+  /** True when the account is in the table. */
+  has(user: string): boolean {
+    return this.#users().has(user);
+  }
   async check(user: string, password: string): Promise<boolean> {
     const hash = this.#users().get(user);
     if (!hash) return false;
@@ -198,6 +202,12 @@ export interface TokenAuthOptions {
   readonly policy?: AccessPolicy;
   /** Token lifetime in seconds (default 300). */
   readonly expiresIn?: number;
+  /**
+   * Lifetime of refresh tokens (docker's `identitytoken`, issued for `access_type=offline` or `offline_token=true`)
+   * in seconds; default 90 days. They are signed with `key`, bound to the account and `service`, and stop working
+   * when the account leaves the user table.
+   */
+  readonly refreshExpiresIn?: number;
 }
 
 interface TokenClaims {
@@ -215,6 +225,7 @@ export function tokenAuth(options: TokenAuthOptions): Authenticator {
   const checker = options.users ? new PasswordChecker(options.users) : undefined;
   const issue = options.issue ?? true;
   const lifetime = options.expiresIn ?? 300;
+  const refreshLifetime = options.refreshExpiresIn ?? 90 * 24 * 3600;
 
   const realmFor = (request: Request) => options.realm ?? `${new URL(request.url).origin}/token`;
   const challenge = (request: Request, needed: readonly Access[], error?: string) => {
@@ -247,15 +258,17 @@ export function tokenAuth(options: TokenAuthOptions): Authenticator {
       const now = Math.floor(Date.now() / 1000);
       const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
       const bad =
-        claims.iss !== options.issuer
-          ? 'wrong issuer'
-          : !aud.includes(options.service)
-            ? 'wrong audience'
-            : typeof claims.exp !== 'number' || claims.exp + 60 < now
-              ? 'expired'
-              : typeof claims.nbf === 'number' && claims.nbf - 60 > now
-                ? 'not yet valid'
-                : undefined;
+        (claims as Record<string, unknown>)[REFRESH_USE_CLAIM] === REFRESH_USE
+          ? 'a refresh token is not an access token'
+          : claims.iss !== options.issuer
+            ? 'wrong issuer'
+            : !aud.includes(options.service)
+              ? 'wrong audience'
+              : typeof claims.exp !== 'number' || claims.exp + 60 < now
+                ? 'expired'
+                : typeof claims.nbf === 'number' && claims.nbf - 60 > now
+                  ? 'not yet valid'
+                  : undefined;
       if (bad) {
         throw new RegistryError('UNAUTHORIZED', `invalid token: ${bad}; get a new token`, {
           headers: challenge(request, needed, 'invalid_token'),
@@ -296,67 +309,207 @@ export function tokenAuth(options: TokenAuthOptions): Authenticator {
 
     async handle(request, url) {
       if (!issue || url.pathname !== '/token') return undefined;
-      let user: string | undefined;
-      let password: string | undefined;
-      let scopes: string[] = url.searchParams.getAll('scope');
-      let service = url.searchParams.get('service');
-      if (request.method === 'POST') {
-        const form = new URLSearchParams(
-          new TextDecoder().decode(await readLimited(request.body, 64 * 1024, 'token request')),
-        );
-        if (form.get('grant_type') === 'password') {
-          user = form.get('username') ?? undefined;
-          password = form.get('password') ?? undefined;
-        }
-        scopes = form.getAll('scope');
-        service = form.get('service');
-      } else if (request.method !== 'GET') {
-        return new Response(null, { status: 405 });
+      if (request.method === 'POST') return postToken(request);
+      if (request.method !== 'GET' && request.method !== 'HEAD') {
+        await request.body?.cancel().catch(() => {});
+        return tokenError(405, 'UNSUPPORTED', `${request.method} is not supported on /token; use GET or POST`);
       }
-      const creds = basicCredentials(request);
-      if (creds) ({ user, password } = creds);
-      const json = (status: number, body: unknown) =>
-        new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
-      if (service && service !== options.service) {
-        return json(400, {
-          errors: [{ code: 'DENIED', message: `unknown service "${service}"; use "${options.service}"` }],
-        });
-      }
-      let account: string | undefined;
-      if (user !== undefined) {
-        if (!checker || !(await checker.check(user, password ?? ''))) {
-          return json(401, { errors: [{ code: 'UNAUTHORIZED', message: 'the user name or password is wrong' }] });
-        }
-        account = user;
-      }
-      const grant = policyGrant(policy, account);
-      const access = parseScopes(scopes)
-        .map((a) => ({
-          type: a.type,
-          name: a.name,
-          actions: a.actions.filter((act) => grant.can(a.type, a.name, act)),
-        }))
-        .filter((a) => a.actions.length > 0);
-      const now = Math.floor(Date.now() / 1000);
-      const token = signJwt(
-        {
-          iss: options.issuer,
-          sub: account ?? '',
-          aud: options.service,
-          exp: now + lifetime,
-          nbf: now - 10,
-          iat: now,
-          jti: crypto.randomUUID(),
-          access,
-        },
-        options.key,
-      );
-      return json(200, {
-        token,
-        access_token: token,
-        expires_in: lifetime,
-        issued_at: new Date(now * 1000).toISOString(),
-      });
+      return getToken(request, url);
     },
   };
+
+  /** Access the policy gives `account` out of the requested scopes (what is not allowed is left out, as distribution does). */
+  function grantedAccess(account: string | undefined, scopes: readonly string[]): Access[] {
+    const grant = policyGrant(policy, account);
+    return parseScopes(scopes)
+      .map((a) => ({ type: a.type, name: a.name, actions: a.actions.filter((act) => grant.can(a.type, a.name, act)) }))
+      .filter((a) => a.actions.length > 0);
+  }
+
+  function accessToken(account: string | undefined, access: readonly Access[], now: number): string {
+    return signJwt(
+      {
+        iss: options.issuer,
+        sub: account ?? '',
+        aud: options.service,
+        exp: now + lifetime,
+        nbf: now - 10,
+        iat: now,
+        jti: crypto.randomUUID(),
+        access,
+      },
+      options.key,
+    );
+  }
+
+  /** A refresh token: signed like access tokens, bound to the account and service, marked so it is never an access token. */
+  function refreshToken(account: string, clientId: string | undefined, now: number): string {
+    return signJwt(
+      {
+        iss: options.issuer,
+        sub: account,
+        aud: options.service,
+        exp: now + refreshLifetime,
+        iat: now,
+        jti: crypto.randomUUID(),
+        [REFRESH_USE_CLAIM]: REFRESH_USE,
+        ...(clientId ? { client_id: clientId } : {}),
+      },
+      options.key,
+    );
+  }
+
+  /** The account a refresh token stands for, or why it cannot be used. */
+  function checkRefreshToken(token: string, service: string): { account: string } | { bad: string } {
+    let claims: TokenClaims & Record<string, unknown>;
+    try {
+      claims = verifyJwt(token, options.key) as TokenClaims & Record<string, unknown>;
+    } catch (err) {
+      return { bad: (err as Error).message };
+    }
+    const now = Math.floor(Date.now() / 1000);
+    if (claims[REFRESH_USE_CLAIM] !== REFRESH_USE) return { bad: 'not a refresh token' };
+    if (claims.iss !== options.issuer) return { bad: 'wrong issuer' };
+    if (claims.aud !== service || service !== options.service) return { bad: `not issued for service "${service}"` };
+    if (typeof claims.exp !== 'number' || claims.exp < now) return { bad: 'expired' };
+    if (typeof claims.sub !== 'string' || !claims.sub) return { bad: 'no subject' };
+    if (checker && !checker.has(claims.sub)) return { bad: `account ${claims.sub} no longer exists` };
+    return { account: claims.sub };
+  }
+
+  async function getToken(request: Request, url: URL): Promise<Response> {
+    const service = url.searchParams.get('service');
+    if (service && service !== options.service) return unknownService(service);
+    const offlineRaw = url.searchParams.get('offline_token');
+    const offline = offlineRaw === null || offlineRaw === '' ? false : parseBool(offlineRaw);
+    if (offline === undefined) {
+      return tokenError(400, 'BAD_TOKEN_OPTION', `offline_token="${offlineRaw}" is not a boolean; use true or false`);
+    }
+    let account: string | undefined;
+    const creds = basicCredentials(request);
+    if (creds) {
+      if (!checker || !(await checker.check(creds.user, creds.password))) {
+        return tokenError(401, 'UNAUTHORIZED', 'the user name or password is wrong', undefined, {
+          'WWW-Authenticate': `Basic realm="${options.service}"`,
+        });
+      }
+      account = creds.user;
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const access = grantedAccess(account, url.searchParams.getAll('scope'));
+    const token = accessToken(account, access, now);
+    // Only an authenticated subject can hold a refresh token; anonymous requests get just the access token.
+    const refresh =
+      offline && account !== undefined
+        ? refreshToken(account, url.searchParams.get('client_id') ?? undefined, now)
+        : undefined;
+    return tokenJson({
+      token,
+      access_token: token,
+      expires_in: lifetime,
+      issued_at: new Date(now * 1000).toISOString(),
+      ...(refresh ? { refresh_token: refresh } : {}),
+    });
+  }
+
+  /** The OAuth2 token endpoint (distribution's oauth.md): password and refresh_token grants, `access_type=offline`. */
+  async function postToken(request: Request): Promise<Response> {
+    const form = new URLSearchParams(
+      new TextDecoder().decode(await readLimited(request.body, 64 * 1024, 'token request')),
+    );
+    const field = (name: string) => form.get(name) ?? '';
+    const grantType = field('grant_type');
+    const service = field('service');
+    const clientId = field('client_id');
+    if (!grantType) return tokenError(400, 'MISSING_REQUIRED_FIELD', 'missing grant_type value');
+    if (!service) return tokenError(400, 'MISSING_REQUIRED_FIELD', 'missing service value');
+    if (!clientId) return tokenError(400, 'MISSING_REQUIRED_FIELD', 'missing client_id value');
+    const accessType = field('access_type');
+    if (accessType !== '' && accessType !== 'online' && accessType !== 'offline') {
+      return tokenError(400, 'UNSUPPORTED_VALUE', `unknown access_type "${accessType}"; use online or offline`);
+    }
+    if (grantType !== 'password' && grantType !== 'refresh_token') {
+      return tokenError(400, 'UNSUPPORTED_VALUE', `unknown grant_type "${grantType}"; use password or refresh_token`, {
+        error: 'unsupported_grant_type',
+      });
+    }
+    if (service !== options.service) return unknownService(service);
+    const now = Math.floor(Date.now() / 1000);
+    let account: string;
+    let refresh: string | undefined;
+    if (grantType === 'refresh_token') {
+      const presented = field('refresh_token');
+      if (!presented) return tokenError(400, 'UNSUPPORTED_VALUE', 'missing refresh_token value');
+      const checked = checkRefreshToken(presented, service);
+      if ('bad' in checked) {
+        return tokenError(401, 'UNAUTHORIZED', `invalid refresh token (${checked.bad}); log in again`, {
+          error: 'invalid_grant',
+        });
+      }
+      account = checked.account;
+      // The spec: a refresh_token grant returns the same refresh token, never a new one.
+      refresh = presented;
+    } else {
+      const username = field('username');
+      const password = field('password');
+      if (!username) return tokenError(400, 'UNSUPPORTED_VALUE', 'missing username value');
+      if (!password) return tokenError(400, 'UNSUPPORTED_VALUE', 'missing password value');
+      if (!checker || !(await checker.check(username, password))) {
+        return tokenError(401, 'UNAUTHORIZED', 'the user name or password is wrong', { error: 'invalid_grant' });
+      }
+      account = username;
+      if (accessType === 'offline') refresh = refreshToken(account, clientId, now);
+    }
+    const access = grantedAccess(account, form.getAll('scope'));
+    const token = accessToken(account, access, now);
+    return tokenJson({
+      access_token: token,
+      token,
+      scope: formatScope(access),
+      expires_in: lifetime,
+      issued_at: new Date(now * 1000).toISOString(),
+      ...(refresh ? { refresh_token: refresh } : {}),
+    });
+  }
+
+  function unknownService(service: string): Response {
+    return tokenError(400, 'DENIED', `unknown service "${service}"; use "${options.service}"`);
+  }
+}
+
+const REFRESH_USE_CLAIM = 'token_use';
+const REFRESH_USE = 'refresh';
+
+function parseBool(value: string): boolean | undefined {
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(value)) return true;
+  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(value)) return false;
+  return undefined;
+}
+
+function tokenJson(body: unknown): Response {
+  return new Response(JSON.stringify(body), {
+    status: 200,
+    headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' },
+  });
+}
+
+/**
+ * A token-service error: distribution's `{"errors":[…]}` body (what docker and lade's client read), plus RFC 6749's
+ * `error`/`error_description` when an OAuth2 error applies (what generic OAuth2 clients read).
+ */
+function tokenError(
+  status: number,
+  code: string,
+  message: string,
+  oauth?: { error: string },
+  headers: Record<string, string> = {},
+): Response {
+  const body = {
+    errors: [{ code, message, detail: null }],
+    ...(oauth ? { error: oauth.error, error_description: message } : {}),
+  };
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...headers },
+  });
 }
