@@ -145,6 +145,40 @@ describe('Node adapter', () => {
     expect(head.headers.get('content-length')).toBe('100');
   });
 
+  it('sends exact bytes of ranges that span its 1 MiB read chunks, and survives clients leaving mid-blob', async () => {
+    const content = randomBytes(3 * 1024 * 1024 + 123);
+    const digest = sha256(content);
+    const r = await fetch(`${server.url}/v2/chunks/blobs/uploads/?digest=${digest}`, { method: 'POST', body: content });
+    expect(r.status).toBe(201);
+    const whole = Buffer.from(await (await fetch(`${server.url}/v2/chunks/blobs/${digest}`)).arrayBuffer());
+    expect(whole.equals(content)).toBe(true);
+    for (const [from, to] of [
+      [1024 * 1024 - 7, 2 * 1024 * 1024 + 9],
+      [0, 1024 * 1024 - 1],
+      [3 * 1024 * 1024, content.length - 1],
+    ] as const) {
+      const part = await fetch(`${server.url}/v2/chunks/blobs/${digest}`, { headers: { Range: `bytes=${from}-${to}` } });
+      expect(part.status).toBe(206);
+      expect(part.headers.get('content-range')).toBe(`bytes ${from}-${to}/${content.length}`);
+      expect(Buffer.from(await part.arrayBuffer()).equals(content.subarray(from, to + 1))).toBe(true);
+    }
+    // clients that read a little and hang up: the server must go on serving
+    for (let i = 0; i < 5; i++) {
+      await new Promise<void>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port: server.port, path: `/v2/chunks/blobs/${digest}` }, (res) => {
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', (err) => (req.destroyed ? resolve() : reject(err)));
+        req.end();
+      });
+    }
+    const again = Buffer.from(await (await fetch(`${server.url}/v2/chunks/blobs/${digest}`)).arrayBuffer());
+    expect(again.equals(content)).toBe(true);
+  });
+
   it('refuses raw dot segments (literal or percent-encoded) with NAME_INVALID before routing', async () => {
     for (const path of [
       '/v2/a/%2e%2e/b/blobs/uploads/',
