@@ -28,19 +28,18 @@ import {
   type Platform,
   parsePlatform,
 } from '@lade/manifest';
-import { cleanEntryPath, type LoadedImage, loadImage, type TreeEntry, treeFromImage } from '@lade/rootfs';
+import { cleanEntryPath, type LoadedImage, loadImage } from '@lade/rootfs';
 import type { ImageStore } from '@lade/store';
 import type { Instruction } from 'dockerfile-ast';
+import { type Download, DownloadError, download, isOtherUrl, isUrl, parseChecksum } from '../build/fetch.js';
+import { type HealthConfig, healthcheckHistory, parseGoDuration } from '../build/healthcheck.js';
+import { type LayerBlob, StageFs } from '../build/stage-fs.js';
+import { type Owner, resolveOwner, type StageFileReader, UnknownIdError } from '../build/users.js';
 import { CommandError } from '../errors.js';
 
 // ---- writing images into the store ----
 
-/** A layer blob written aside (compressed), with its digests. */
-export interface LayerBlob {
-  readonly path: string;
-  readonly descriptor: Descriptor;
-  readonly diffId: Digest;
-}
+export type { LayerBlob } from '../build/stage-fs.js';
 
 /** Compresses a layer tar (gzip, deterministic) into a file under `dir`, hashing both forms in the same pass. */
 export async function writeLayerBlob(
@@ -537,17 +536,6 @@ async function extractEntries(
   }
 }
 
-function parseChown(value: string, line: number): { uid: number; gid: number } {
-  const m = /^(\d+)(?::(\d+))?$/.exec(value);
-  if (!m)
-    throw lineError(
-      line,
-      `--chown=${value}: lade build takes numeric UID[:GID] only (it does not read the image's /etc/passwd)`,
-    );
-  const uid = Number.parseInt(m[1] as string, 10);
-  return { uid, gid: m[2] !== undefined ? Number.parseInt(m[2], 10) : uid };
-}
-
 // ---- the build ----
 
 /** Options of {@link buildImage}. */
@@ -557,6 +545,8 @@ export interface BuildOptions {
   readonly dockerfile?: string;
   readonly buildArgs?: ReadonlyMap<string, string>;
   readonly platform?: Platform;
+  /** The stage to build (`--target`); default the last one. */
+  readonly target?: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Called with each step as it starts (`Step 1/3 : FROM scratch`). */
   readonly onStep?: (text: string) => Promise<void>;
@@ -580,10 +570,681 @@ function flagsOf(inst: Instruction): Map<string, string> {
   return out;
 }
 
+const SUPPORTED = [
+  'FROM',
+  'COPY',
+  'ADD',
+  'ENV',
+  'ARG',
+  'LABEL',
+  'CMD',
+  'ENTRYPOINT',
+  'WORKDIR',
+  'USER',
+  'EXPOSE',
+  'VOLUME',
+  'STOPSIGNAL',
+  'SHELL',
+  'MAINTAINER',
+  'HEALTHCHECK',
+  'ONBUILD',
+];
+
+const COPY_FLAGS: Readonly<Record<string, readonly string[]>> = {
+  COPY: ['from', 'chown', 'chmod', 'link'],
+  ADD: ['chown', 'chmod', 'checksum', 'link'],
+};
+
+/** One `FROM` and the instructions up to the next. */
+interface StageDef {
+  readonly index: number;
+  /** The `AS` name, lowercased (stage names are case-insensitive). */
+  readonly name?: string;
+  readonly from: Instruction;
+  readonly instructions: Instruction[];
+}
+
+/** A stage as it is being built. */
+interface StageState {
+  fs: StageFs;
+  state: ConfigState;
+  history: HistoryEntry[];
+  platform: Platform;
+  docker: boolean;
+  stageArgs: Map<string, string>;
+}
+
+/** The word an ONBUILD triggers, checked as `docker build` checks it. */
+function checkTrigger(trigger: string, line: number): void {
+  const word = (trigger.trim().split(/\s+/)[0] ?? '').toUpperCase();
+  if (word === '') throw lineError(line, 'ONBUILD needs an instruction to trigger, e.g. ONBUILD COPY . /app');
+  if (word === 'ONBUILD')
+    throw lineError(line, 'chaining ONBUILD via `ONBUILD ONBUILD` is not allowed; give the trigger once');
+  if (word === 'FROM' || word === 'MAINTAINER')
+    throw lineError(line, `${word} is not allowed as an ONBUILD trigger; use another instruction`);
+}
+
+function durationFlag(flags: Map<string, string>, name: string, line: number): number | undefined {
+  const v = flags.get(name);
+  if (v === undefined || v === '') return undefined;
+  const d = parseGoDuration(v);
+  if (d === undefined)
+    throw lineError(line, `HEALTHCHECK --${name}=${v} is not a duration; give one such as 30s, 1m30s or 500ms`);
+  if (d === 0) return undefined;
+  if (d < 1e6) throw lineError(line, `HEALTHCHECK --${name}=${v} cannot be less than 1ms; give at least 1ms`);
+  return d;
+}
+
+/** HEALTHCHECK NONE | HEALTHCHECK [--interval … --retries N] CMD command, as BuildKit parses it. */
+function parseHealthcheck(inst: Instruction, line: number): HealthConfig {
+  const flags = flagsOf(inst);
+  const rest = rawArgs(inst).replace(/^(\s*--\S+)+\s*/, '');
+  const m = /^(\S+)\s*([\s\S]*)$/.exec(rest);
+  if (!m) throw lineError(line, 'HEALTHCHECK needs NONE or CMD followed by a command');
+  const type = (m[1] as string).toUpperCase();
+  const args = (m[2] as string).trim();
+  if (type === 'NONE') {
+    if (args !== '') throw lineError(line, 'HEALTHCHECK NONE takes no arguments; remove what follows NONE');
+    return { Test: ['NONE'] };
+  }
+  if (type !== 'CMD') throw lineError(line, `unknown type "${type}" in HEALTHCHECK; use CMD or NONE`);
+  for (const f of flags.keys())
+    if (!['interval', 'timeout', 'start-period', 'start-interval', 'retries'].includes(f))
+      throw lineError(
+        line,
+        `unknown flag --${f} of HEALTHCHECK; use --interval, --timeout, --start-period, --start-interval or --retries`,
+      );
+  const json = jsonForm(args);
+  if (args === '' || (json !== undefined && json.length === 0))
+    throw lineError(line, 'HEALTHCHECK CMD needs a command after CMD');
+  const h: HealthConfig = { Test: json ? ['CMD', ...json] : ['CMD-SHELL', args] };
+  const interval = durationFlag(flags, 'interval', line);
+  const timeout = durationFlag(flags, 'timeout', line);
+  const startPeriod = durationFlag(flags, 'start-period', line);
+  const startInterval = durationFlag(flags, 'start-interval', line);
+  if (interval !== undefined) h.Interval = interval;
+  if (timeout !== undefined) h.Timeout = timeout;
+  if (startPeriod !== undefined) h.StartPeriod = startPeriod;
+  if (startInterval !== undefined) h.StartInterval = startInterval;
+  const r = flags.get('retries');
+  if (r !== undefined && r !== '') {
+    if (!/^-?\d+$/.test(r)) throw lineError(line, `HEALTHCHECK --retries=${r} is not a whole number; give e.g. 3`);
+    const n = Number.parseInt(r, 10);
+    if (n < 0) throw lineError(line, `HEALTHCHECK --retries=${r} cannot be negative; give 0 or more`);
+    if (n > 0) h.Retries = n;
+  }
+  return h;
+}
+
+function isMissingImage(e: unknown): boolean {
+  const code = (e as { code?: string }).code;
+  return code === 'IMAGE_UNKNOWN' || code === 'MANIFEST_UNKNOWN' || code === 'NAME_UNKNOWN';
+}
+
+function byPath<T>(a: [string, T], b: [string, T]): number {
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+}
+
+const decoder = new TextDecoder();
+
+/** One run of {@link buildImage}: the parsed Dockerfile, the stages built so far, and what every step shares. */
+class Build {
+  private readonly stages: StageDef[] = [];
+  private readonly built = new Map<number, StageState>();
+  private readonly building = new Set<number>();
+  private readonly images = new Map<string, StageFs>();
+  private readonly globalArgs = new Map<string, string>();
+  private step = 0;
+
+  constructor(
+    private readonly store: ImageStore,
+    private readonly options: BuildOptions,
+    private readonly context: string,
+    private readonly rules: readonly IgnoreRule[],
+    private readonly epoch: number | undefined,
+    private readonly created: string,
+    private readonly work: string,
+    private readonly instructions: Instruction[],
+    private readonly parser: typeof import('dockerfile-ast').DockerfileParser,
+  ) {}
+
+  private async announce(inst: Instruction): Promise<void> {
+    this.step++;
+    await this.options.onStep?.(
+      `Step ${this.step}/${this.instructions.length} : ${inst.getKeyword()} ${rawArgs(inst)}`,
+    );
+  }
+
+  async run(): Promise<StageState> {
+    const buildArgs = this.options.buildArgs ?? new Map<string, string>();
+    let current: StageDef | undefined;
+    for (const inst of this.instructions) {
+      if (inst.getKeyword() === 'FROM') {
+        const words = shellWords(expandVariables(rawArgs(inst), this.globalArgs)).filter((w) => !w.startsWith('--'));
+        const name = words.length >= 3 && words[1]?.toLowerCase() === 'as' ? words[2]?.toLowerCase() : undefined;
+        if (name !== undefined && this.stages.some((s) => s.name === name))
+          throw lineError(lineOf(inst), `the stage name "${name}" is already used; give each stage its own name`);
+        current = { index: this.stages.length, ...(name ? { name } : {}), from: inst, instructions: [] };
+        this.stages.push(current);
+      } else if (current) current.instructions.push(inst);
+      else {
+        // ARG before the first FROM: a global argument, usable in FROM lines.
+        await this.announce(inst);
+        const { name, value } = this.argValue(inst, this.globalArgs, buildArgs);
+        if (value !== undefined) this.globalArgs.set(name, value);
+      }
+    }
+    let target = this.stages.length - 1;
+    if (this.options.target !== undefined) {
+      const want = this.options.target.toLowerCase();
+      target = this.stages.findIndex((s) => s.name === want);
+      if (target < 0) {
+        const names = this.stages.flatMap((s) => (s.name ? [s.name] : []));
+        throw new CommandError(
+          'USAGE',
+          `target stage "${this.options.target}" could not be found; ${
+            names.length > 0
+              ? `the Dockerfile names ${names.join(', ')}`
+              : 'the Dockerfile names no stage (FROM … AS NAME)'
+          }`,
+        );
+      }
+    }
+    return this.stage(target);
+  }
+
+  private argValue(
+    inst: Instruction,
+    vars: ReadonlyMap<string, string>,
+    buildArgs: ReadonlyMap<string, string>,
+  ): { name: string; value: string | undefined } {
+    const prop = (
+      inst as unknown as { getProperty(): { getName(): string; getValue(): string | null } | null }
+    ).getProperty();
+    if (!prop) throw lineError(lineOf(inst), 'ARG needs a name');
+    const name = prop.getName();
+    const def = prop.getValue();
+    return { name, value: buildArgs.get(name) ?? (def !== null ? expandVariables(def, vars) : undefined) };
+  }
+
+  /** Builds stage `index` once (and the stages it needs first). */
+  private async stage(index: number): Promise<StageState> {
+    const done = this.built.get(index);
+    if (done) return done;
+    const def = this.stages[index] as StageDef;
+    if (this.building.has(index))
+      throw lineError(lineOf(def.from), 'the stages depend on each other in a circle; break the cycle');
+    this.building.add(index);
+    const st = await this.runStage(def);
+    this.building.delete(index);
+    this.built.set(index, st);
+    return st;
+  }
+
+  /** An earlier stage a name or index refers to (undefined: it names an image). */
+  private stageRef(ref: string, before: number, line: number, flag: boolean): number | undefined {
+    const lower = ref.toLowerCase();
+    const named = this.stages.findIndex((s) => s.name === lower && s.index < before);
+    if (named >= 0) return named;
+    if (flag && /^\d+$/.test(ref)) {
+      const i = Number.parseInt(ref, 10);
+      if (i >= before)
+        throw lineError(line, `--from=${ref} refers to this or a later stage; give an earlier stage's name or index`);
+      return i;
+    }
+    return undefined;
+  }
+
+  private async loadImageFs(ref: string, platform: Platform, line: number, what: string): Promise<StageFs> {
+    const key = `${ref}@${platform.os}/${platform.architecture}/${platform.variant ?? ''}`;
+    const cached = this.images.get(key);
+    if (cached) return cached;
+    const source = this.store.source(ref);
+    let image: LoadedImage;
+    try {
+      image = await loadImage(source, { platform });
+    } catch (e) {
+      if (isMissingImage(e))
+        throw new CommandError(
+          'IMAGE_UNKNOWN',
+          `Dockerfile:${line}: ${what} "${ref}" is not in the local store; pull it first (lade pull ${ref})`,
+          { cause: e },
+        );
+      throw e;
+    }
+    const fs = new StageFs(image, source);
+    this.images.set(key, fs);
+    return fs;
+  }
+
+  private async runStage(def: StageDef): Promise<StageState> {
+    const line = lineOf(def.from);
+    await this.announce(def.from);
+    const words = shellWords(expandVariables(rawArgs(def.from), this.globalArgs)).filter((w) => !w.startsWith('--'));
+    const from = words[0];
+    if (!from) throw lineError(line, 'FROM needs an image name');
+    let platform: Platform = this.options.platform ?? hostPlatform();
+    const platformFlag = flagsOf(def.from).get('platform');
+    if (platformFlag) platform = parsePlatform(expandVariables(platformFlag, this.globalArgs));
+    let st: StageState;
+    const ref = this.stageRef(from, def.index, line, false);
+    if (from === 'scratch') {
+      st = {
+        fs: new StageFs(undefined, undefined),
+        state: { config: { Env: [DEFAULT_PATH] }, cmdSet: false },
+        history: [],
+        platform,
+        docker: false,
+        stageArgs: new Map(),
+      };
+    } else if (ref !== undefined) {
+      const parent = await this.stage(ref);
+      st = {
+        fs: await parent.fs.clone(),
+        state: {
+          config: structuredClone(parent.state.config),
+          cmdSet: false,
+          ...(parent.state.author ? { author: parent.state.author } : {}),
+        },
+        history: [...parent.history],
+        platform: parent.platform,
+        docker: parent.docker,
+        stageArgs: new Map(),
+      };
+    } else {
+      const fs = await this.loadImageFs(from, platform, line, 'base image');
+      const base = fs.base as LoadedImage;
+      const bc = base.config.config;
+      const config: MutableConfig = structuredClone({ ...(bc.config ?? {}) }) as MutableConfig;
+      if (!config.Env?.some((e) => e.startsWith('PATH='))) config.Env = [DEFAULT_PATH, ...(config.Env ?? [])];
+      st = {
+        fs: await fs.clone(),
+        state: { config, cmdSet: false, ...(bc.author ? { author: bc.author } : {}) },
+        history: [...(bc.history ?? [])],
+        platform: { architecture: bc.architecture, os: bc.os, ...(bc.variant ? { variant: bc.variant } : {}) },
+        docker: base.manifest.mediaType === MediaType.DOCKER_MANIFEST,
+        stageArgs: new Map(),
+      };
+    }
+    // The base's ONBUILD triggers run first, as docker runs them, and are not passed on.
+    const triggers = st.state.config.OnBuild ?? [];
+    delete st.state.config.OnBuild;
+    for (const trigger of triggers) {
+      const insts = this.parser.parse(trigger).getInstructions();
+      const inst = insts[0];
+      if (insts.length !== 1 || !inst)
+        throw lineError(line, `the ONBUILD trigger "${trigger}" of ${from} is not one instruction; fix the base image`);
+      const k = inst.getKeyword();
+      if (k === 'RUN')
+        throw new CommandError(
+          'UNSUPPORTED',
+          `Dockerfile:${line}: the ONBUILD trigger "${trigger}" of ${from} is a RUN, which needs a container runtime; lade builds images without one`,
+        );
+      if (!SUPPORTED.includes(k) || k === 'FROM' || k === 'MAINTAINER' || k === 'ONBUILD')
+        throw lineError(line, `the ONBUILD trigger "${trigger}" of ${from} cannot run here; fix the base image`);
+      await this.dispatch(st, def, inst, line);
+    }
+    for (const inst of def.instructions) {
+      await this.announce(inst);
+      await this.dispatch(st, def, inst, lineOf(inst));
+    }
+    return st;
+  }
+
+  private vars(st: StageState): Map<string, string> {
+    return new Map([...st.stageArgs, ...envMap(st.state.config)]);
+  }
+
+  private async dispatch(st: StageState, def: StageDef, inst: Instruction, line: number): Promise<void> {
+    const keyword = inst.getKeyword();
+    const c = st.state.config;
+    const entry = (createdBy: string, empty = true) =>
+      st.history.push({
+        created: this.created,
+        created_by: createdBy,
+        comment: 'buildkit.dockerfile.v0',
+        ...(empty ? { empty_layer: true } : {}),
+      });
+    switch (keyword) {
+      case 'ARG': {
+        const { name, value } = this.argValue(inst, this.vars(st), this.options.buildArgs ?? new Map());
+        // A global ARG is visible in a stage once the stage declares it again.
+        const v = value ?? this.globalArgs.get(name);
+        if (v !== undefined) st.stageArgs.set(name, v);
+        entry(`ARG ${name}${v !== undefined ? `=${v}` : ''}`);
+        return;
+      }
+      case 'COPY':
+      case 'ADD':
+        return this.copy(st, def, inst, line);
+      case 'HEALTHCHECK': {
+        const h = parseHealthcheck(inst, line);
+        c.Healthcheck = h;
+        entry(healthcheckHistory(h));
+        return;
+      }
+      case 'ONBUILD': {
+        const expr = rawArgs(inst);
+        checkTrigger(expr, line);
+        c.OnBuild = [...(c.OnBuild ?? []), expr];
+        entry(`ONBUILD ${expr}`);
+        return;
+      }
+      case 'WORKDIR': {
+        const createdBy = applyMetadata(st.state, inst, this.vars(st), line) as string;
+        const entries = await this.workdirEntries(st, c.WorkingDir ?? '/', line);
+        if (entries.length === 0) entry(createdBy);
+        else await this.commitLayer(st, entries, createdBy, false);
+        return;
+      }
+      default: {
+        const createdBy = applyMetadata(st.state, inst, this.vars(st), line);
+        if (createdBy === undefined)
+          throw new CommandError('UNSUPPORTED', `Dockerfile:${line}: ${keyword} is not supported by lade build`);
+        entry(createdBy);
+      }
+    }
+  }
+
+  /** Writes `entries` (sorted) as a new layer of the stage with its history entry. */
+  private async commitLayer(st: StageState, entries: TarWriteEntry[], createdBy: string, buildkit: boolean) {
+    const sorted = entries
+      .map((e) => [e.header.name.replace(/\/$/, ''), e] as [string, TarWriteEntry])
+      .sort(byPath)
+      .map(([, e]) => e);
+    const blob = await writeLayerBlob(writeTar(sorted, { format: 'pax' }), this.work, layerMediaType(st.docker));
+    await st.fs.addLayer(blob, sorted);
+    st.history.push({
+      created: this.created,
+      created_by: buildkit ? `${createdBy} # buildkit` : createdBy,
+      comment: 'buildkit.dockerfile.v0',
+    });
+  }
+
+  private reader(st: StageState): StageFileReader {
+    return async (p) => {
+      const bytes = await st.fs.readFile(p);
+      return bytes === undefined ? undefined : decoder.decode(bytes);
+    };
+  }
+
+  /** WORKDIR's `mkdir -p` (0755, owned by USER when the stage knows it, else root); nothing when it exists. */
+  private async workdirEntries(st: StageState, wd: string, line: number): Promise<TarWriteEntry[]> {
+    if (wd === '/') return [];
+    const tree = await st.fs.nodes();
+    const missing: string[] = [];
+    let cur = '';
+    for (const part of wd.split('/').filter((p) => p !== '')) {
+      const candidate = cur === '' ? part : `${cur}/${part}`;
+      if (missing.length > 0) {
+        missing.push(candidate);
+        cur = candidate;
+        continue;
+      }
+      const resolved = await st.fs.resolve(candidate);
+      if (resolved === undefined)
+        throw lineError(line, `WORKDIR ${wd}: too many levels of symbolic links; fix the link`);
+      const node = resolved === '' ? { type: 'directory' } : tree.get(resolved);
+      if (!node) missing.push(resolved);
+      else if (node.type !== 'directory')
+        throw lineError(line, `WORKDIR ${wd}: /${resolved} exists and is not a directory; choose another path`);
+      cur = resolved;
+    }
+    if (missing.length === 0) return [];
+    const user = st.state.config.User;
+    const owner = user ? await resolveOwner(user, this.reader(st), false) : { uid: 0, gid: 0 };
+    return missing.map((p) => ({
+      header: { name: `${p}/`, type: 'directory', mode: 0o755, ...owner, mtime: this.epoch ?? 0 },
+    }));
+  }
+
+  private async copy(st: StageState, def: StageDef, inst: Instruction, line: number): Promise<void> {
+    const keyword = inst.getKeyword();
+    const raw = rawArgs(inst);
+    const flags = flagsOf(inst);
+    for (const f of flags.keys())
+      if (!(COPY_FLAGS[keyword] ?? []).includes(f))
+        throw lineError(
+          line,
+          `unknown flag --${f} of ${keyword}; ${keyword} takes --${(COPY_FLAGS[keyword] ?? []).join(', --')}`,
+        );
+    const vars = this.vars(st);
+    const args = (jsonForm(raw) ?? shellWords(raw.replace(/(^|\s)--[a-z-]+(=\S*)?/g, ' '))).map((a) =>
+      expandVariables(a, vars),
+    );
+    if (args.length < 2) throw lineError(line, `${keyword} needs at least one source and a destination`);
+    const destRaw = args[args.length - 1] as string;
+    const sources = args.slice(0, -1);
+    for (const s of sources)
+      if (keyword === 'ADD' && isOtherUrl(s))
+        throw new CommandError(
+          'UNSUPPORTED',
+          `Dockerfile:${line}: ADD ${s}: lade build downloads http(s) URLs only; fetch it into the context and ADD it`,
+        );
+    let checksum: { algorithm: string; hex: string } | undefined;
+    if (flags.has('checksum')) {
+      const v = expandVariables(flags.get('checksum') as string, vars);
+      checksum = parseChecksum(v);
+      if (!checksum) throw lineError(line, `--checksum=${v}: give a digest such as sha256:<64 hex digits>`);
+      if (!sources.every(isUrl)) throw lineError(line, 'ADD --checksum works only with http(s) sources; drop it');
+    }
+    let owner: Owner | undefined;
+    if (flags.has('chown')) {
+      const spec = expandVariables(flags.get('chown') as string, vars);
+      if (spec === '') throw lineError(line, '--chown needs USER[:GROUP]');
+      try {
+        owner = await resolveOwner(spec, this.reader(st), true);
+      } catch (e) {
+        if (!(e instanceof UnknownIdError)) throw e;
+        throw lineError(
+          line,
+          `${keyword} --chown=${spec}: the image has no ${e.kind} "${e.idName}" in /etc/${e.kind === 'user' ? 'passwd' : 'group'}; add it first or give a numeric ID`,
+        );
+      }
+    }
+    let chmod: number | undefined;
+    if (flags.has('chmod')) {
+      const v = expandVariables(flags.get('chmod') as string, vars);
+      if (!/^[0-7]{3,4}$/.test(v)) throw lineError(line, `--chmod=${v}: give an octal mode such as 755`);
+      chmod = Number.parseInt(v, 8);
+    }
+    const epoch = this.epoch;
+    const o: CopyOptions = {
+      uid: owner?.uid ?? 0,
+      gid: owner?.gid ?? 0,
+      ...(chmod !== undefined ? { chmod } : {}),
+      ...(epoch !== undefined ? { epoch } : {}),
+    };
+    const destAbs = posix.resolve(st.state.config.WorkingDir || '/', destRaw);
+    const destDirRaw = destRaw.endsWith('/') || destRaw === '.' || destRaw === '/';
+    const out = new Map<string, TarWriteEntry>();
+    const fromFlag = flags.has('from') ? expandVariables(flags.get('from') as string, vars) : undefined;
+    let dest: string;
+    if (fromFlag !== undefined) {
+      if (fromFlag === '') throw lineError(line, '--from needs a stage name, a stage index or an image');
+      const ref = this.stageRef(fromFlag, def.index, line, true);
+      const srcFs =
+        ref !== undefined
+          ? (await this.stage(ref)).fs
+          : await this.loadImageFs(fromFlag, st.platform, line, `image of ${keyword} --from`);
+      const matched = await this.matchStage(srcFs, sources, fromFlag, line);
+      const destIsDir = destDirRaw || matched.length > 1;
+      dest = (await st.fs.resolve(destAbs, destIsDir)) ?? destAbs.slice(1);
+      await this.copyFromStage(srcFs, matched, dest, destIsDir, owner, chmod, out);
+    } else {
+      const urls = sources.filter(isUrl);
+      const locals = sources.filter((s) => !isUrl(s));
+      const matched = locals.flatMap((s) => matchSources(this.context, s, this.rules, line));
+      const destIsDir = destDirRaw || matched.length + urls.length > 1;
+      dest = (await st.fs.resolve(destAbs, destIsDir)) ?? destAbs.slice(1);
+      for (const url of urls) {
+        let got: Download;
+        try {
+          got = await download(url, checksum);
+        } catch (e) {
+          if (e instanceof DownloadError) throw lineError(line, `ADD: ${e.message}`);
+          throw e;
+        }
+        const name = destIsDir ? (dest === '' ? got.filename : `${dest}/${got.filename}`) : dest;
+        const t = got.mtime ?? epoch ?? 0;
+        out.set(name, {
+          header: {
+            name,
+            type: 'file',
+            size: got.body.length,
+            mode: chmod ?? 0o600,
+            uid: o.uid,
+            gid: o.gid,
+            mtime: epoch !== undefined ? Math.min(t, epoch) : t,
+          },
+          body: got.body,
+        });
+      }
+      for (const m of matched) {
+        const stat = lstatSync(m.abs);
+        if (stat.isDirectory()) {
+          entriesFor(m.abs, m.rel, dest, this.rules, { ...o }, out);
+        } else if (keyword === 'ADD' && stat.isFile() && (await isTarArchive(m.abs))) {
+          await extractEntries(m.abs, dest, out, o);
+        } else {
+          const name = m.rel.split('/').pop() as string;
+          const target = destIsDir ? (dest === '' ? name : `${dest}/${name}`) : dest;
+          entriesFor(m.abs, m.rel, target, this.rules, o, out);
+        }
+      }
+    }
+    // Parent directories the stage lacks are made (0755, the --chown owner or root) so the layer stands alone.
+    const tree = await st.fs.nodes();
+    const made = new Set<string>();
+    for (const path of [...out.keys()]) {
+      const parts = path.split('/');
+      for (let i = 1; i < parts.length; i++) {
+        const p = parts.slice(0, i).join('/');
+        if (out.has(p) || made.has(p) || tree.has(p)) continue;
+        made.add(p);
+        out.set(p, {
+          header: {
+            name: `${p}/`,
+            type: 'directory',
+            mode: 0o755,
+            uid: owner?.uid ?? 0,
+            gid: owner?.gid ?? 0,
+            mtime: epoch ?? 0,
+          },
+        });
+      }
+    }
+    // A path the stage already has as a directory keeps it: no entry replaces it.
+    for (const [path, e] of out)
+      if (e.header.type === 'directory' && tree.get(path)?.type === 'directory') out.delete(path);
+    const flagText = [...flags].map(([k, v]) => `--${k}=${v} `).join('');
+    await this.commitLayer(st, [...out.values()], `${keyword} ${flagText}${raw}`, true);
+  }
+
+  /** The paths of `srcFs` that COPY --from sources name (globs matched there; symlinks in them followed). */
+  private async matchStage(
+    srcFs: StageFs,
+    sources: readonly string[],
+    from: string,
+    line: number,
+  ): Promise<{ path: string; base: string; dir: boolean }[]> {
+    const tree = await srcFs.nodes();
+    const out: { path: string; base: string; dir: boolean }[] = [];
+    for (const source of sources) {
+      const parts = source.split('/').filter((p) => p !== '' && p !== '.');
+      let found: string[] = [''];
+      for (const part of parts) {
+        const next: string[] = [];
+        const re = /[*?[]/.test(part) ? new RegExp(`^${globToRegExp(part)}$`) : undefined;
+        for (const base of found) {
+          const dir = await srcFs.resolve(base);
+          if (dir === undefined) continue;
+          if (!re) {
+            next.push(base === '' ? part : `${base}/${part}`);
+            continue;
+          }
+          const prefix = dir === '' ? '' : `${dir}/`;
+          const names = [...tree.keys()]
+            .filter((k) => k.startsWith(prefix) && !k.slice(prefix.length).includes('/'))
+            .map((k) => k.slice(prefix.length))
+            .sort();
+          for (const n of names) if (re.test(n)) next.push(base === '' ? n : `${base}/${n}`);
+        }
+        found = next;
+      }
+      let any = false;
+      for (const f of found) {
+        const resolved = await srcFs.resolve(f);
+        if (resolved === undefined) continue;
+        const node = resolved === '' ? { type: 'directory' } : tree.get(resolved);
+        if (!node) continue;
+        any = true;
+        out.push({ path: resolved, base: f.split('/').pop() ?? '', dir: node.type === 'directory' });
+      }
+      if (!any)
+        throw lineError(line, `"${source}" is not in --from=${from}; check the path (it is relative to that root)`);
+    }
+    return out;
+  }
+
+  /** COPY --from: the matched entries of another stage or image, placed under `dest`, ownership kept unless --chown. */
+  private async copyFromStage(
+    srcFs: StageFs,
+    matched: readonly { path: string; base: string; dir: boolean }[],
+    dest: string,
+    destIsDir: boolean,
+    owner: Owner | undefined,
+    chmod: number | undefined,
+    out: Map<string, TarWriteEntry>,
+  ): Promise<void> {
+    const maps = matched.map((m) => ({
+      from: m.path,
+      dir: m.dir,
+      to: m.dir ? dest : destIsDir ? (dest === '' ? m.base : `${dest}/${m.base}`) : dest,
+    }));
+    const target = (p: string): string | undefined => {
+      for (const m of maps) {
+        if (p === m.from) return m.to;
+        if (m.dir && (m.from === '' || p.startsWith(`${m.from}/`))) {
+          const rel = m.from === '' ? p : p.slice(m.from.length + 1);
+          return m.to === '' ? rel : `${m.to}/${rel}`;
+        }
+      }
+      return undefined;
+    };
+    const entries = await srcFs.collect((p) => target(p) !== undefined);
+    const epoch = this.epoch;
+    for (const [path, e] of [...entries].sort(byPath)) {
+      const name = target(path) as string;
+      if (name === '') continue;
+      const h = e.header;
+      const mtime = typeof h.mtime === 'number' && epoch !== undefined ? Math.min(h.mtime, epoch) : h.mtime;
+      let linkname = h.linkname;
+      if (h.type === 'hardlink') {
+        const t = target(cleanEntryPath(h.linkname ?? '')?.join('/') ?? '');
+        if (t === undefined) continue;
+        linkname = t;
+      }
+      out.set(name, {
+        header: {
+          ...h,
+          name: h.type === 'directory' ? `${name}/` : name,
+          ...(linkname !== undefined ? { linkname } : {}),
+          ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
+          ...(chmod !== undefined && h.type !== 'symlink' ? { mode: chmod } : {}),
+          ...(mtime !== undefined ? { mtime } : {}),
+        },
+        ...(e.body ? { body: e.body } : {}),
+      });
+    }
+  }
+}
+
 /**
- * Builds an image from a Dockerfile without running anything: FROM scratch or a stored image, COPY/ADD from the
- * context (one gzip layer each), and the metadata instructions; RUN fails with its line number. The image is stored
- * as `name`. Same context, Dockerfile, arguments and SOURCE_DATE_EPOCH → same image ID: `created` is
+ * Builds an image from a Dockerfile without running anything: FROM scratch, a stored image or an earlier stage,
+ * COPY/ADD from the context, another stage, an image or a URL (one gzip layer each), WORKDIR's directory, and the
+ * metadata instructions; RUN fails with its line number. Only the stages the target needs are built. The image is
+ * stored as `name`. Same context, Dockerfile, arguments and SOURCE_DATE_EPOCH → same image ID: `created` is
  * SOURCE_DATE_EPOCH (default the epoch, 1970-01-01) and file mtimes are clamped to it when it is set.
  */
 export async function buildImage(store: ImageStore, name: string, options: BuildOptions): Promise<BuildResult> {
@@ -601,7 +1262,8 @@ export async function buildImage(store: ImageStore, name: string, options: Build
   const rules = existsSync(ignorePath) ? parseDockerignore(await readFile(ignorePath, 'utf8')) : [];
   const epoch = sourceDateEpoch(options.env);
   const created = new Date((epoch ?? 0) * 1000).toISOString().replace('.000Z', 'Z');
-  const instructions = (await dockerfileParser()).parse(text).getInstructions();
+  const parser = await dockerfileParser();
+  const instructions = parser.parse(text).getInstructions();
   if (instructions.length === 0) throw new CommandError('DOCKERFILE_INVALID', 'the Dockerfile (or its stdin) is empty');
 
   // The whole Dockerfile is checked for instructions lade cannot run before any work happens.
@@ -612,233 +1274,46 @@ export async function buildImage(store: ImageStore, name: string, options: Build
         'UNSUPPORTED',
         `Dockerfile:${lineOf(inst)}: RUN needs a container runtime; lade builds images without one`,
       );
-    if (
-      ![
-        'FROM',
-        'COPY',
-        'ADD',
-        'ENV',
-        'ARG',
-        'LABEL',
-        'CMD',
-        'ENTRYPOINT',
-        'WORKDIR',
-        'USER',
-        'EXPOSE',
-        'VOLUME',
-        'STOPSIGNAL',
-        'SHELL',
-        'MAINTAINER',
-      ].includes(k)
-    ) {
+    if (!SUPPORTED.includes(k)) {
       throw new CommandError(
         'UNSUPPORTED',
         `Dockerfile:${lineOf(inst)}: ${k || inst.getInstruction()} is not supported by lade build`,
       );
     }
+    if (k === 'ONBUILD') checkTrigger(rawArgs(inst), lineOf(inst));
   }
-  if (
-    instructions[0]?.getKeyword() !== 'FROM' &&
-    !instructions
-      .slice(
-        0,
-        instructions.findIndex((i) => i.getKeyword() === 'FROM'),
-      )
-      .every((i) => i.getKeyword() === 'ARG')
-  ) {
+  const firstFrom = instructions.findIndex((i) => i.getKeyword() === 'FROM');
+  if (firstFrom < 0 || !instructions.slice(0, firstFrom).every((i) => i.getKeyword() === 'ARG')) {
     throw new CommandError(
       'DOCKERFILE_INVALID',
       `Dockerfile:${lineOf(instructions[0] as Instruction)}: the first instruction must be FROM (ARG may come before it)`,
     );
   }
 
-  const buildArgs = options.buildArgs ?? new Map<string, string>();
-  const globalArgs = new Map<string, string>();
   const work = await mkdtemp(join(tmpdir(), 'lade-build-'));
   try {
-    let base: LoadedImage | undefined;
-    let baseSource: ImageSource | undefined;
-    let baseTree: Map<string, TreeEntry> | undefined;
-    let state: ConfigState = { config: {}, cmdSet: false };
-    let history: HistoryEntry[] = [];
-    let layers: LayerBlob[] = [];
-    let platform: Platform = options.platform ?? hostPlatform();
-    let stageArgs = new Map<string, string>();
-    let docker = false;
-    let seenFrom = false;
-    let step = 0;
-    const total = instructions.length;
-    const vars = () => new Map([...globalArgs, ...stageArgs, ...envMap(state.config)]);
-    for (const inst of instructions) {
-      const line = lineOf(inst);
-      const keyword = inst.getKeyword();
-      const raw = rawArgs(inst);
-      step++;
-      await options.onStep?.(`Step ${step}/${total} : ${keyword} ${raw}`);
-      if (keyword === 'ARG') {
-        const prop = (
-          inst as unknown as { getProperty(): { getName(): string; getValue(): string | null } | null }
-        ).getProperty();
-        if (!prop) throw lineError(line, 'ARG needs a name');
-        const argName = prop.getName();
-        const fromDefault = prop.getValue();
-        const value =
-          buildArgs.get(argName) ??
-          (fromDefault !== null ? expandVariables(fromDefault, vars()) : globalArgs.get(argName));
-        const target = seenFrom ? stageArgs : globalArgs;
-        if (value !== undefined) target.set(argName, value);
-        else if (target === stageArgs && globalArgs.has(argName))
-          stageArgs.set(argName, globalArgs.get(argName) as string);
-        if (target === stageArgs)
-          history.push({
-            created,
-            created_by: `ARG ${argName}${value !== undefined ? `=${value}` : ''}`,
-            comment: 'buildkit.dockerfile.v0',
-            empty_layer: true,
-          });
-        continue;
-      }
-      if (keyword === 'FROM') {
-        const words = shellWords(expandVariables(raw, globalArgs)).filter((w) => !w.startsWith('--'));
-        const from = words[0];
-        const platformFlag = flagsOf(inst).get('platform');
-        if (platformFlag) platform = parsePlatform(expandVariables(platformFlag, globalArgs));
-        if (!from) throw lineError(line, 'FROM needs an image name');
-        seenFrom = true;
-        stageArgs = new Map();
-        history = [];
-        layers = [];
-        baseTree = undefined;
-        if (from === 'scratch') {
-          base = undefined;
-          baseSource = undefined;
-          docker = false;
-          state = { config: { Env: [DEFAULT_PATH] }, cmdSet: false };
-        } else {
-          baseSource = store.source(from);
-          try {
-            base = await loadImage(baseSource, { platform });
-          } catch (e) {
-            const code = (e as { code?: string }).code;
-            if (code === 'IMAGE_UNKNOWN' || code === 'MANIFEST_UNKNOWN' || code === 'NAME_UNKNOWN') {
-              throw new CommandError(
-                'IMAGE_UNKNOWN',
-                `Dockerfile:${line}: base image "${from}" is not in the local store; pull it first (lade pull ${from})`,
-                { cause: e },
-              );
-            }
-            throw e;
-          }
-          docker = base.manifest.mediaType === MediaType.DOCKER_MANIFEST;
-          const bc = base.config.config;
-          state = { config: { ...(bc.config ?? {}) }, cmdSet: false, ...(bc.author ? { author: bc.author } : {}) };
-          if (!state.config.Env?.some((e) => e.startsWith('PATH=')))
-            state.config.Env = [DEFAULT_PATH, ...(state.config.Env ?? [])];
-          history = [...(bc.history ?? [])];
-          platform = { architecture: bc.architecture, os: bc.os, ...(bc.variant ? { variant: bc.variant } : {}) };
-        }
-        continue;
-      }
-      if (keyword === 'COPY' || keyword === 'ADD') {
-        const flags = flagsOf(inst);
-        if (flags.has('from'))
-          throw new CommandError(
-            'UNSUPPORTED',
-            `Dockerfile:${line}: ${keyword} --from is not supported by lade build (multi-stage copies need the earlier stage's file system)`,
-          );
-        const args = (jsonForm(raw) ?? shellWords(raw.replace(/(^|\s)--[a-z-]+(=\S*)?/g, ' '))).map((a) =>
-          expandVariables(a, vars()),
-        );
-        if (args.length < 2) throw lineError(line, `${keyword} needs at least one source and a destination`);
-        const destRaw = args[args.length - 1] as string;
-        const sources = args.slice(0, -1);
-        if (keyword === 'ADD' && sources.some((s) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s))) {
-          throw new CommandError(
-            'UNSUPPORTED',
-            `Dockerfile:${line}: ADD from a URL is not supported by lade build; download the file into the context and ADD it`,
-          );
-        }
-        const owner = flags.has('chown')
-          ? parseChown(expandVariables(flags.get('chown') as string, vars()), line)
-          : { uid: 0, gid: 0 };
-        let chmod: number | undefined;
-        if (flags.has('chmod')) {
-          const v = flags.get('chmod') as string;
-          if (!/^[0-7]{3,4}$/.test(v)) throw lineError(line, `--chmod=${v}: give an octal mode such as 755`);
-          chmod = Number.parseInt(v, 8);
-        }
-        const o: CopyOptions = {
-          ...owner,
-          ...(chmod !== undefined ? { chmod } : {}),
-          ...(epoch !== undefined ? { epoch } : {}),
-        };
-        const destAbs = posix.resolve(state.config.WorkingDir || '/', destRaw);
-        const dest = destAbs.slice(1);
-        const matched = sources.flatMap((s) => matchSources(context, s, rules, line));
-        const destIsDir = destRaw.endsWith('/') || matched.length > 1 || destRaw === '.' || destRaw === '/';
-        const out = new Map<string, TarWriteEntry>();
-        for (const m of matched) {
-          const st = lstatSync(m.abs);
-          if (st.isDirectory()) {
-            entriesFor(m.abs, m.rel, dest, rules, { ...o }, out);
-          } else if (keyword === 'ADD' && st.isFile() && (await isTarArchive(m.abs))) {
-            await extractEntries(m.abs, dest, out, o);
-          } else {
-            const name = m.rel.split('/').pop() as string;
-            const target = destIsDir ? (dest === '' ? name : `${dest}/${name}`) : dest;
-            entriesFor(m.abs, m.rel, target, rules, o, out);
-          }
-        }
-        // Parent directories the base lacks are made (0755, root) so the layer stands alone.
-        if (base !== undefined && baseTree === undefined && baseSource !== undefined) {
-          baseTree = new Map((await treeFromImage(baseSource, { image: base, hash: false })).map((e) => [e.path, e]));
-        }
-        const made = new Set<string>();
-        for (const path of [...out.keys()]) {
-          const parts = path.split('/');
-          for (let i = 1; i < parts.length; i++) {
-            const p = parts.slice(0, i).join('/');
-            if (out.has(p) || made.has(p) || baseTree?.has(p)) continue;
-            made.add(p);
-            out.set(p, { header: { name: `${p}/`, type: 'directory', mode: 0o755, mtime: epoch ?? 0 } });
-          }
-        }
-        // A path the base already has as a directory (or a symlink to one) keeps it: no entry replaces it.
-        for (const [path, e] of out) if (e.header.type === 'directory' && baseTree?.has(path)) out.delete(path);
-        const sorted = [...out.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, e]) => e);
-        const blob = await writeLayerBlob(writeTar(sorted, { format: 'pax' }), work, layerMediaType(docker));
-        layers.push(blob);
-        const flagText = [...flags].map(([k, v]) => `--${k}=${v} `).join('');
-        history.push({
-          created,
-          created_by: `${keyword} ${flagText}${raw} # buildkit`,
-          comment: 'buildkit.dockerfile.v0',
-        });
-        continue;
-      }
-      const createdBy = applyMetadata(state, inst, vars(), line);
-      if (createdBy === undefined)
-        throw new CommandError('UNSUPPORTED', `Dockerfile:${line}: ${keyword} is not supported by lade build`);
-      history.push({ created, created_by: createdBy, comment: 'buildkit.dockerfile.v0', empty_layer: true });
-    }
-
-    const bc = base?.config.config;
+    const build = new Build(store, options, context, rules, epoch, created, work, instructions, parser);
+    const st = await build.run();
+    const base = st.fs.base;
     const config: ImageConfig = {
-      architecture: platform.architecture,
-      os: platform.os,
-      ...(platform.variant ? { variant: platform.variant } : {}),
-      ...(state.author ? { author: state.author } : {}),
+      architecture: st.platform.architecture,
+      os: st.platform.os,
+      ...(st.platform.variant ? { variant: st.platform.variant } : {}),
+      ...(st.state.author ? { author: st.state.author } : {}),
       created,
-      config: state.config,
-      rootfs: { type: 'layers', diff_ids: [...(bc?.rootfs.diff_ids ?? []), ...layers.map((l) => l.diffId)] },
-      history,
+      config: st.state.config,
+      rootfs: {
+        type: 'layers',
+        diff_ids: [...(base?.config.config.rootfs.diff_ids ?? []), ...st.fs.layers.map((l) => l.diffId)],
+      },
+      history: st.history,
     };
     const result = await storeImage(store, name, {
       ...(base ? { base } : {}),
-      ...(baseSource ? { baseSource } : {}),
-      layers,
+      ...(st.fs.baseSource ? { baseSource: st.fs.baseSource } : {}),
+      layers: st.fs.layers,
       config,
-      docker,
+      docker: st.docker,
     });
     return { id: result.id, manifest: result.manifest };
   } finally {

@@ -240,6 +240,7 @@ interface BuildFlags {
   buildArg?: string[];
   platform?: string;
   quiet?: boolean;
+  target?: string;
 }
 
 async function build(ctx: CliContext, [context]: string[], flags: BuildFlags): Promise<void> {
@@ -262,6 +263,7 @@ async function build(ctx: CliContext, [context]: string[], flags: BuildFlags): P
     ...(flags.file !== undefined ? { dockerfile: flags.file } : {}),
     buildArgs,
     ...(platform ? { platform } : {}),
+    ...(flags.target !== undefined ? { target: flags.target } : {}),
     env: ctx.io.env,
     ...(quiet ? {} : { onStep: (s: string) => ctx.out(s) }),
   });
@@ -353,6 +355,7 @@ export function registerRootfsCommands(program: LadeCommand, runtime: Runtime): 
       cmd.option('-f, --file <string>', "Name of the Dockerfile (default: 'PATH/Dockerfile')");
       cmd.option('--build-arg <list>', 'Set build-time variables (repeatable)', collect);
       cmd.option('-q, --quiet', 'Suppress the build output and print image ID on success');
+      cmd.option('--target <string>', 'Set the target build stage to build');
       platformFlag(cmd);
     },
     run: build,

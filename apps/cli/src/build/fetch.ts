@@ -1,0 +1,83 @@
+/** `ADD <url>`: the download, its file name and time, and `--checksum`. */
+import { createHash } from 'node:crypto';
+
+/** A downloaded file as ADD places it. */
+export interface Download {
+  /** The name ADD gives it when the destination is a directory. */
+  readonly filename: string;
+  readonly body: Uint8Array;
+  /** Seconds since the epoch from Last-Modified, when the server sent one. */
+  readonly mtime?: number;
+}
+
+/** True for the sources ADD downloads. */
+export function isUrl(source: string): boolean {
+  return /^https?:\/\//i.test(source);
+}
+
+/** True for sources that look like a URL of another scheme (`ftp://`, `git@…` is left to the context). */
+export function isOtherUrl(source: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(source) && !isUrl(source);
+}
+
+/** A failed download, its reason in one line. */
+export class DownloadError extends Error {}
+
+/** `sha256:<hex>` (or sha384/sha512) as `--checksum` takes it; undefined when malformed. */
+export function parseChecksum(value: string): { algorithm: string; hex: string } | undefined {
+  const m = /^(sha256|sha384|sha512):([0-9a-f]+)$/.exec(value);
+  if (!m) return undefined;
+  const want = { sha256: 64, sha384: 96, sha512: 128 }[m[1] as 'sha256' | 'sha384' | 'sha512'];
+  return (m[2] as string).length === want ? { algorithm: m[1] as string, hex: m[2] as string } : undefined;
+}
+
+function filenameOf(url: URL, disposition: string | null): string {
+  const m = disposition ? /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition) : null;
+  const fromHeader = m
+    ? decodeURIComponent(m[1] as string)
+        .split('/')
+        .pop()
+    : undefined;
+  if (fromHeader && fromHeader !== '.' && fromHeader !== '..') return fromHeader;
+  const last = url.pathname.split('/').pop() ?? '';
+  const name = decodeURIComponent(last);
+  return name === '' || name === '.' || name === '..' ? 'index' : name;
+}
+
+/**
+ * Downloads `url` (http or https) as BuildKit's http source does: the file is named by Content-Disposition or the
+ * URL's last path component (`index` when it has none), its time is Last-Modified; `checksum` is verified.
+ */
+export async function download(
+  url: string,
+  checksum?: { algorithm: string; hex: string },
+  signal?: AbortSignal,
+): Promise<Download> {
+  const u = new URL(url);
+  let res: Response;
+  try {
+    res = await fetch(u, { redirect: 'follow', ...(signal ? { signal } : {}) });
+  } catch (e) {
+    const cause = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
+    throw new DownloadError(`cannot download ${url}: ${cause}`);
+  }
+  if (!res.ok) {
+    await res.body?.cancel().catch(() => {});
+    throw new DownloadError(`cannot download ${url}: the server answered ${res.status} ${res.statusText}`.trimEnd());
+  }
+  const body = new Uint8Array(await res.arrayBuffer());
+  if (checksum) {
+    const got = createHash(checksum.algorithm).update(body).digest('hex');
+    if (got !== checksum.hex)
+      throw new DownloadError(
+        `${url} has ${checksum.algorithm}:${got}, not the --checksum ${checksum.algorithm}:${checksum.hex}`,
+      );
+  }
+  const lm = res.headers.get('last-modified');
+  const t = lm ? Date.parse(lm) : Number.NaN;
+  return {
+    filename: filenameOf(new URL(res.url || url), res.headers.get('content-disposition')),
+    body,
+    ...(Number.isFinite(t) ? { mtime: Math.floor(t / 1000) } : {}),
+  };
+}
