@@ -157,7 +157,9 @@ describe('Node adapter', () => {
       [0, 1024 * 1024 - 1],
       [3 * 1024 * 1024, content.length - 1],
     ] as const) {
-      const part = await fetch(`${server.url}/v2/chunks/blobs/${digest}`, { headers: { Range: `bytes=${from}-${to}` } });
+      const part = await fetch(`${server.url}/v2/chunks/blobs/${digest}`, {
+        headers: { Range: `bytes=${from}-${to}` },
+      });
       expect(part.status).toBe(206);
       expect(part.headers.get('content-range')).toBe(`bytes ${from}-${to}/${content.length}`);
       expect(Buffer.from(await part.arrayBuffer()).equals(content.subarray(from, to + 1))).toBe(true);
