@@ -1,4 +1,5 @@
-import { type Digest, isDigest } from '@lade/digest';
+import { createHash } from 'node:crypto';
+import { type Digest, digestAlgorithm, isDigest } from '@lade/digest';
 import { RegistryError } from './errors.js';
 import { manifestMediaType } from './manifest-body.js';
 import { MAX_MANIFEST_SIZE, MediaTypes } from './names.js';
@@ -33,6 +34,7 @@ export class PullThroughCache {
   readonly #tokens = new Map<string, { token: string; until: number }>();
   readonly #tagChecked = new Map<string, number>();
   readonly #fetch: typeof fetch;
+  readonly #fills = new Map<string, Promise<BlobFill | undefined>>();
 
   constructor(options: ProxyOptions) {
     this.#remote = options.remoteUrl.replace(/\/+$/, '');
@@ -133,48 +135,159 @@ export class PullThroughCache {
     return { digest, mediaType: res.headers.get('content-type')?.split(';')[0] || manifestMediaType(bytes), bytes };
   }
 
-  /** Streams a blob from upstream to the client while storing it (verified) for later pulls. */
+  /**
+   * Serves a blob the registry does not hold yet from upstream; returns undefined when upstream does not have it
+   * either, or when it is now in the local store (the caller serves it from there, ranges included).
+   *
+   * - A whole-blob GET streams from the one upstream fetch that also stores the blob: concurrent GETs of the same
+   *   blob share that fetch (those arriving after bytes were already passed on wait and are then served from the
+   *   store). The last chunk reaches clients only after the content matched its digest and was stored.
+   * - A GET with `Range` answers 206 from an upstream range request (or from the store once the blob is there)
+   *   and starts the shared whole-blob fetch in the background, so the blob is cached once.
+   * - HEAD asks upstream for the size (206 with `Content-Range` when a range was asked for); it caches nothing.
+   *
+   * Nothing becomes visible before it was verified: a client going away mid-stream only detaches it from the fetch,
+   * which completes (and caches) or is discarded.
+   */
   async blob(
     store: RegistryStore,
     repo: string,
     digest: Digest,
     method: string,
-    _range: string | null,
+    range: string | null,
   ): Promise<Response | undefined> {
     const path = `/v2/${this.#upstreamName(repo)}/blobs/${digest}`;
-    const res = await this.#request(repo, path, { method: method === 'HEAD' ? 'HEAD' : 'GET' });
+    if (method === 'HEAD') return this.#headBlob(repo, digest, path, range);
+    if (range && /^bytes=\d*-\d*$/.test(range.trim()) && range.trim() !== 'bytes=-') {
+      const fill = this.#fill(store, repo, digest);
+      fill.then((f) => f?.done).catch(() => {});
+      return this.#rangeBlob(repo, digest, path, range, fill);
+    }
+    const fill = await this.#fill(store, repo, digest);
+    if (!fill) return undefined;
+    const stream = fill.subscribe();
+    if (stream) {
+      return new Response(stream, { status: 200, headers: this.#blobHeaders(digest, fill.size) });
+    }
+    await fill.done.catch((err: unknown) => {
+      throw err instanceof RegistryError
+        ? err
+        : new RegistryError('UNAVAILABLE', `fetching blob ${digest} from ${this.#remote} failed: ${String(err)}`, {
+            status: 502,
+          });
+    });
+    return undefined;
+  }
+
+  /** The shared upstream fetch of a blob into a repository: joined when one is running, else started. */
+  #fill(store: RegistryStore, repo: string, digest: Digest): Promise<BlobFill | undefined> {
+    const key = `${repo}@${digest}`;
+    let running = this.#fills.get(key);
+    if (!running) {
+      running = this.#startFill(store, repo, digest);
+      this.#fills.set(key, running);
+      const forget = () => {
+        if (this.#fills.get(key) === running) this.#fills.delete(key);
+      };
+      running.then((f) => (f ? f.done.then(forget, forget) : forget()), forget);
+    }
+    return running;
+  }
+
+  async #startFill(store: RegistryStore, repo: string, digest: Digest): Promise<BlobFill | undefined> {
+    const path = `/v2/${this.#upstreamName(repo)}/blobs/${digest}`;
+    if (await store.statBlob(digest)) {
+      // The content is here already (pulled through another repository): upstream need only confirm this one has it.
+      const head = await this.#request(repo, path, { method: 'HEAD' });
+      await head.body?.cancel();
+      if (head.status === 404) return undefined;
+      if (head.ok) {
+        await store.linkBlob(repo, digest);
+        return { done: Promise.resolve(), size: undefined, subscribe: () => undefined };
+      }
+    }
+    const res = await this.#request(repo, path);
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return undefined;
+    }
     if (!res.ok || !res.body) {
       await res.body?.cancel();
-      if (res.status === 404 || method === 'HEAD') {
-        if (res.ok)
-          return new Response(null, {
-            status: 200,
-            headers: this.#blobHeaders(digest, res.headers.get('content-length')),
-          });
-        return undefined;
-      }
       throw new RegistryError('UNAVAILABLE', `upstream ${this.#remote} answered ${res.status} for blob ${digest}`, {
         status: 502,
       });
     }
-    const [toClient, toStore] = res.body.tee();
-    const id = await store.createUpload(repo);
-    store
-      .finishUpload(repo, id, digest, toStore, `/v2/${repo}/blobs/uploads/${id}`)
-      .catch(() => store.cancelUpload(repo, id).catch(() => {}));
-    return new Response(toClient, {
-      status: 200,
-      headers: this.#blobHeaders(digest, res.headers.get('content-length')),
-    });
+    const length = res.headers.get('content-length');
+    const declared = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
+    return startBlobFill(store, repo, digest, res.body, declared, this.#remote);
   }
 
-  #blobHeaders(digest: Digest, length: string | null): Headers {
+  async #rangeBlob(
+    repo: string,
+    digest: Digest,
+    path: string,
+    range: string,
+    fill: Promise<BlobFill | undefined>,
+  ): Promise<Response | undefined> {
+    const res = await this.#request(repo, path, { headers: { Range: range } });
+    const contentRange = res.headers.get('content-range');
+    if (res.status === 206 && res.body && contentRange && /^bytes \d+-\d+\/(\d+|\*)$/.test(contentRange)) {
+      const h = this.#blobHeaders(digest, res.headers.get('content-length'));
+      h.set('Content-Range', contentRange);
+      return new Response(res.body, { status: 206, headers: h });
+    }
+    await res.body?.cancel();
+    if (res.status === 416) {
+      throw new RegistryError('RANGE_INVALID', `range ${range} is outside blob ${digest}`, {
+        status: 416,
+        ...(contentRange ? { headers: { 'Content-Range': contentRange } } : {}),
+      });
+    }
+    if (res.status === 404) return undefined;
+    if (!res.ok) {
+      throw new RegistryError('UNAVAILABLE', `upstream ${this.#remote} answered ${res.status} for blob ${digest}`, {
+        status: 502,
+      });
+    }
+    // Upstream ignored the range: serve it from the store once the shared fetch has cached the blob.
+    const f = await fill;
+    await f?.done;
+    return undefined;
+  }
+
+  async #headBlob(repo: string, digest: Digest, path: string, range: string | null): Promise<Response | undefined> {
+    const res = await this.#request(repo, path, { method: 'HEAD' });
+    await res.body?.cancel();
+    if (res.status === 404) return undefined;
+    if (!res.ok) {
+      throw new RegistryError('UNAVAILABLE', `upstream ${this.#remote} answered ${res.status} for blob ${digest}`, {
+        status: 502,
+      });
+    }
+    const length = res.headers.get('content-length');
+    const size = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
+    const r = size === undefined ? undefined : parseRange(range, size);
+    if (r === 'unsatisfiable') {
+      throw new RegistryError('RANGE_INVALID', `range ${range} is outside blob ${digest} of ${size} bytes`, {
+        status: 416,
+        headers: { 'Content-Range': `bytes */${size}` },
+      });
+    }
+    if (!r) return new Response(null, { status: 200, headers: this.#blobHeaders(digest, length) });
+    const h = this.#blobHeaders(digest, r.end - r.start + 1);
+    h.set('Content-Range', `bytes ${r.start}-${r.end}/${size}`);
+    return new Response(null, { status: 206, headers: h });
+  }
+
+  #blobHeaders(digest: Digest, length: string | number | null | undefined): Headers {
     const h = new Headers({
       'Docker-Distribution-API-Version': 'registry/2.0',
       'Content-Type': 'application/octet-stream',
       'Docker-Content-Digest': digest,
+      'Accept-Ranges': 'bytes',
+      ETag: `"${digest}"`,
     });
-    if (length) h.set('Content-Length', length);
+    if (length !== null && length !== undefined) h.set('Content-Length', String(length));
     return h;
   }
 
@@ -188,4 +301,202 @@ export class PullThroughCache {
     const body = (await res.json()) as { tags?: string[] | null };
     return [...(body.tags ?? [])].sort();
   }
+}
+
+/** One upstream fetch of a blob that stores it and feeds the clients attached to it. */
+interface BlobFill {
+  /** Settles when the blob is stored and visible in the repository (or the fetch failed and nothing was kept). */
+  readonly done: Promise<void>;
+  /** The size upstream declared, when it did. */
+  readonly size: number | undefined;
+  /** A stream of the whole blob for one more client; undefined once bytes were passed on (wait for `done`). */
+  subscribe(): ReadableStream<Uint8Array> | undefined;
+}
+
+/** Bytes queued per attached client before the shared fetch waits for it. */
+const CLIENT_BUFFER = 4 * 1024 * 1024;
+/** A client that reads nothing for this long is detached, so it cannot stall the fetch for the others. */
+const STALLED_CLIENT_MS = 30_000;
+
+interface Subscriber {
+  controller?: ReadableStreamDefaultController<Uint8Array>;
+  wake?: (() => void) | undefined;
+}
+
+function startBlobFill(
+  store: RegistryStore,
+  repo: string,
+  digest: Digest,
+  body: ReadableStream<Uint8Array>,
+  declared: number | undefined,
+  remote: string,
+): Promise<BlobFill> {
+  const upstream = body.getReader();
+  const subscribers = new Set<Subscriber>();
+  const hash = createHash(digestAlgorithm(digest));
+  let received = 0;
+  let passedOn = false;
+  let verified = false;
+  let held: Uint8Array | undefined;
+
+  const detach = (sub: Subscriber, err?: unknown) => {
+    if (!subscribers.delete(sub)) return;
+    if (err !== undefined) {
+      try {
+        sub.controller?.error(err);
+      } catch {
+        // already closed or cancelled
+      }
+    }
+    sub.wake?.();
+  };
+  const send = (chunk: Uint8Array) => {
+    passedOn = true;
+    for (const sub of subscribers) {
+      try {
+        sub.controller!.enqueue(chunk);
+      } catch {
+        detach(sub);
+      }
+    }
+  };
+  /** Waits until every attached client has room (the fetch goes at the pace of its readers, never buffering more). */
+  const room = () =>
+    Promise.all(
+      [...subscribers]
+        .filter((sub) => (sub.controller?.desiredSize ?? 1) <= 0)
+        .map(
+          (sub) =>
+            new Promise<void>((resolve) => {
+              const timer = setTimeout(
+                () =>
+                  detach(
+                    sub,
+                    new RegistryError('UNAVAILABLE', `client read nothing of blob ${digest} for 30 s; it was cut off`),
+                  ),
+                STALLED_CLIENT_MS,
+              );
+              sub.wake = () => {
+                clearTimeout(timer);
+                sub.wake = undefined;
+                resolve();
+              };
+            }),
+        ),
+    );
+
+  const toStore = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { done, value } = await upstream.read();
+        if (done) {
+          const actual = `${digestAlgorithm(digest)}:${hash.digest('hex')}`;
+          if (actual !== digest || (declared !== undefined && received !== declared)) {
+            controller.error(
+              new RegistryError(
+                'UNAVAILABLE',
+                `upstream ${remote} sent ${received} bytes with digest ${actual} for blob ${digest}; nothing was cached`,
+                { status: 502 },
+              ),
+            );
+            return;
+          }
+          verified = true;
+          controller.close();
+          return;
+        }
+        received += value.byteLength;
+        hash.update(value);
+        await room();
+        if (held) send(held);
+        held = value;
+        controller.enqueue(value);
+      },
+      async cancel(reason) {
+        await upstream.cancel(reason).catch(() => {});
+      },
+    },
+    { highWaterMark: 0 },
+  );
+
+  const finish = (err?: unknown) => {
+    if (err === undefined || verified) {
+      // Verified content reaches the clients even if storing it failed; the next pull fetches it again.
+      if (held) send(held);
+      held = undefined;
+      for (const sub of [...subscribers]) {
+        try {
+          sub.controller?.close();
+        } catch {
+          // cancelled meanwhile
+        }
+        detach(sub);
+      }
+    } else {
+      for (const sub of [...subscribers]) detach(sub, err);
+    }
+  };
+
+  return (async () => {
+    let id: string;
+    try {
+      id = await store.createUpload(repo);
+    } catch (err) {
+      await upstream.cancel(err).catch(() => {});
+      throw err;
+    }
+    const done = store.finishUpload(repo, id, digest, toStore, `/v2/${repo}/blobs/uploads/${id}`).then(
+      () => finish(),
+      async (err: unknown) => {
+        finish(err);
+        await upstream.cancel(err).catch(() => {});
+        await store.cancelUpload(repo, id).catch(() => {});
+        throw err;
+      },
+    );
+    done.catch(() => {});
+    return {
+      done,
+      size: declared,
+      subscribe() {
+        if (passedOn) return undefined;
+        const sub: Subscriber = {};
+        subscribers.add(sub);
+        return new ReadableStream<Uint8Array>(
+          {
+            start(controller) {
+              sub.controller = controller;
+            },
+            pull() {
+              sub.wake?.();
+            },
+            cancel() {
+              detach(sub);
+            },
+          },
+          { highWaterMark: CLIENT_BUFFER, size: (chunk) => chunk.byteLength },
+        );
+      },
+    };
+  })();
+}
+
+/** A single `Range: bytes=…` against a size: the inclusive range, 'unsatisfiable', or undefined (no usable range). */
+function parseRange(value: string | null, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+  if (!value) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(value.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) return 'unsatisfiable';
+    start = Math.max(size - suffix, 0);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (start >= size || end < start) return 'unsatisfiable';
+  return { start, end };
 }
