@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type PeerRegistry, peersAvailable, startRegistry, tempDir } from '@lade/test-support';
@@ -29,7 +29,7 @@ async function pushUpstream(upstream: PeerRegistry, repo: string, bytes: Uint8Ar
   const put = await fetch(location, {
     method: 'PUT',
     headers: { Authorization: basicUp, 'Content-Type': 'application/octet-stream' },
-    body: bytes,
+    body: bytes as BodyInit,
   });
   expect(put.status).toBe(201);
   return digest;
