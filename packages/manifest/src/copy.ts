@@ -1,4 +1,5 @@
 // copy: the one walk behind pull, push, save, load and `lade copy` — from any ImageSource to any ImageSink.
+import { setMaxListeners } from 'node:events';
 import { type Digest, LadeError, verifyingStream } from '@lade/digest';
 import { readBounded } from './bounded-read.js';
 import {
@@ -152,6 +153,8 @@ export async function copy(source: ImageSource, sink: ImageSink, options: CopyOp
     outer.addEventListener('abort', onOuterAbort, { once: true });
   }
   const signal = controller.signal;
+  // Every blob in flight listens on this signal several times (pipes, reads, the sink): not a leak.
+  setMaxListeners(0, signal);
   const emit = (event: CopyEvent) => {
     try {
       options.onProgress?.(event);

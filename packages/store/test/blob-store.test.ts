@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Digest, hash } from '@lade/digest';
 import { tempDir } from '@lade/test-support';
@@ -205,6 +205,30 @@ describe('FsBlobStore on disk', () => {
     expect(await readdir(join(t.path, 'blobs', 'sha256'))).toEqual([helloDigest.slice(7)]);
     expect(await readdir(join(t.path, '.lade-ingest'))).toEqual([]);
     expect(store.blobPath(helloDigest)).toBe(join(t.path, 'blobs', 'sha256', helloDigest.slice(7)));
+  });
+
+  it('writes the exact bytes of content arriving in many uneven chunks (gathered into batched writes)', async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    const store = new FsBlobStore(t.path, { fsync: false });
+    const big = new Uint8Array(5 * 1024 * 1024 + 13).map((_, i) => (i * 7 + (i >> 9)) % 256);
+    const d = hash(big) as Digest;
+    // chunks from 1 byte to 300 KiB, so batches end mid-chunk and some hold hundreds of chunks
+    let seed = 17;
+    let off = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (off >= big.length) return c.close();
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        const n = seed % 7 === 0 ? 300 * 1024 : (seed % 4096) + 1;
+        c.enqueue(big.slice(off, off + n));
+        off += n;
+      },
+    });
+    await store.ingest({ digest: d, size: big.byteLength }, stream);
+    const back = Buffer.from(await readFile(store.blobPath(d)));
+    expect(back.length).toBe(big.length);
+    expect(back.equals(Buffer.from(big))).toBe(true);
   });
 
   it('streams a large blob in bounded chunks', async () => {
