@@ -66,10 +66,11 @@ describe('lade build: multi-stage builds, --target, COPY --from, ARG before FROM
     const c = await config('multi');
     expect(c.rootfs.diff_ids).toHaveLength(3);
     expect(c.config?.Env).toEqual(['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
+    // BuildKit's history text leaves --from out (and keeps --chown/--chmod).
     expect(c.history?.map((h) => h.created_by)).toEqual([
-      'COPY --from=mid /out /app # buildkit',
-      'COPY --from=0 /out/a.txt /single.txt # buildkit',
-      'COPY --from=builder /out/link /out/sub /both/ # buildkit',
+      'COPY /out /app # buildkit',
+      'COPY /out/a.txt /single.txt # buildkit',
+      'COPY /out/link /out/sub /both/ # buildkit',
       'ENTRYPOINT ["/app/a.txt"]',
     ]);
     const rootfs = await unpack('multi');
@@ -236,5 +237,26 @@ describe('lade build: multi-stage builds, --target, COPY --from, ARG before FROM
       'Error: Dockerfile:3: the ONBUILD trigger "RUN make" of runs is a RUN, which needs a container runtime; lade builds images without one\n',
     );
     expect(await tags()).toEqual(['runs:latest']);
+  });
+  it('gives FROM lines and declaring stages the automatic platform ARGs, and writes expanded COPY history text', async () => {
+    writeFileSync(join(ctx, 'one'), '1\n');
+    expect((await build('x-arm64:1', 'FROM scratch\nCOPY one /v\n', ['--platform', 'linux/arm64'])).stderr).toBe('');
+    const df = [
+      'FROM x-${TARGETARCH}:1',
+      'ARG TARGETPLATFORM',
+      'ARG TARGETOS',
+      'ARG D=/dest',
+      'ARG U=7',
+      'ENV P=$TARGETPLATFORM O=$TARGETOS A=x$TARGETARCH',
+      'COPY --chmod=600 --chown=${U} one $D/',
+      '',
+    ].join('\n');
+    const r = await build('auto', df, ['--platform', 'linux/arm64']);
+    expect(r.stderr).toBe('');
+    const c = await config('auto');
+    expect(c.architecture).toBe('arm64');
+    // TARGETARCH is not declared in the stage, so it is empty there.
+    expect(c.config?.Env?.slice(1)).toEqual(['P=linux/arm64', 'O=linux', 'A=x']);
+    expect(c.history?.at(-1)?.created_by).toBe('COPY --chown=7 --chmod=600 one /dest/ # buildkit');
   });
 });

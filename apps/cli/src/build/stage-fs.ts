@@ -44,6 +44,8 @@ const MAX_HOPS = 40;
 
 export class StageFs {
   private tree: Map<string, FsNode> | undefined;
+  /** File contents read so far, by `<layer count>:<path>` (a new layer makes new keys). */
+  private readonly files = new Map<string, Uint8Array | undefined>();
 
   constructor(
     readonly base: LoadedImage | undefined,
@@ -54,8 +56,9 @@ export class StageFs {
     this.tree = tree;
   }
 
-  /** A copy that can grow on its own (a stage built FROM another stage). */
+  /** A copy that can grow on its own (a stage built FROM another stage); an unread base tree stays unread. */
   async clone(): Promise<StageFs> {
+    if (this.tree === undefined && this.layers.length === 0) return new StageFs(this.base, this.baseSource);
     return new StageFs(this.base, this.baseSource, [...this.layers], new Map(await this.nodes()));
   }
 
@@ -221,6 +224,8 @@ export class StageFs {
     if (!resolved) return undefined;
     const node = (await this.nodes()).get(resolved);
     if (node?.type !== 'file') return undefined;
-    return (await this.collect((p) => p === resolved)).get(resolved)?.body;
+    const key = `${this.layers.length}:${resolved}`;
+    if (!this.files.has(key)) this.files.set(key, (await this.collect((p) => p === resolved)).get(resolved)?.body);
+    return this.files.get(key);
   }
 }

@@ -694,6 +694,8 @@ class Build {
   private readonly building = new Set<number>();
   private readonly images = new Map<string, StageFs>();
   private readonly globalArgs = new Map<string, string>();
+  /** BuildKit's automatic platform arguments (TARGETPLATFORM, BUILDARCH, …): in FROM lines, and in stages that declare them. */
+  private readonly autoArgs = new Map<string, string>();
   private step = 0;
 
   constructor(
@@ -706,7 +708,23 @@ class Build {
     private readonly work: string,
     private readonly instructions: Instruction[],
     private readonly parser: typeof import('dockerfile-ast').DockerfileParser,
-  ) {}
+  ) {
+    const add = (prefix: string, p: Platform) => {
+      // containerd's normal form: arm64's default variant v8 is left out (linux/arm64).
+      const variant = p.architecture === 'arm64' && p.variant === 'v8' ? '' : (p.variant ?? '');
+      this.autoArgs.set(`${prefix}PLATFORM`, `${p.os}/${p.architecture}${variant ? `/${variant}` : ''}`);
+      this.autoArgs.set(`${prefix}OS`, p.os);
+      this.autoArgs.set(`${prefix}ARCH`, p.architecture);
+      this.autoArgs.set(`${prefix}VARIANT`, variant);
+    };
+    add('BUILD', hostPlatform());
+    add('TARGET', options.platform ?? hostPlatform());
+  }
+
+  /** What FROM lines expand: the global ARGs over the automatic ones. */
+  private fromVars(): Map<string, string> {
+    return new Map([...this.autoArgs, ...this.globalArgs]);
+  }
 
   private async announce(inst: Instruction): Promise<void> {
     this.step++;
@@ -720,7 +738,7 @@ class Build {
     let current: StageDef | undefined;
     for (const inst of this.instructions) {
       if (inst.getKeyword() === 'FROM') {
-        const words = shellWords(expandVariables(rawArgs(inst), this.globalArgs)).filter((w) => !w.startsWith('--'));
+        const words = shellWords(expandVariables(rawArgs(inst), this.fromVars())).filter((w) => !w.startsWith('--'));
         const name = words.length >= 3 && words[1]?.toLowerCase() === 'as' ? words[2]?.toLowerCase() : undefined;
         if (name !== undefined && this.stages.some((s) => s.name === name))
           throw lineError(lineOf(inst), `the stage name "${name}" is already used; give each stage its own name`);
@@ -730,8 +748,9 @@ class Build {
       else {
         // ARG before the first FROM: a global argument, usable in FROM lines.
         await this.announce(inst);
-        const { name, value } = this.argValue(inst, this.globalArgs, buildArgs);
-        if (value !== undefined) this.globalArgs.set(name, value);
+        const { name, value } = this.argValue(inst, this.fromVars(), buildArgs);
+        const v = value ?? this.autoArgs.get(name);
+        if (v !== undefined) this.globalArgs.set(name, v);
       }
     }
     let target = this.stages.length - 1;
@@ -820,12 +839,12 @@ class Build {
   private async runStage(def: StageDef): Promise<StageState> {
     const line = lineOf(def.from);
     await this.announce(def.from);
-    const words = shellWords(expandVariables(rawArgs(def.from), this.globalArgs)).filter((w) => !w.startsWith('--'));
+    const words = shellWords(expandVariables(rawArgs(def.from), this.fromVars())).filter((w) => !w.startsWith('--'));
     const from = words[0];
     if (!from) throw lineError(line, 'FROM needs an image name');
     let platform: Platform = this.options.platform ?? hostPlatform();
     const platformFlag = flagsOf(def.from).get('platform');
-    if (platformFlag) platform = parsePlatform(expandVariables(platformFlag, this.globalArgs));
+    if (platformFlag) platform = parsePlatform(expandVariables(platformFlag, this.fromVars()));
     let st: StageState;
     const ref = this.stageRef(from, def.index, line, false);
     if (from === 'scratch') {
@@ -909,7 +928,7 @@ class Build {
       case 'ARG': {
         const { name, value } = this.argValue(inst, this.vars(st), this.options.buildArgs ?? new Map());
         // A global ARG is visible in a stage once the stage declares it again.
-        const v = value ?? this.globalArgs.get(name);
+        const v = value ?? this.globalArgs.get(name) ?? this.autoArgs.get(name);
         if (v !== undefined) st.stageArgs.set(name, v);
         entry(`ARG ${name}${v !== undefined ? `=${v}` : ''}`);
         return;
@@ -1029,8 +1048,11 @@ class Build {
       if (!sources.every(isUrl)) throw lineError(line, 'ADD --checksum works only with http(s) sources; drop it');
     }
     let owner: Owner | undefined;
+    let chownSpec: string | undefined;
+    let chmodText: string | undefined;
     if (flags.has('chown')) {
       const spec = expandVariables(flags.get('chown') as string, vars);
+      chownSpec = spec;
       if (spec === '') throw lineError(line, '--chown needs USER[:GROUP]');
       try {
         owner = await resolveOwner(spec, this.reader(st), true);
@@ -1047,6 +1069,7 @@ class Build {
       const v = expandVariables(flags.get('chmod') as string, vars);
       if (!/^[0-7]{3,4}$/.test(v)) throw lineError(line, `--chmod=${v}: give an octal mode such as 755`);
       chmod = Number.parseInt(v, 8);
+      chmodText = v;
     }
     const epoch = this.epoch;
     const o: CopyOptions = {
@@ -1137,8 +1160,14 @@ class Build {
     // A path the stage already has as a directory keeps it: no entry replaces it.
     for (const [path, e] of out)
       if (e.header.type === 'directory' && tree.get(path)?.type === 'directory') out.delete(path);
-    const flagText = [...flags].map(([k, v]) => `--${k}=${v} `).join('');
-    await this.commitLayer(st, [...out.values()], `${keyword} ${flagText}${raw}`, true);
+    // BuildKit's history text: the instruction, --chown and --chmod as given, then the expanded sources and destination.
+    const createdBy = [
+      keyword,
+      ...(chownSpec !== undefined ? [`--chown=${chownSpec}`] : []),
+      ...(chmodText !== undefined ? [`--chmod=${chmodText}`] : []),
+      ...args,
+    ].join(' ');
+    await this.commitLayer(st, [...out.values()], createdBy, true);
   }
 
   /** The paths of `srcFs` that COPY --from sources name (globs matched there; symlinks in them followed). */
