@@ -15,6 +15,11 @@ export interface ProxyOptions {
   readonly tagTtlMs?: number;
   /** The fetch used to reach upstream (default: global fetch). */
   readonly fetch?: typeof fetch;
+  /**
+   * Clients pulling a blob that is being fetched share one upstream fetch, which goes at the pace of its slowest
+   * reader; a client that reads nothing for this long is cut off so it cannot stall the others (default 30 s).
+   */
+  readonly stalledClientMs?: number;
 }
 
 const ACCEPT = [
@@ -157,26 +162,42 @@ export class PullThroughCache {
     range: string | null,
   ): Promise<Response | undefined> {
     const path = `/v2/${this.#upstreamName(repo)}/blobs/${digest}`;
-    if (method === 'HEAD') return this.#headBlob(repo, digest, path, range);
+    if (method === 'HEAD') {
+      return this.#headBlob(repo, digest, path, range).catch((err: unknown) => {
+        throw this.#unavailable(err, digest);
+      });
+    }
     if (range && /^bytes=\d*-\d*$/.test(range.trim()) && range.trim() !== 'bytes=-') {
       const fill = this.#fill(store, repo, digest);
       fill.then((f) => f?.done).catch(() => {});
-      return this.#rangeBlob(repo, digest, path, range, fill);
+      return this.#rangeBlob(repo, digest, path, range, fill).catch((err: unknown) => {
+        throw this.#unavailable(err, digest);
+      });
     }
-    const fill = await this.#fill(store, repo, digest);
+    let fill: BlobFill | undefined;
+    try {
+      fill = await this.#fill(store, repo, digest);
+    } catch (err) {
+      throw this.#unavailable(err, digest);
+    }
     if (!fill) return undefined;
     const stream = fill.subscribe();
     if (stream) {
       return new Response(stream, { status: 200, headers: this.#blobHeaders(digest, fill.size) });
     }
     await fill.done.catch((err: unknown) => {
-      throw err instanceof RegistryError
-        ? err
-        : new RegistryError('UNAVAILABLE', `fetching blob ${digest} from ${this.#remote} failed: ${String(err)}`, {
-            status: 502,
-          });
+      throw this.#unavailable(err, digest);
     });
     return undefined;
+  }
+
+  #unavailable(err: unknown, digest: Digest): RegistryError {
+    if (err instanceof RegistryError) return err;
+    return new RegistryError(
+      'UNAVAILABLE',
+      `fetching blob ${digest} from upstream ${this.#remote} failed (${(err as Error)?.message ?? String(err)}); try again`,
+      { status: 502 },
+    );
   }
 
   /** The shared upstream fetch of a blob into a repository: joined when one is running, else started. */
@@ -219,7 +240,15 @@ export class PullThroughCache {
     }
     const length = res.headers.get('content-length');
     const declared = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
-    return startBlobFill(store, repo, digest, res.body, declared, this.#remote);
+    return startBlobFill(
+      store,
+      repo,
+      digest,
+      res.body,
+      declared,
+      this.#remote,
+      this.#options.stalledClientMs ?? 30_000,
+    );
   }
 
   async #rangeBlob(
@@ -315,8 +344,6 @@ interface BlobFill {
 
 /** Bytes queued per attached client before the shared fetch waits for it. */
 const CLIENT_BUFFER = 4 * 1024 * 1024;
-/** A client that reads nothing for this long is detached, so it cannot stall the fetch for the others. */
-const STALLED_CLIENT_MS = 30_000;
 
 interface Subscriber {
   controller?: ReadableStreamDefaultController<Uint8Array>;
@@ -330,6 +357,7 @@ function startBlobFill(
   body: ReadableStream<Uint8Array>,
   declared: number | undefined,
   remote: string,
+  stalledMs: number,
 ): Promise<BlobFill> {
   const upstream = body.getReader();
   const subscribers = new Set<Subscriber>();
@@ -372,9 +400,12 @@ function startBlobFill(
                 () =>
                   detach(
                     sub,
-                    new RegistryError('UNAVAILABLE', `client read nothing of blob ${digest} for 30 s; it was cut off`),
+                    new RegistryError(
+                      'UNAVAILABLE',
+                      `client read nothing of blob ${digest} for ${stalledMs} ms; it was cut off, pull again`,
+                    ),
                   ),
-                STALLED_CLIENT_MS,
+                stalledMs,
               );
               sub.wake = () => {
                 clearTimeout(timer);

@@ -112,13 +112,14 @@ describe.runIf(peersAvailable('docker-registry'))('pull-through cache: blob rang
   });
 
   /** A fresh cache (its own storage) in front of the upstream, and the upstream calls it makes. */
-  function makeCache(): { registry: Registry; calls: UpstreamCall[] } {
+  function makeCache(options: { stalledClientMs?: number } = {}): { registry: Registry; calls: UpstreamCall[] } {
     const calls: UpstreamCall[] = [];
     const proxy = new PullThroughCache({
       remoteUrl: upstream.url,
       username: 'up',
       password: 'secret',
       fetch: countingFetch(calls),
+      ...options,
     });
     const registry = createRegistry({ storage: new FilesystemDriver(join(dir.path, `cache-${n++}`)), proxy });
     return { registry, calls };
@@ -235,6 +236,42 @@ describe.runIf(peersAvailable('docker-registry'))('pull-through cache: blob rang
     } finally {
       await server.close();
     }
+  });
+
+  it('a client that reads nothing is cut off after stalledClientMs and does not stall the others', async () => {
+    const { registry, calls } = makeCache({ stalledClientMs: 300 });
+    const { bytes, digest } = blobs.shared!;
+    const url = `http://cache.test/v2/lib/data/blobs/${digest}`;
+    const [stalled, reading] = await Promise.all([registry.fetch(new Request(url)), registry.fetch(new Request(url))]);
+    expect([stalled.status, reading.status]).toEqual([200, 200]);
+    const started = Date.now();
+    expect(sha256(await readAll(reading.body))).toBe(digest);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    await expect(readAll(stalled.body)).rejects.toThrow(/read nothing/);
+    expect((await waitCached(registry, 'lib/data', digest)).equals(bytes)).toBe(true);
+    expect(wholeGets(calls, digest)).toBe(1);
+  });
+
+  it('answers 502 UNAVAILABLE naming the upstream when it cannot be reached, and caches nothing', async () => {
+    const proxy = new PullThroughCache({ remoteUrl: 'http://127.0.0.1:9' });
+    const registry = createRegistry({ storage: new FilesystemDriver(join(dir.path, `cache-${n++}`)), proxy });
+    const { digest } = blobs.small!;
+    for (const [method, headers] of [
+      ['GET', {}],
+      ['GET', { Range: 'bytes=0-9' }],
+      ['HEAD', {}],
+    ] as const) {
+      const res = await registry.fetch(
+        new Request(`http://cache.test/v2/lib/data/blobs/${digest}`, { method, headers }),
+      );
+      expect({ method, headers, status: res.status }).toEqual({ method, headers, status: 502 });
+      if (method === 'GET') {
+        const body = (await res.json()) as { errors: { code: string; message: string }[] };
+        expect(body.errors[0]!.code).toBe('UNAVAILABLE');
+        expect(body.errors[0]!.message).toContain('127.0.0.1:9');
+      }
+    }
+    expect(await registry.store.statBlob(digest as never)).toBeUndefined();
   });
 
   it('a client going away mid-stream never leaves a partial blob visible; the blob is cached whole', async () => {
