@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -163,9 +163,10 @@ describe('lade build: ADD from http(s) URLs and local archives', () => {
     expect(st.mode & 0o7777).toBe(0o600);
     expect(Math.floor(st.mtimeMs / 1000)).toBe(Date.parse('2015-10-21T07:28:00Z') / 1000);
     expect(readFileSync(join(rootfs, 'bin/renamed'), 'utf8')).toBe('#!/bin/sh\necho tool\n');
-    // Content-Disposition names a download; a URL without a path gives `index`.
-    expect(readFileSync(join(rootfs, 'dl/named.txt'), 'utf8')).toBe('named\n');
-    expect(readFileSync(join(rootfs, 'dl/index'), 'utf8')).toBe('index\n');
+    // The URL's path names a download (Content-Disposition does not, as in BuildKit); no path gives `__unnamed__`.
+    expect(readFileSync(join(rootfs, 'dl/download'), 'utf8')).toBe('named\n');
+    expect(readFileSync(join(rootfs, 'dl/__unnamed__'), 'utf8')).toBe('index\n');
+    expect(readdirSync(join(rootfs, 'dl')).sort()).toEqual(['__unnamed__', 'download']);
     // A downloaded archive is never extracted; --chmod and --chown apply to it.
     const kept = statSync(join(rootfs, 'keep/bundle.tar.gz'));
     expect(kept.mode & 0o7777).toBe(0o755);
@@ -195,6 +196,10 @@ describe('lade build: ADD from http(s) URLs and local archives', () => {
       [
         `ADD --checksum=sha256:${sha} Dockerfile /t`,
         'Error: Dockerfile:2: ADD --checksum works only with http(s) sources; drop it\n',
+      ],
+      [
+        `ADD --checksum=sha256:${sha} ${base}/files/tool.sh ${base}/ /d/`,
+        'Error: Dockerfile:2: ADD --checksum takes one source; give each URL its own ADD\n',
       ],
       [
         `ADD ${base}/nothing /t`,

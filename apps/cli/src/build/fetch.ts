@@ -31,22 +31,21 @@ export function parseChecksum(value: string): { algorithm: string; hex: string }
   return (m[2] as string).length === want ? { algorithm: m[1] as string, hex: m[2] as string } : undefined;
 }
 
-function filenameOf(url: URL, disposition: string | null): string {
-  const m = disposition ? /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition) : null;
-  const fromHeader = m
-    ? decodeURIComponent(m[1] as string)
-        .split('/')
-        .pop()
-    : undefined;
-  if (fromHeader && fromHeader !== '.' && fromHeader !== '..') return fromHeader;
-  const last = url.pathname.split('/').pop() ?? '';
-  const name = decodeURIComponent(last);
-  return name === '' || name === '.' || name === '..' ? 'index' : name;
+/** The name BuildKit gives a download: the last element of the URL's path (`__unnamed__` when it has none). */
+function filenameOf(url: URL): string {
+  let path: string;
+  try {
+    path = decodeURIComponent(url.pathname);
+  } catch {
+    path = url.pathname;
+  }
+  const base = path.replace(/\/+$/, '').split('/').pop() ?? '';
+  return base === '' || base === '.' ? '__unnamed__' : base;
 }
 
 /**
- * Downloads `url` (http or https) as BuildKit's http source does: the file is named by Content-Disposition or the
- * URL's last path component (`index` when it has none), its time is Last-Modified; `checksum` is verified.
+ * Downloads `url` (http or https) as BuildKit's ADD does: the file is named by the URL's last path component (not by
+ * Content-Disposition), its time is Last-Modified; `checksum` is verified.
  */
 export async function download(
   url: string,
@@ -76,7 +75,7 @@ export async function download(
   const lm = res.headers.get('last-modified');
   const t = lm ? Date.parse(lm) : Number.NaN;
   return {
-    filename: filenameOf(new URL(res.url || url), res.headers.get('content-disposition')),
+    filename: filenameOf(u),
     body,
     ...(Number.isFinite(t) ? { mtime: Math.floor(t / 1000) } : {}),
   };

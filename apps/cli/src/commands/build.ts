@@ -1045,6 +1045,7 @@ class Build {
       const v = expandVariables(flags.get('checksum') as string, vars);
       checksum = parseChecksum(v);
       if (!checksum) throw lineError(line, `--checksum=${v}: give a digest such as sha256:<64 hex digits>`);
+      if (sources.length !== 1) throw lineError(line, 'ADD --checksum takes one source; give each URL its own ADD');
       if (!sources.every(isUrl)) throw lineError(line, 'ADD --checksum works only with http(s) sources; drop it');
     }
     let owner: Owner | undefined;
