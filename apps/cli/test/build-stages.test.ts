@@ -259,4 +259,20 @@ describe('lade build: multi-stage builds, --target, COPY --from, ARG before FROM
     expect(c.config?.Env?.slice(1)).toEqual(['P=linux/arm64', 'O=linux', 'A=x']);
     expect(c.history?.at(-1)?.created_by).toBe('COPY --chown=7 --chmod=600 one /dest/ # buildkit');
   });
+  it('declares several ARGs on one line (later defaults see earlier ones) and checks stage names', async () => {
+    const r = await build('args', 'FROM scratch\nARG A=1 B=${A}2 C\nENV X=$A$B$C\n', ['--build-arg', 'C=3']);
+    expect(r.stderr).toBe('');
+    const c = await config('args');
+    expect(c.config?.Env).toContain('X=1123');
+    expect(c.history?.[0]?.created_by).toBe('ARG A=1 B=12 C=3');
+    const bad = await build('bad', 'FROM scratch AS 1st\n');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe(
+      `Error: Dockerfile:1: invalid stage name "1st"; start with a letter and use letters, digits, '-', '_' and '.'\n`,
+    );
+    const twice = await build('bad', 'FROM scratch AS a\nFROM scratch AS A\n');
+    expect(twice.stderr).toBe(
+      'Error: Dockerfile:2: the stage name "a" is already used; give each stage its own name\n',
+    );
+  });
 });

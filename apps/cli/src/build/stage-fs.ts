@@ -88,6 +88,12 @@ export class StageFs {
       const path = cleanEntryPath(e.header.name)?.join('/');
       if (!path) continue;
       const type = e.header.type ?? (e.header.name.endsWith('/') ? 'directory' : 'file');
+      if (type === 'hardlink') {
+        // A hardlink is its target's file under another name.
+        const target = tree.get(cleanEntryPath(e.header.linkname ?? '')?.join('/') ?? '');
+        if (target) tree.set(path, target);
+        continue;
+      }
       const old = tree.get(path);
       if (old && (old.type !== 'directory' || type !== 'directory')) {
         for (const k of [...tree.keys()]) if (k.startsWith(`${path}/`)) tree.delete(k);

@@ -740,6 +740,11 @@ class Build {
       if (inst.getKeyword() === 'FROM') {
         const words = shellWords(expandVariables(rawArgs(inst), this.fromVars())).filter((w) => !w.startsWith('--'));
         const name = words.length >= 3 && words[1]?.toLowerCase() === 'as' ? words[2]?.toLowerCase() : undefined;
+        if (name !== undefined && !/^[a-z][a-z0-9_.-]*$/.test(name))
+          throw lineError(
+            lineOf(inst),
+            `invalid stage name "${words[2]}"; start with a letter and use letters, digits, '-', '_' and '.'`,
+          );
         if (name !== undefined && this.stages.some((s) => s.name === name))
           throw lineError(lineOf(inst), `the stage name "${name}" is already used; give each stage its own name`);
         current = { index: this.stages.length, ...(name ? { name } : {}), from: inst, instructions: [] };
@@ -748,9 +753,11 @@ class Build {
       else {
         // ARG before the first FROM: a global argument, usable in FROM lines.
         await this.announce(inst);
-        const { name, value } = this.argValue(inst, this.fromVars(), buildArgs);
-        const v = value ?? this.autoArgs.get(name);
-        if (v !== undefined) this.globalArgs.set(name, v);
+        for (const [name, def] of this.argPairs(inst)) {
+          const v =
+            buildArgs.get(name) ?? (def !== null ? expandVariables(def, this.fromVars()) : this.autoArgs.get(name));
+          if (v !== undefined) this.globalArgs.set(name, v);
+        }
       }
     }
     let target = this.stages.length - 1;
@@ -772,18 +779,13 @@ class Build {
     return this.stage(target);
   }
 
-  private argValue(
-    inst: Instruction,
-    vars: ReadonlyMap<string, string>,
-    buildArgs: ReadonlyMap<string, string>,
-  ): { name: string; value: string | undefined } {
-    const prop = (
-      inst as unknown as { getProperty(): { getName(): string; getValue(): string | null } | null }
-    ).getProperty();
-    if (!prop) throw lineError(lineOf(inst), 'ARG needs a name');
-    const name = prop.getName();
-    const def = prop.getValue();
-    return { name, value: buildArgs.get(name) ?? (def !== null ? expandVariables(def, vars) : undefined) };
+  /** The NAME[=default] pairs of an ARG line (one line may declare several). */
+  private argPairs(inst: Instruction): [string, string | null][] {
+    const props = (
+      inst as unknown as { getProperties(): { getName(): string; getValue(): string | null }[] }
+    ).getProperties();
+    if (props.length === 0) throw lineError(lineOf(inst), 'ARG needs a name, e.g. ARG VERSION=1.0');
+    return props.map((p) => [p.getName(), p.getValue()]);
   }
 
   /** Builds stage `index` once (and the stages it needs first). */
@@ -926,11 +928,18 @@ class Build {
       });
     switch (keyword) {
       case 'ARG': {
-        const { name, value } = this.argValue(inst, this.vars(st), this.options.buildArgs ?? new Map());
-        // A global ARG is visible in a stage once the stage declares it again.
-        const v = value ?? this.globalArgs.get(name) ?? this.autoArgs.get(name);
-        if (v !== undefined) st.stageArgs.set(name, v);
-        entry(`ARG ${name}${v !== undefined ? `=${v}` : ''}`);
+        const parts: string[] = [];
+        for (const [name, def] of this.argPairs(inst)) {
+          // A global ARG is visible in a stage once the stage declares it again.
+          const v =
+            this.options.buildArgs?.get(name) ??
+            (def !== null
+              ? expandVariables(def, this.vars(st))
+              : (this.globalArgs.get(name) ?? this.autoArgs.get(name)));
+          if (v !== undefined) st.stageArgs.set(name, v);
+          parts.push(v !== undefined ? `${name}=${v}` : name);
+        }
+        entry(`ARG ${parts.join(' ')}`);
         return;
       }
       case 'COPY':
