@@ -221,6 +221,19 @@ describe('OAuth2 token endpoint (POST /token): password and refresh_token grants
     expectInvalidGrant(await post(registry, refreshGrant(refresh)));
   });
 
+  it("changing an account's password revokes its refresh tokens; the other accounts' keep working", async () => {
+    const users = makeUsers();
+    const registry = make({ users: users.get });
+    const alice = (await post(registry, passwordGrant({ access_type: 'offline' }))).body.refresh_token!;
+    const bob = (await post(registry, passwordGrant({ username: 'bob', password: 'builder', access_type: 'offline' })))
+      .body.refresh_token!;
+    users.table.set('alice', bcrypt.hashSync('new-password', 4));
+    expectInvalidGrant(await post(registry, refreshGrant(alice)));
+    expect((await post(registry, refreshGrant(bob))).status).toBe(200);
+    const fresh = await post(registry, passwordGrant({ password: 'new-password', access_type: 'offline' }));
+    expect((await post(registry, refreshGrant(fresh.body.refresh_token!))).status).toBe(200);
+  });
+
   it('a refresh token is not accepted as a Bearer access token', async () => {
     const registry = make();
     const refresh = (await post(registry, passwordGrant({ access_type: 'offline' }))).body.refresh_token!;

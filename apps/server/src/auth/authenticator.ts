@@ -64,9 +64,13 @@ export class PasswordChecker {
   constructor(users: Htpasswd | (() => Htpasswd)) {
     this.#users = typeof users === 'function' ? users : () => users;
   }
-  /** True when the account is in the table. */
-  has(user: string): boolean {
-    return this.#users().has(user);
+  /**
+   * A short fingerprint of the account's password hash (undefined when the account is not in the table): refresh
+   * tokens carry it, so changing a password or removing the account revokes them.
+   */
+  stamp(user: string): string | undefined {
+    const hash = this.#users().get(user);
+    return hash === undefined ? undefined : createHash('sha256').update(hash).digest('hex').slice(0, 16);
   }
   async check(user: string, password: string): Promise<boolean> {
     const hash = this.#users().get(user);
@@ -205,7 +209,7 @@ export interface TokenAuthOptions {
   /**
    * Lifetime of refresh tokens (docker's `identitytoken`, issued for `access_type=offline` or `offline_token=true`)
    * in seconds; default 90 days. They are signed with `key`, bound to the account and `service`, and stop working
-   * when the account leaves the user table.
+   * when the account leaves the user table or its password changes.
    */
   readonly refreshExpiresIn?: number;
 }
@@ -353,6 +357,7 @@ export function tokenAuth(options: TokenAuthOptions): Authenticator {
         iat: now,
         jti: crypto.randomUUID(),
         [REFRESH_USE_CLAIM]: REFRESH_USE,
+        [STAMP_CLAIM]: checker?.stamp(account),
         ...(clientId ? { client_id: clientId } : {}),
       },
       options.key,
@@ -373,7 +378,9 @@ export function tokenAuth(options: TokenAuthOptions): Authenticator {
     if (claims.aud !== service || service !== options.service) return { bad: `not issued for service "${service}"` };
     if (typeof claims.exp !== 'number' || claims.exp < now) return { bad: 'expired' };
     if (typeof claims.sub !== 'string' || !claims.sub) return { bad: 'no subject' };
-    if (checker && !checker.has(claims.sub)) return { bad: `account ${claims.sub} no longer exists` };
+    const stamp = checker?.stamp(claims.sub);
+    if (stamp === undefined) return { bad: `account ${claims.sub} no longer exists` };
+    if (claims[STAMP_CLAIM] !== stamp) return { bad: `the password of ${claims.sub} changed since it was issued` };
     return { account: claims.sub };
   }
 
@@ -479,6 +486,7 @@ export function tokenAuth(options: TokenAuthOptions): Authenticator {
 
 const REFRESH_USE_CLAIM = 'token_use';
 const REFRESH_USE = 'refresh';
+const STAMP_CLAIM = 'pwd_stamp';
 
 function parseBool(value: string): boolean | undefined {
   if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(value)) return true;
