@@ -10,8 +10,8 @@ import {
   type Registry,
   type RunningServer,
   serve,
-} from '../src/index.js';
-import { sha256 } from './helpers.js';
+} from '../../src/index.js';
+import { sha256 } from '../helpers.js';
 
 const CREDS = 'up:secret';
 const basicUp = `Basic ${Buffer.from(CREDS).toString('base64')}`;
