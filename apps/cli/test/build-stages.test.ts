@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileS
 import { join } from 'node:path';
 import { loadImage } from '@lade/rootfs';
 import { ImageStore } from '@lade/store';
-import { tempDir } from '@lade/test-support';
+import { peersAvailable, startRegistry, tempDir } from '@lade/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lade } from './helpers.js';
 
@@ -133,10 +133,10 @@ describe('lade build: multi-stage builds, --target, COPY --from, ARG before FROM
     const rootfs = await unpack('app');
     expect(readFileSync(join(rootfs, 'lib/lib.so'), 'utf8')).toBe('library\n');
     expect(statSync(join(rootfs, 'lib/lib.so')).mode & 0o777).toBe(0o640);
-    const missing = await build('app2', 'FROM scratch\nCOPY --from=nowhere:1 /x /x\n');
+    const missing = await build('app2', 'FROM scratch\nCOPY --from=127.0.0.1:9/nowhere:1 /x /x\n');
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toBe(
-      'Error: Dockerfile:2: image of COPY --from "nowhere:1" is not in the local store; pull it first (lade pull nowhere:1)\n',
+    expect(missing.stderr).toMatch(
+      /^Error: Dockerfile:2: image of COPY --from "127\.0\.0\.1:9\/nowhere:1" is neither in the local store nor pullable: .+\n$/,
     );
     const absent = await build('app3', 'FROM scratch\nCOPY --from=lib:1 /nothing /x\n');
     expect(absent.stderr).toBe(
@@ -274,5 +274,35 @@ describe('lade build: multi-stage builds, --target, COPY --from, ARG before FROM
     expect(twice.stderr).toBe(
       'Error: Dockerfile:2: the stage name "a" is already used; give each stage its own name\n',
     );
+  });
+  describe.runIf(peersAvailable('docker-registry'))('images the store lacks', () => {
+    it('pulls the FROM and COPY --from images from a registry, as docker does', async () => {
+      const registry = await startRegistry();
+      try {
+        writeFileSync(join(ctx, 'lib.so'), 'library\n');
+        const ref = `${registry.host}/lade/lib:1`;
+        expect((await build(ref, 'FROM scratch\nCOPY lib.so /usr/lib/lib.so\nENV FROM_BASE=1\n')).stderr).toBe('');
+        const push = await lade(t.path, ['--root', root, '--insecure-registry', registry.host, 'push', ref]);
+        expect(push.code, push.stderr).toBe(0);
+        // A fresh store: both images come from the registry.
+        root = join(t.path, 'fresh-store');
+        const r = await build('pulled', `FROM ${ref}\nCOPY --from=${ref} /usr/lib/lib.so /copied.so\n`);
+        expect(r.stderr).toBe('');
+        const c = await config('pulled');
+        expect(c.config?.Env).toContain('FROM_BASE=1');
+        expect(c.rootfs.diff_ids).toHaveLength(2);
+        const rootfs = await unpack('pulled');
+        expect(readFileSync(join(rootfs, 'usr/lib/lib.so'), 'utf8')).toBe('library\n');
+        expect(readFileSync(join(rootfs, 'copied.so'), 'utf8')).toBe('library\n');
+        expect(await tags()).toEqual([ref, 'pulled:latest'].sort());
+        const gone = await build('gone', `FROM ${registry.host}/lade/missing:1\n`);
+        expect(gone.code).toBe(1);
+        expect(gone.stderr).toContain(
+          `Error: Dockerfile:1: base image "${registry.host}/lade/missing:1" is neither in the local store nor pullable: `,
+        );
+      } finally {
+        await registry.stop();
+      }
+    });
   });
 });

@@ -547,6 +547,8 @@ export interface BuildOptions {
   readonly platform?: Platform;
   /** The stage to build (`--target`); default the last one. */
   readonly target?: string;
+  /** Pulls an image FROM or COPY --from names that the store lacks (without it, such an image is an error). */
+  readonly pull?: (name: string, platform: Platform) => Promise<void>;
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Called with each step as it starts (`Step 1/3 : FROM scratch`). */
   readonly onStep?: (text: string) => Promise<void>;
@@ -820,18 +822,31 @@ class Build {
     const key = `${ref}@${platform.os}/${platform.architecture}/${platform.variant ?? ''}`;
     const cached = this.images.get(key);
     if (cached) return cached;
-    const source = this.store.source(ref);
+    let source = this.store.source(ref);
     let image: LoadedImage;
     try {
       image = await loadImage(source, { platform });
     } catch (e) {
-      if (isMissingImage(e))
+      if (!isMissingImage(e)) throw e;
+      if (!this.options.pull)
         throw new CommandError(
           'IMAGE_UNKNOWN',
           `Dockerfile:${line}: ${what} "${ref}" is not in the local store; pull it first (lade pull ${ref})`,
           { cause: e },
         );
-      throw e;
+      // As docker does: an image the store lacks is pulled for the stage's platform.
+      try {
+        await this.options.pull(ref, platform);
+      } catch (pullError) {
+        const why = pullError instanceof Error ? pullError.message : String(pullError);
+        throw new CommandError(
+          (pullError as { code?: string }).code ?? 'IMAGE_UNKNOWN',
+          `Dockerfile:${line}: ${what} "${ref}" is neither in the local store nor pullable: ${why.split('\n')[0]}`,
+          { cause: pullError },
+        );
+      }
+      source = this.store.source(ref);
+      image = await loadImage(source, { platform });
     }
     const fs = new StageFs(image, source);
     this.images.set(key, fs);

@@ -17,6 +17,7 @@ import {
   unpackImage,
 } from '@lade/rootfs';
 import type { Command } from 'commander';
+import { pullForBuild } from '../build/pull.js';
 import { addCommand, addGroup, collect, type LadeCommand, type Runtime } from '../command.js';
 import type { CliContext } from '../context.js';
 import { CommandError, UsageError } from '../errors.js';
@@ -264,6 +265,7 @@ async function build(ctx: CliContext, [context]: string[], flags: BuildFlags): P
     buildArgs,
     ...(platform ? { platform } : {}),
     ...(flags.target !== undefined ? { target: flags.target } : {}),
+    pull: (ref: string, p: Platform) => pullForBuild(ctx, store, ref, p),
     env: ctx.io.env,
     ...(quiet ? {} : { onStep: (s: string) => ctx.out(s) }),
   });
