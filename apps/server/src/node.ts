@@ -222,6 +222,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
         return;
       }
       if (reply.file) {
+        if (body instanceof ReadableStream) await body.cancel().catch(() => {});
         const { path, start, end } = reply.file;
         if (end <= start) return void res.end();
         await sendFile(res, path, start, end);

@@ -681,19 +681,23 @@ export function createRegistry(options: RegistryOptions = {}): Registry {
 
 function lazyStream(open: () => Promise<ReadableStream<Uint8Array> | undefined>): ReadableStream<Uint8Array> {
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (!reader) {
-        const stream = await open();
-        if (!stream) throw new RegistryError('BLOB_UNKNOWN', 'blob content disappeared while being read');
-        reader = stream.getReader();
-      }
-      const { done, value } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (!reader) {
+          const stream = await open();
+          if (!stream) throw new RegistryError('BLOB_UNKNOWN', 'blob content disappeared while being read');
+          reader = stream.getReader();
+        }
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      async cancel(reason) {
+        await reader?.cancel(reason);
+      },
     },
-    async cancel(reason) {
-      await reader?.cancel(reason);
-    },
-  });
+    // No pull before the first read: the Node adapter sends the file itself and never reads this body.
+    { highWaterMark: 0 },
+  );
 }

@@ -181,6 +181,32 @@ describe('Node adapter', () => {
     expect(again.equals(content)).toBe(true);
   });
 
+  it('sends stored blobs natively without also opening them through the storage driver (no handle left to GC)', async () => {
+    const d = await tempDir('lade-server-native-');
+    let readers = 0;
+    class CountingDriver extends FilesystemDriver {
+      override async reader(path: string, offset?: number, end?: number) {
+        readers++;
+        return super.reader(path, offset, end);
+      }
+    }
+    const s = await serve({ registry: createRegistry({ storage: new CountingDriver(d.path) }), port: 0 });
+    try {
+      const content = randomBytes(2 * 1024 * 1024);
+      const digest = sha256(content);
+      await fetch(`${s.url}/v2/native/blobs/uploads/?digest=${digest}`, { method: 'POST', body: content });
+      readers = 0;
+      for (let i = 0; i < 5; i++) {
+        const back = Buffer.from(await (await fetch(`${s.url}/v2/native/blobs/${digest}`)).arrayBuffer());
+        expect(back.equals(content)).toBe(true);
+      }
+      expect(readers).toBe(0);
+    } finally {
+      await s.close();
+      await d.cleanup();
+    }
+  });
+
   it('refuses raw dot segments (literal or percent-encoded) with NAME_INVALID before routing', async () => {
     for (const path of [
       '/v2/a/%2e%2e/b/blobs/uploads/',
