@@ -1,5 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeTar } from '@lade/archive';
 import { loadImage } from '@lade/rootfs';
 import { ImageStore } from '@lade/store';
 import { peersAvailable, startRegistry, tempDir } from '@lade/test-support';
@@ -275,6 +276,32 @@ describe('lade build: multi-stage builds, --target, COPY --from, ARG before FROM
       'Error: Dockerfile:2: the stage name "a" is already used; give each stage its own name\n',
     );
   });
+  it('copies big files and hardlinks --from a stage (a link whose target stays behind becomes a file)', async () => {
+    const big = new Uint8Array(6 * 1024 * 1024).map((_, i) => (i * 7) % 251);
+    writeFileSync(join(ctx, 'big'), big);
+    const tar = new Uint8Array(
+      await new Response(
+        writeTar([
+          { header: { name: 'pkg/', type: 'directory' } },
+          { header: { name: 'pkg/file', mode: 0o755 }, body: 'linked\n' },
+          { header: { name: 'pkg/link', type: 'hardlink', linkname: 'pkg/file' } },
+        ]),
+      ).arrayBuffer(),
+    );
+    writeFileSync(join(ctx, 'pkg.tar'), tar);
+    const r = await build(
+      'bigcopy',
+      'FROM scratch AS a\nCOPY big /big\nADD pkg.tar /opt/\nFROM scratch\nCOPY --from=a /big /big2\nCOPY --from=a /opt/pkg /pkg\nCOPY --from=a /opt/pkg/link /only-link\n',
+    );
+    expect(r.stderr).toBe('');
+    const rootfs = await unpack('bigcopy');
+    expect(new Uint8Array(readFileSync(join(rootfs, 'big2')))).toEqual(big);
+    expect(readFileSync(join(rootfs, 'only-link'), 'utf8')).toBe('linked\n');
+    expect(statSync(join(rootfs, 'only-link')).mode & 0o777).toBe(0o755);
+    // Copied together, the link stays a hardlink of its target.
+    expect(statSync(join(rootfs, 'pkg/link')).ino).toBe(statSync(join(rootfs, 'pkg/file')).ino);
+  });
+
   describe.runIf(peersAvailable('docker-registry'))('images the store lacks', () => {
     it('pulls the FROM and COPY --from images from a registry, as docker does', async () => {
       const registry = await startRegistry();

@@ -1,11 +1,14 @@
 /** `ADD <url>`: the download, its file name and time, and `--checksum`. */
 import { createHash } from 'node:crypto';
+import type { Spool } from './spool.js';
 
 /** A downloaded file as ADD places it. */
 export interface Download {
   /** The name ADD gives it when the destination is a directory. */
   readonly filename: string;
-  readonly body: Uint8Array;
+  /** The spooled file holding the content, and its size. */
+  readonly path: string;
+  readonly size: number;
   /** Seconds since the epoch from Last-Modified, when the server sent one. */
   readonly mtime?: number;
 }
@@ -49,6 +52,7 @@ function filenameOf(url: URL): string {
  */
 export async function download(
   url: string,
+  spool: Spool,
   checksum?: { algorithm: string; hex: string },
   signal?: AbortSignal,
 ): Promise<Download> {
@@ -64,9 +68,25 @@ export async function download(
     await res.body?.cancel().catch(() => {});
     throw new DownloadError(`cannot download ${url}: the server answered ${res.status} ${res.statusText}`.trimEnd());
   }
-  const body = new Uint8Array(await res.arrayBuffer());
+  const hash = createHash(checksum?.algorithm ?? 'sha256');
+  let size = 0;
+  const counted = (res.body ?? new Response(new Uint8Array()).body)?.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        hash.update(chunk);
+        size += chunk.length;
+        controller.enqueue(chunk);
+      },
+    }),
+  ) as ReadableStream<Uint8Array>;
+  let path: string;
+  try {
+    path = await spool.write(counted);
+  } catch (e) {
+    throw new DownloadError(`cannot download ${url}: ${(e as Error).message}`);
+  }
   if (checksum) {
-    const got = createHash(checksum.algorithm).update(body).digest('hex');
+    const got = hash.digest('hex');
     if (got !== checksum.hex)
       throw new DownloadError(
         `${url} has ${checksum.algorithm}:${got}, not the --checksum ${checksum.algorithm}:${checksum.hex}`,
@@ -76,7 +96,8 @@ export async function download(
   const t = lm ? Date.parse(lm) : Number.NaN;
   return {
     filename: filenameOf(u),
-    body,
+    path,
+    size,
     ...(Number.isFinite(t) ? { mtime: Math.floor(t / 1000) } : {}),
   };
 }

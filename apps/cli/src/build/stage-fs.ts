@@ -17,6 +17,7 @@ import {
   parseManifest,
 } from '@lade/manifest';
 import { cleanEntryPath, flattenImage, type LoadedImage, treeFromImage } from '@lade/rootfs';
+import type { Spool } from './spool.js';
 
 /** A layer blob written aside (compressed), with its digests. */
 export interface LayerBlob {
@@ -34,10 +35,12 @@ export interface FsNode {
   readonly link?: string;
 }
 
-/** An entry read out of a stage: a tar header to write again and, for files, the content. */
+/** An entry read out of a stage: a tar header to write again and, for files, the content (in memory or spooled). */
 export interface StageEntry {
   readonly header: TarEntryInit;
   readonly body?: Uint8Array;
+  /** The spooled file holding the content. */
+  readonly file?: string;
 }
 
 const MAX_HOPS = 40;
@@ -166,10 +169,11 @@ export class StageFs {
   }
 
   /**
-   * The entries of the stage whose paths `want` accepts, with file contents. A hardlink whose target is not among
-   * them becomes a copy of the target's content (as a copy out of a file system gives).
+   * The entries of the stage whose paths `want` accepts, with file contents (spooled to disk with `spool`, else in
+   * memory up to 4 MiB each). A hardlink whose target is not among them becomes a copy of the target's content (as a
+   * copy out of a file system gives).
    */
-  async collect(want: (path: string) => boolean): Promise<Map<string, StageEntry>> {
+  async collect(want: (path: string) => boolean, spool?: Spool): Promise<Map<string, StageEntry>> {
     const out = new Map<string, StageEntry>();
     if (this.layers.length === 0 && !this.base) return out;
     const links: [string, TarEntryInit, string][] = [];
@@ -193,7 +197,9 @@ export class StageFs {
             : {}),
           ...(h.type === 'file' ? { size: h.size } : {}),
         };
-        onEntry(path, h.type === 'file' ? { header, body: await e.bytes(Number.MAX_SAFE_INTEGER) } : { header });
+        if (h.type !== 'file') onEntry(path, { header });
+        else if (spool) onEntry(path, { header, file: await spool.write(e.body) });
+        else onEntry(path, { header, body: await e.bytes() });
       }
     };
     await read(want, (path, e) => {
@@ -215,10 +221,10 @@ export class StageFs {
         continue;
       }
       const t = targets.get(target);
-      if (t?.body)
+      if (t?.body || t?.file)
         out.set(path, {
           header: { ...t.header, name: path, ...(header.mtime !== undefined ? { mtime: header.mtime } : {}) },
-          body: t.body,
+          ...(t.file !== undefined ? { file: t.file } : { body: t.body as Uint8Array }),
         });
     }
     return out;

@@ -4,7 +4,6 @@ import {
   existsSync,
   lstatSync,
   readdirSync,
-  readFileSync,
   readlinkSync,
   statSync,
 } from 'node:fs';
@@ -33,6 +32,7 @@ import type { ImageStore } from '@lade/store';
 import type { Instruction } from 'dockerfile-ast';
 import { type Download, DownloadError, download, isOtherUrl, isUrl, parseChecksum } from '../build/fetch.js';
 import { type HealthConfig, healthcheckHistory, parseGoDuration } from '../build/healthcheck.js';
+import { lazyFile, Spool } from '../build/spool.js';
 import { type LayerBlob, StageFs } from '../build/stage-fs.js';
 import { type Owner, resolveOwner, type StageFileReader, UnknownIdError } from '../build/users.js';
 import { CommandError } from '../errors.js';
@@ -466,7 +466,7 @@ function entriesFor(
   } else if (st.isSymbolicLink()) {
     out.set(dest, { header: { name: dest, type: 'symlink', linkname: readlinkSync(abs), mode: 0o777, ...common } });
   } else if (st.isFile()) {
-    out.set(dest, { header: { name: dest, type: 'file', size: st.size, mode, ...common }, body: readFileSync(abs) });
+    out.set(dest, { header: { name: dest, type: 'file', size: st.size, mode, ...common }, body: lazyFile(abs) });
   }
 }
 
@@ -494,6 +494,7 @@ async function extractEntries(
   dest: string,
   out: Map<string, TarWriteEntry>,
   o: CopyOptions,
+  spool: Spool,
 ): Promise<void> {
   const { stream } = await decompress(Readable.toWeb(createReadStream(abs)) as unknown as ReadableStream<Uint8Array>);
   for await (const e of readTar(stream)) {
@@ -510,7 +511,7 @@ async function extractEntries(
       case 'file':
         out.set(name, {
           header: { name, type: 'file', size: h.size, ...base },
-          body: await e.bytes(Number.MAX_SAFE_INTEGER),
+          body: lazyFile(await spool.write(e.body)),
         });
         break;
       case 'symlink':
@@ -696,6 +697,7 @@ class Build {
   private readonly building = new Set<number>();
   private readonly images = new Map<string, StageFs>();
   private readonly globalArgs = new Map<string, string>();
+  private readonly spool: Spool;
   /** BuildKit's automatic platform arguments (TARGETPLATFORM, BUILDARCH, …): in FROM lines, and in stages that declare them. */
   private readonly autoArgs = new Map<string, string>();
   private step = 0;
@@ -711,6 +713,7 @@ class Build {
     private readonly instructions: Instruction[],
     private readonly parser: typeof import('dockerfile-ast').DockerfileParser,
   ) {
+    this.spool = new Spool(work);
     const add = (prefix: string, p: Platform) => {
       // containerd's normal form: arm64's default variant v8 is left out (linux/arm64).
       const variant = p.architecture === 'arm64' && p.variant === 'v8' ? '' : (p.variant ?? '');
@@ -1128,7 +1131,7 @@ class Build {
       for (const url of urls) {
         let got: Download;
         try {
-          got = await download(url, checksum);
+          got = await download(url, this.spool, checksum);
         } catch (e) {
           if (e instanceof DownloadError) throw lineError(line, `ADD: ${e.message}`);
           throw e;
@@ -1139,13 +1142,13 @@ class Build {
           header: {
             name,
             type: 'file',
-            size: got.body.length,
+            size: got.size,
             mode: chmod ?? 0o600,
             uid: o.uid,
             gid: o.gid,
             mtime: epoch !== undefined ? Math.min(t, epoch) : t,
           },
-          body: got.body,
+          body: lazyFile(got.path),
         });
       }
       for (const m of matched) {
@@ -1153,7 +1156,7 @@ class Build {
         if (stat.isDirectory()) {
           entriesFor(m.abs, m.rel, dest, this.rules, { ...o }, out);
         } else if (keyword === 'ADD' && stat.isFile() && (await isTarArchive(m.abs))) {
-          await extractEntries(m.abs, dest, out, o);
+          await extractEntries(m.abs, dest, out, o, this.spool);
         } else {
           const name = m.rel.split('/').pop() as string;
           const target = destIsDir ? (dest === '' ? name : `${dest}/${name}`) : dest;
@@ -1266,7 +1269,7 @@ class Build {
       }
       return undefined;
     };
-    const entries = await srcFs.collect((p) => target(p) !== undefined);
+    const entries = await srcFs.collect((p) => target(p) !== undefined, this.spool);
     const epoch = this.epoch;
     for (const [path, e] of [...entries].sort(byPath)) {
       const name = target(path) as string;
@@ -1288,7 +1291,7 @@ class Build {
           ...(chmod !== undefined && h.type !== 'symlink' ? { mode: chmod } : {}),
           ...(mtime !== undefined ? { mtime } : {}),
         },
-        ...(e.body ? { body: e.body } : {}),
+        ...(e.file !== undefined ? { body: lazyFile(e.file) } : e.body ? { body: e.body } : {}),
       });
     }
   }
