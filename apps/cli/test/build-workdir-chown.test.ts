@@ -207,4 +207,13 @@ describe('lade build: WORKDIR directories and --chown names', () => {
     }
     expect((await tags()).sort()).toEqual(['users:1']);
   });
+  it('copies into a destination that exists as a directory even without a trailing slash, as BuildKit does', async () => {
+    await usersBase();
+    const r = await build('into', 'FROM users:1\nCOPY a /etc\nWORKDIR /etc\nCOPY b .\nCOPY c /new\n');
+    expect(r.stderr).toBe('');
+    expect((await layer('into', 2)).map((e) => e.name)).toEqual(['etc/a']);
+    expect((await layer('into', 3)).map((e) => e.name)).toEqual(['etc/b']);
+    // A path that does not exist yet is the file's own name.
+    expect((await layer('into', 4)).map((e) => e.name)).toEqual(['new']);
+  });
 });

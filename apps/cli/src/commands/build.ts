@@ -1119,14 +1119,14 @@ class Build {
           ? (await this.stage(ref)).fs
           : await this.loadImageFs(fromFlag, st.platform, line, `image of ${keyword} --from`);
       const matched = await this.matchStage(srcFs, sources, fromFlag, line);
-      const destIsDir = destDirRaw || matched.length > 1;
+      const destIsDir = destDirRaw || matched.length > 1 || (await this.isDirectory(st, destAbs));
       dest = (await st.fs.resolve(destAbs, destIsDir)) ?? destAbs.slice(1);
       await this.copyFromStage(srcFs, matched, dest, destIsDir, owner, chmod, out);
     } else {
       const urls = sources.filter(isUrl);
       const locals = sources.filter((s) => !isUrl(s));
       const matched = locals.flatMap((s) => matchSources(this.context, s, this.rules, line));
-      const destIsDir = destDirRaw || matched.length + urls.length > 1;
+      const destIsDir = destDirRaw || matched.length + urls.length > 1 || (await this.isDirectory(st, destAbs));
       dest = (await st.fs.resolve(destAbs, destIsDir)) ?? destAbs.slice(1);
       for (const url of urls) {
         let got: Download;
@@ -1196,6 +1196,13 @@ class Build {
       ...args,
     ].join(' ');
     await this.commitLayer(st, [...out.values()], createdBy, true);
+  }
+
+  /** True when `path` is a directory of the stage (symlinks followed): a destination that copies go into. */
+  private async isDirectory(st: StageState, path: string): Promise<boolean> {
+    const resolved = await st.fs.resolve(path);
+    if (resolved === undefined) return false;
+    return resolved === '' || (await st.fs.nodes()).get(resolved)?.type === 'directory';
   }
 
   /** The paths of `srcFs` that COPY --from sources name (globs matched there; symlinks in them followed). */
