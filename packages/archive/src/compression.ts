@@ -4,6 +4,12 @@ import * as fflate from 'fflate';
 import * as fzstd from 'fzstd';
 import { ArchiveUnsupportedError, CompressionError } from './errors.js';
 
+/**
+ * Output buffer of one native decompression step: each step is a thread-pool round trip, and 256 KiB steps inflate
+ * a 128 MiB layer of incompressible data 2.3× faster than 64 KiB ones (110 vs 252 ms here).
+ */
+const INFLATE_CHUNK = 256 * 1024;
+
 /** How a stream is compressed. */
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -268,12 +274,12 @@ export function decompressStream(
   }
   if (compression === 'gzip') {
     if (backend === 'node' && zlib)
-      return throughNode(source, zlib.createGunzip({ chunkSize: 64 * 1024 }), 'gzip', name, max);
+      return throughNode(source, zlib.createGunzip({ chunkSize: INFLATE_CHUNK }), 'gzip', name, max);
     return throughPortable(source, (ondata) => new fflate.Gunzip((d, f) => ondata(d, f)), 'gzip', name, max, true);
   }
   const z = zlib as ZstdZlib | undefined;
   if (backend === 'node' && z?.createZstdDecompress)
-    return throughNode(source, z.createZstdDecompress({ chunkSize: 64 * 1024 }), 'zstd', name, max);
+    return throughNode(source, z.createZstdDecompress({ chunkSize: INFLATE_CHUNK }), 'zstd', name, max);
   return throughPortable(
     source,
     (ondata) => new fzstd.Decompress((d, f) => ondata(d, f ?? false)),

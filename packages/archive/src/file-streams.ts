@@ -1,14 +1,56 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
-import { Readable, Writable } from 'node:stream';
+import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 
-/** A file (or a byte range of it) as a web stream. */
+/** Bytes per read of {@link readFileStream}. */
+const READ_CHUNK = 512 * 1024;
+/** Bytes gathered before one write of {@link writeStreamToFile}. */
+const WRITE_BATCH = 1024 * 1024;
+
+/**
+ * A file (or a byte range of it) as a web stream. Reads on demand into fresh buffers: unlike `Readable.toWeb()` over
+ * a file stream, no chunk is copied again (Node's adapter copies every chunk to detach it from the buffer pool).
+ */
 export function readFileStream(path: string, range?: { start: number; length: number }): ReadableStream<Uint8Array> {
-  if (range && range.length === 0) return new ReadableStream({ start: (c) => c.close() });
-  const opts = range
-    ? { start: range.start, end: range.start + range.length - 1, highWaterMark: 256 * 1024 }
-    : { highWaterMark: 256 * 1024 };
-  return Readable.toWeb(createReadStream(path, opts)) as ReadableStream<Uint8Array>;
+  let fh: FileHandle | undefined;
+  let pos = range?.start ?? 0;
+  const end = range ? range.start + range.length : Number.POSITIVE_INFINITY;
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await fh?.close().catch(() => {});
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          fh ??= await open(path, 'r');
+          const want = Math.min(READ_CHUNK, end - pos);
+          if (want <= 0) {
+            await close();
+            controller.close();
+            return;
+          }
+          const buf = new Uint8Array(want);
+          const { bytesRead } = await fh.read(buf, 0, want, pos);
+          if (bytesRead === 0) {
+            // End of file (or a file that shrank): callers that know the size report the short read.
+            await close();
+            controller.close();
+            return;
+          }
+          pos += bytesRead;
+          controller.enqueue(bytesRead === want ? buf : buf.subarray(0, bytesRead));
+        } catch (err) {
+          await close();
+          controller.error(err);
+        }
+      },
+      async cancel() {
+        await close();
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 /** Reads the first `n` bytes of a file (fewer when it is shorter). */
@@ -23,14 +65,67 @@ export async function readFileHead(path: string, n: number, position = 0): Promi
   }
 }
 
-/** Writes a stream to a file; the file is removed when the stream fails. */
+/**
+ * Writes a stream to a file; the file is removed when the stream fails. Chunks are gathered into ~1 MiB `writev`
+ * calls with one write in flight while the next chunks are read, so the disk works while the source produces.
+ */
 export async function writeStreamToFile(stream: ReadableStream<Uint8Array>, path: string): Promise<void> {
-  const out = Writable.toWeb(createWriteStream(path, { highWaterMark: 256 * 1024 })) as WritableStream<Uint8Array>;
+  const fh = await open(path, 'w');
+  const reader = stream.getReader();
+  let batch: Uint8Array[] = [];
+  let batchBytes = 0;
+  let position = 0;
+  let inFlight: Promise<void> = Promise.resolve();
+  const flush = async (): Promise<void> => {
+    const buffers = batch;
+    const at = position;
+    position += batchBytes;
+    batch = [];
+    batchBytes = 0;
+    await inFlight;
+    const pending = writeFully(fh, buffers, at);
+    pending.catch(() => {}); // observed by the next flush or the final wait
+    inFlight = pending;
+  };
   try {
-    await stream.pipeTo(out);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (value.byteLength === 0) continue;
+      batch.push(value);
+      batchBytes += value.byteLength;
+      if (batchBytes >= WRITE_BATCH) await flush();
+    }
+    if (batchBytes > 0) await flush();
+    await inFlight;
+    await fh.close();
   } catch (e) {
+    await reader.cancel(e).catch(() => {});
+    await inFlight.catch(() => {});
+    await fh.close().catch(() => {});
     await rm(path, { force: true });
     throw e;
+  }
+}
+
+async function writeFully(fh: FileHandle, buffers: Uint8Array[], position: number): Promise<void> {
+  let rest = buffers;
+  let pos = position;
+  while (rest.length > 0) {
+    const { bytesWritten } = await fh.writev(rest, pos);
+    if (bytesWritten === 0) throw new Error('write made no progress (is the disk full?)');
+    pos += bytesWritten;
+    let skip = bytesWritten;
+    const next: Uint8Array[] = [];
+    for (const b of rest) {
+      if (skip >= b.byteLength) {
+        skip -= b.byteLength;
+        continue;
+      }
+      next.push(skip > 0 ? b.subarray(skip) : b);
+      skip = 0;
+    }
+    rest = next;
   }
 }
 
