@@ -11,9 +11,11 @@ import {
   type Descriptor,
   type ImageSink,
   type ImageSource,
+  MAX_MANIFEST_SIZE,
   type ParsedManifest,
   parseImageConfig,
   parseManifest,
+  readBounded,
   type TransportOptions,
   type WriteBlobOptions,
   type WriteManifestOptions,
@@ -292,7 +294,11 @@ export class ArchiveWriter {
       if (parsed.kind !== 'manifest') continue;
       const cfg = this.spooled.get(parsed.manifest.config.digest);
       if (!cfg) throw new ArchiveError(`config ${parsed.manifest.config.digest} was not written to the archive`);
-      const configBytes = new Uint8Array(await new Response(readFileStream(cfg.path)).arrayBuffer());
+      const configBytes = await readBounded(
+        readFileStream(cfg.path),
+        MAX_MANIFEST_SIZE,
+        () => new ArchiveError(`config ${parsed.manifest.config.digest} is over the 4 MiB limit`),
+      );
       const config = parseImageConfig(configBytes);
       const diffIds = config.config.rootfs.diff_ids;
       const layerPaths: string[] = [];

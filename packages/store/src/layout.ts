@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Digest, isDigest } from '@lade/digest';
+import { type Digest, isDigest, verifyBytes } from '@lade/digest';
 import {
   type Descriptor,
   MAX_MANIFEST_SIZE,
@@ -11,6 +11,7 @@ import {
   type ParsedManifest,
   parseImageConfig,
   parseManifest,
+  readBounded,
 } from '@lade/manifest';
 import { LayoutInvalidError } from './errors.js';
 import { FsBlobStore, type FsBlobStoreOptions, syncDir } from './fs-blob-store.js';
@@ -198,7 +199,12 @@ export class OciLayout {
       throw new ManifestInvalidError(`${what} ${descriptor.digest} is ${descriptor.size} bytes, over the 4 MiB limit`);
     }
     const stream = await this.blobs.read(descriptor.digest);
-    const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+    const bytes = await readBounded(
+      stream,
+      MAX_MANIFEST_SIZE,
+      () => new ManifestInvalidError(`${what} ${descriptor.digest} is over the 4 MiB limit`),
+    );
+    verifyBytes(bytes, { digest: descriptor.digest, size: descriptor.size, name: `${what} ${descriptor.digest}` });
     return bytes;
   }
 

@@ -26,6 +26,22 @@ async function toLayout(mem: MemoryImageStore, tag: string, layoutDir: string, r
   }
 }
 
+describe('OciLayout small blobs', () => {
+  it('verifies manifests and configs it reads against their descriptors (a tampered config is DIGEST_INVALID)', async () => {
+    const d = join(await dir(), 'layout');
+    const mem = new MemoryImageStore();
+    const img = putTestImage(mem, { tag: 'a', layers: ['l1'] });
+    await toLayout(mem, 'a', d, 'v1');
+    const layout = await OciLayout.open(d);
+    expect((await layout.readConfig(img.config)).config.os).toBe('linux');
+    expect((await layout.readManifest(img.manifest)).kind).toBe('manifest');
+    const path = join(d, 'blobs', 'sha256', img.config.digest.slice(7));
+    const bytes = await readFile(path, 'utf8');
+    await writeFile(path, bytes.replace('"linux"', '"LINUX"'));
+    await expect(layout.readConfig(img.config)).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
+  });
+});
+
 describe('oci: transport', () => {
   it('writes a layout named by ref and reads it back by ref', async () => {
     const d = join(await dir(), 'layout');
