@@ -6,7 +6,7 @@ const READ_CHUNK = 512 * 1024;
 const WRITE_BATCH = 1024 * 1024;
 
 /**
- * A file (or a byte range of it) as a web stream. Reads on demand into fresh buffers: unlike `Readable.toWeb()` over
+ * A file (or a byte range of it) as a web stream, one chunk read ahead, into fresh buffers: unlike `Readable.toWeb()` over
  * a file stream, no chunk is copied again (Node's adapter copies every chunk to detach it from the buffer pool).
  */
 export function readFileStream(path: string, range?: { start: number; length: number }): ReadableStream<Uint8Array> {
@@ -30,7 +30,8 @@ export function readFileStream(path: string, range?: { start: number; length: nu
             controller.close();
             return;
           }
-          const buf = new Uint8Array(want);
+          // Not zero-filled (new Uint8Array would clear 512 KiB per read), and never from the shared pool.
+          const buf = Buffer.allocUnsafeSlow(want);
           const { bytesRead } = await fh.read(buf, 0, want, pos);
           if (bytesRead === 0) {
             // End of file (or a file that shrank): callers that know the size report the short read.
@@ -39,7 +40,7 @@ export function readFileStream(path: string, range?: { start: number; length: nu
             return;
           }
           pos += bytesRead;
-          controller.enqueue(bytesRead === want ? buf : buf.subarray(0, bytesRead));
+          controller.enqueue(new Uint8Array(buf.buffer, buf.byteOffset, bytesRead));
         } catch (err) {
           await close();
           controller.error(err);
@@ -49,7 +50,8 @@ export function readFileStream(path: string, range?: { start: number; length: nu
         await close();
       },
     },
-    { highWaterMark: 0 },
+    // One chunk read ahead, so the next disk read overlaps with the consumer.
+    { highWaterMark: 1 },
   );
 }
 

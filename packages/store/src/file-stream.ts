@@ -24,7 +24,7 @@ export function fileRangeStream(fh: FileHandle, start: number, end: number): Rea
             controller.close();
             return;
           }
-          const buf = Buffer.allocUnsafe(want);
+          const buf = Buffer.allocUnsafeSlow(want); // not zero-filled, never from the shared pool
           const { bytesRead } = await fh.read(buf, 0, want, pos);
           if (bytesRead === 0) {
             // The file shrank under us: end early; a verifying reader reports the short read.
