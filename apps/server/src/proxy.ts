@@ -46,6 +46,15 @@ export class PullThroughCache {
     this.#options = options;
     this.#fetch = options.fetch ?? fetch;
   }
+  /** How long a cached tag is trusted before the upstream is asked again, in ms. */
+  get tagTtlMs(): number {
+    return this.#options.tagTtlMs ?? 5 * 60 * 1000;
+  }
+
+  /** How long a client may read nothing before it is cut off from a shared upstream fetch, in ms. */
+  get stalledClientMs(): number {
+    return this.#options.stalledClientMs ?? 30_000;
+  }
 
   #upstreamName(repo: string): string {
     return /(^|\.)docker\.io$/.test(new URL(this.#remote).hostname) && !repo.includes('/') ? `library/${repo}` : repo;
@@ -104,7 +113,7 @@ export class PullThroughCache {
     local: StoredManifest | undefined,
   ): Promise<StoredManifest | undefined> {
     const key = `${repo}:${reference}`;
-    const ttl = this.#options.tagTtlMs ?? 5 * 60 * 1000;
+    const ttl = this.tagTtlMs;
     if (local && (this.#tagChecked.get(key) ?? 0) + ttl > Date.now()) return local;
     let res: Response;
     try {
@@ -240,15 +249,7 @@ export class PullThroughCache {
     }
     const length = res.headers.get('content-length');
     const declared = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
-    return startBlobFill(
-      store,
-      repo,
-      digest,
-      res.body,
-      declared,
-      this.#remote,
-      this.#options.stalledClientMs ?? 30_000,
-    );
+    return startBlobFill(store, repo, digest, res.body, declared, this.#remote, this.stalledClientMs);
   }
 
   async #rangeBlob(

@@ -5,6 +5,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { entryArgv, freePort, onDeno, runOk, tempDir } from '@lade/test-support';
+import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ConfigError,
@@ -279,6 +280,43 @@ auth:
       parseConfig('storage: {s3: {bucket: b, regionendpoint: "http://127.0.0.1:9", accesskey: a, secretkey: s}}')
         .registry.storage?.name,
     ).toBe('s3');
+    await dir.cleanup();
+  });
+
+  it('reads token, refresh-token and proxy durations as Go durations or seconds, as distribution writes them', async () => {
+    const dir = await tempDir();
+    const htpasswd = join(dir.path, 'htpasswd');
+    await writeFile(htpasswd, `alice:${bcrypt.hashSync('pw', 4)}\n`);
+    const c = parseConfig(
+      `storage: {inmemory: {}}\nauth: {token: {secret: s, service: svc, issuer: iss, users: ${htpasswd}, expiration: 15m, refreshexpiration: 2h}}\nproxy: {remoteurl: "http://127.0.0.1:9", ttl: 1h30m, stalledclienttimeout: 45}`,
+    );
+    const res = await createRegistry(c.registry).fetch(
+      new Request('http://registry.test/token', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'password',
+          username: 'alice',
+          password: 'pw',
+          service: 'svc',
+          client_id: 'config-test',
+          access_type: 'offline',
+        }),
+      }),
+    );
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { expires_in: number; refresh_token: string };
+    expect(body.expires_in).toBe(900);
+    const claims = JSON.parse(Buffer.from(body.refresh_token.split('.')[1]!, 'base64url').toString());
+    expect(claims.exp - claims.iat).toBe(7200);
+    expect(c.registry.proxy?.tagTtlMs).toBe(5_400_000);
+    expect(c.registry.proxy?.stalledClientMs).toBe(45_000);
+    expect(() => parseConfig('auth: {token: {secret: s, expiration: soon}}')).toThrow(
+      'auth.token.expiration "soon" is not a duration; write it like 90s, 15m or 168h',
+    );
+    expect(() => parseConfig('proxy: {remoteurl: "http://127.0.0.1:9", ttl: 0s}')).toThrow(
+      'proxy.ttl must be longer than zero',
+    );
     await dir.cleanup();
   });
 
