@@ -19,9 +19,9 @@ import {
   symlinkSync,
   unlinkSync,
   utimesSync,
-  write,
   writeFileSync,
   writeSync,
+  writev,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,13 +100,31 @@ function writeAllSync(fd: number, chunk: Uint8Array): void {
   while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
 }
 
-function writeAll(fd: number, chunk: Uint8Array): Promise<void> {
+/** Bytes gathered into one `writev` of a big file: one thread-pool round trip per MiB, not per decompressed chunk. */
+const WRITE_BATCH = 1024 * 1024;
+
+/** Writes all of `chunks` at the file's current offset (a short write continues where it stopped). */
+function writeAll(fd: number, chunks: readonly Uint8Array[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const step = (off: number) => {
-      if (off >= chunk.length) return resolve();
-      write(fd, chunk, off, chunk.length - off, null, (err, n) => (err ? reject(err) : step(off + n)));
+    const step = (rest: readonly Uint8Array[]) => {
+      if (rest.length === 0) return resolve();
+      writev(fd, rest as Uint8Array[], (err, n) => {
+        if (err) return reject(err);
+        let skip = n;
+        const next: Uint8Array[] = [];
+        for (const b of rest) {
+          if (skip >= b.byteLength) {
+            skip -= b.byteLength;
+            continue;
+          }
+          next.push(skip > 0 ? b.subarray(skip) : b);
+          skip = 0;
+        }
+        if (n === 0 && next.length > 0) return reject(new Error('write made no progress (is the disk full?)'));
+        step(next);
+      });
     };
-    step(0);
+    step(chunks);
   });
 }
 
@@ -313,15 +331,25 @@ export class LayerApplier {
           writeAllSync(fd, r.value);
         }
       } else {
-        // Big files: one write in flight in the thread pool while the next chunk is decompressed and hashed.
+        // Big files: ~1 MiB writes, one in flight in the thread pool while the next chunks are decompressed and hashed.
         let pending: Promise<void> | undefined;
+        let batch: Uint8Array[] = [];
+        let batched = 0;
+        const flush = async () => {
+          if (pending) await pending;
+          pending = writeAll(fd, batch);
+          batch = [];
+          batched = 0;
+        };
         try {
           for (;;) {
             const r = await reader.read();
             if (r.done) break;
-            if (pending) await pending;
-            pending = writeAll(fd, r.value);
+            batch.push(r.value);
+            batched += r.value.byteLength;
+            if (batched >= WRITE_BATCH) await flush();
           }
+          if (batched > 0) await flush();
         } finally {
           if (pending) await pending;
         }

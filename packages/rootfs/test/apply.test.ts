@@ -34,6 +34,19 @@ describe('applyLayer', () => {
   const apply = async (entries: TarWriteEntry[]) => applyLayer(root, streamOf(await tarBytes(entries)));
   const names = (p = '') => readdirSync(join(root, p)).sort();
 
+  it('writes big files byte for byte whatever the chunking (gzip layer, batched writes), replacing a lower file', async () => {
+    const big = new Uint8Array(5 * 1024 * 1024 + 3).map((_, i) => (i * 13 + (i >> 10)) % 256);
+    const small = new Uint8Array(1024 * 1024 + 1).map((_, i) => (i * 7) % 251);
+    await apply([file('data/big', 'lower content\n'), file('data/edge', small)]);
+    const layer = await tarBytes([file('data/big', big, { mode: 0o640 }), file('data/edge', small)]);
+    const gz = new Uint8Array(await new Response(compressStream(streamOf(layer), 'gzip')).arrayBuffer());
+    const r = await applyLayer(root, streamOf(gz));
+    expect(r.compression).toBe('gzip');
+    expect(Buffer.from(readFileSync(join(root, 'data/big'))).equals(Buffer.from(big))).toBe(true);
+    expect(Buffer.from(readFileSync(join(root, 'data/edge'))).equals(Buffer.from(small))).toBe(true);
+    expect(lstatSync(join(root, 'data/big')).mode & 0o777).toBe(0o640);
+  });
+
   it('removes the lower entry for a whiteout, a whole directory included', async () => {
     await apply([dir('etc/'), file('etc/a'), file('etc/b'), dir('opt/'), file('opt/x/y')]);
     await apply([file('etc/.wh.a', ''), file('.wh.opt', '')]);
