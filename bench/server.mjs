@@ -186,10 +186,16 @@ await runBenchmark({
       before: () => startDist(distData(`push${generation++}`)),
       peer: true,
     },
+    {
+      // The client's own floor: skopeo reading and hashing the same image into a local directory, no registry at all.
+      name: 'skopeo copy to dir: (no server, reference)',
+      cmd: ['skopeo', 'copy', '-q', `oci:${layout}:big`, `dir:${join(workDir, 'server-push-dir')}`],
+      before: () => sh(['rm', '-rf', join(workDir, 'server-push-dir')]),
+    },
   ],
   teardown: async () => {
     lade?.kill('SIGTERM');
     sh(['bash', registrySh, 'stop', '--port', String(distPort)]);
-    sh(['sh', '-c', `rm -rf ${workDir}/server-lade-* ${workDir}/server-dist-* ${blob}`]);
+    sh(['sh', '-c', `rm -rf ${workDir}/server-lade-* ${workDir}/server-dist-* ${workDir}/server-push-dir ${blob}`]);
   },
 });
