@@ -5,15 +5,18 @@ import {
   DIGEST_HEX_LENGTH,
   type Digest,
   type DigestAlgorithm,
+  DigestInvalidError,
   digestAlgorithm,
   digestHex,
   isDigest,
   parseDigest,
+  SizeInvalidError,
   verifyingStream,
 } from '@lade/digest';
 import type { BlobInfo, BlobStore, ByteRange, IngestExpectation, IngestOptions } from './blob-store.js';
 import { AbortedError, BlobUnknownError, RangeInvalidError } from './errors.js';
 import { fileRangeStream, readOrAbort } from './file-stream.js';
+import { tailHasher } from './tail-hasher.js';
 
 const ALGORITHMS: readonly DigestAlgorithm[] = ['sha256', 'sha512'];
 
@@ -154,9 +157,17 @@ export class FsBlobStore implements BlobStore {
     );
     const fh = await open(temp, 'wx', 0o644);
     let closed = false;
+    // Big blobs of known size are hashed by a worker thread reading the temp file behind the writer (see
+    // tail-hasher.ts); everything else through the verifying stream on this thread.
+    const expectedSize = expected.size;
+    const tail =
+      expectedSize !== undefined && expectedSize >= TAIL_HASH_MIN
+        ? tailHasher(temp, digestAlgorithm(digest))
+        : undefined;
+    const name = `blob ${digest}`;
     try {
-      const reader = content.pipeThrough(verifier).getReader();
-      const writer = new BatchedWriter(fh);
+      const reader = (tail ? content : content.pipeThrough(verifier)).getReader();
+      const writer = new BatchedWriter(fh, tail ? (bytes) => tail.advance(bytes) : undefined);
       let received = 0;
       try {
         for (;;) {
@@ -164,6 +175,11 @@ export class FsBlobStore implements BlobStore {
             abortError(s, `ingest of ${digest}`),
           );
           if (done) break;
+          if (tail && received + value.byteLength > (expectedSize as number)) {
+            throw new SizeInvalidError(
+              `${name}: content is longer than the expected ${expectedSize} bytes; the source is corrupt or the descriptor is wrong`,
+            );
+          }
           await writer.write(value);
           received += value.byteLength;
           options.onProgress?.(received);
@@ -174,8 +190,26 @@ export class FsBlobStore implements BlobStore {
         await writer.finish().catch(() => {});
         throw err;
       }
-      const { size } = await verifier.result;
-      if (this.#fsync) await fh.sync();
+      let size: number;
+      if (tail) {
+        if (received !== expectedSize) {
+          throw new SizeInvalidError(
+            `${name}: content ended after ${received} of ${expectedSize} bytes; retry the transfer`,
+          );
+        }
+        // The data reaches the disk while the worker catches up (a bad blob's temp file is synced for nothing).
+        const [actual] = await Promise.all([tail.finish(received), this.#fsync ? fh.sync() : undefined]);
+        if (actual !== digest) {
+          throw new DigestInvalidError(
+            `${name}: content digest ${actual} does not match the expected ${digest}; the source is corrupt`,
+            { detail: { expected: digest, actual } },
+          );
+        }
+        size = received;
+      } else {
+        size = (await verifier.result).size;
+      }
+      if (this.#fsync && !tail) await fh.sync();
       await fh.close();
       closed = true;
       const finalPath = this.blobPath(digest);
@@ -184,6 +218,7 @@ export class FsBlobStore implements BlobStore {
       if (this.#fsync) await syncDir(join(this.dir, 'blobs', digestAlgorithm(digest)));
       return { digest, size };
     } catch (err) {
+      tail?.cancel();
       if (!closed) await fh.close().catch(() => {});
       await unlink(temp).catch(() => {});
       throw err;
@@ -300,6 +335,9 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/** Blobs from this size on (when the size is known) are hashed by the tail-hashing worker. */
+const TAIL_HASH_MIN = 1024 * 1024;
+
 /** Bytes gathered before one write: one thread-pool trip per MiB instead of one per network chunk. */
 const WRITE_BATCH = 1024 * 1024;
 
@@ -314,9 +352,12 @@ class BatchedWriter {
   #batchBytes = 0;
   #position = 0;
   #inFlight: Promise<void> = Promise.resolve();
+  readonly #onWritten: ((bytes: number) => void) | undefined;
 
-  constructor(fh: FileHandle) {
+  /** `onWritten(n)`: the file's first n bytes are written (called in order, after each write completes). */
+  constructor(fh: FileHandle, onWritten?: (bytes: number) => void) {
     this.#fh = fh;
+    this.#onWritten = onWritten;
   }
 
   async write(chunk: Uint8Array): Promise<void> {
@@ -335,11 +376,13 @@ class BatchedWriter {
     const buffers = this.#batch;
     const position = this.#position;
     this.#position += this.#batchBytes;
+    const written = this.#position;
     this.#batch = [];
     this.#batchBytes = 0;
     // Wait for the previous write (and surface its error) before starting this one: one write in flight.
     await this.#inFlight;
-    const pending = writeFully(this.#fh, buffers, position);
+    const onWritten = this.#onWritten;
+    const pending = writeFully(this.#fh, buffers, position).then(() => onWritten?.(written));
     pending.catch(() => {}); // observed by the next flush or finish()
     this.#inFlight = pending;
   }

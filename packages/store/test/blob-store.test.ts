@@ -196,6 +196,86 @@ describe.each(drivers)('%s', (_name, make) => {
   });
 });
 
+describe.each(drivers)('%s with big blobs (on disk: hashed by the tail-hashing worker)', (_name, make) => {
+  const big = new Uint8Array(3 * 1024 * 1024 + 5).map((_, i) => (i * 11 + (i >> 8)) % 256);
+  const bigDigest = hash(big) as Digest;
+  /** `data` in 64 KiB chunks; `pulled()` tells how many chunks the consumer asked for. */
+  const chunked = (data: Uint8Array, fail?: Error) => {
+    let off = 0;
+    let pulls = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(c) {
+        pulls++;
+        if (fail && off >= data.length / 2) return c.error(fail);
+        if (off >= data.length) return c.close();
+        c.enqueue(data.slice(off, off + 65536));
+        off += 65536;
+      },
+    });
+    return { stream, pulled: () => pulls };
+  };
+
+  it('stores big content, byte for byte, several at once', async () => {
+    const { store } = await make();
+    const others = [1, 2, 3].map((k) => big.map((b) => (b + k) % 256));
+    const all = [big, ...others];
+    const infos = await Promise.all(
+      all.map((data) => store.ingest({ digest: hash(data) as Digest, size: data.length }, chunked(data).stream)),
+    );
+    for (const [i, data] of all.entries()) {
+      expect(infos[i]).toEqual({ digest: hash(data), size: data.length });
+      const back = Buffer.from(await new Response(await store.read(hash(data) as Digest)).arrayBuffer());
+      expect(back.equals(Buffer.from(data))).toBe(true);
+    }
+  });
+
+  it('refuses big content with the wrong digest (DIGEST_INVALID naming both digests), leaving nothing', async () => {
+    const { store, dir } = await make();
+    const wrong = hash(enc.encode('not this')) as Digest;
+    const err = await store.ingest({ digest: wrong, size: big.length }, chunked(big).stream).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'DIGEST_INVALID' });
+    expect((err as Error).message).toBe(
+      `blob ${wrong}: content digest ${bigDigest} does not match the expected ${wrong}; the source is corrupt`,
+    );
+    expect(await collect(store)).toEqual([]);
+    if (dir) expect(await readdir(join(dir, '.lade-ingest')).catch(() => [])).toEqual([]);
+  });
+
+  it('stops reading big content at the first chunk past its size (SIZE_INVALID), and refuses short content', async () => {
+    const { store, dir } = await make();
+    const long = chunked(big);
+    await expect(store.ingest({ digest: bigDigest, size: 1024 * 1024 + 1 }, long.stream)).rejects.toMatchObject({
+      code: 'SIZE_INVALID',
+    });
+    expect(long.pulled()).toBeLessThan(big.length / 65536 - 10);
+    await expect(
+      store.ingest({ digest: bigDigest, size: big.length + 100 }, chunked(big).stream),
+    ).rejects.toMatchObject({ code: 'SIZE_INVALID', message: expect.stringContaining('content ended after') });
+    expect(await collect(store)).toEqual([]);
+    if (dir) expect(await readdir(join(dir, '.lade-ingest')).catch(() => [])).toEqual([]);
+  });
+
+  it('leaves nothing when big content fails mid-way or the signal fires', async () => {
+    const { store, dir } = await make();
+    await expect(
+      store.ingest({ digest: bigDigest, size: big.length }, chunked(big, new Error('connection reset')).stream),
+    ).rejects.toThrow('connection reset');
+    const ac = new AbortController();
+    const slow = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        c.enqueue(big.slice(0, 65536));
+        await new Promise((r) => setTimeout(r, 5));
+      },
+    });
+    setTimeout(() => ac.abort(new Error('user cancelled')), 30);
+    await expect(
+      store.ingest({ digest: bigDigest, size: big.length }, slow, { signal: ac.signal }),
+    ).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(await collect(store)).toEqual([]);
+    if (dir) expect(await readdir(join(dir, '.lade-ingest')).catch(() => [])).toEqual([]);
+  });
+});
+
 describe('FsBlobStore on disk', () => {
   it('lays blobs out as blobs/sha256/<hex> and leaves no temp files', async () => {
     const t = await tempDir();
