@@ -187,7 +187,7 @@ export class FsBlobStore implements BlobStore {
         await writer.finish();
       } catch (err) {
         await reader.cancel(err).catch(() => {});
-        await writer.finish().catch(() => {});
+        await writer.settle();
         throw err;
       }
       let size: number;
@@ -364,6 +364,13 @@ class BatchedWriter {
     this.#batch.push(chunk);
     this.#batchBytes += chunk.byteLength;
     if (this.#batchBytes >= WRITE_BATCH) await this.#flush();
+  }
+
+  /** Waits for the write in flight, if any, writing nothing more and ignoring its error (the ingest failed). */
+  async settle(): Promise<void> {
+    this.#batch = [];
+    this.#batchBytes = 0;
+    await this.#inFlight.catch(() => {});
   }
 
   /** Writes what is gathered and waits for every write; rejects with the first write error. */
