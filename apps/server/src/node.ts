@@ -43,7 +43,7 @@ function toRequest(req: IncomingMessage, fallbackHost: string, signal: AbortSign
   const method = req.method ?? 'GET';
   const hasBody = method !== 'GET' && method !== 'HEAD';
   // Only requests with a body get the abort signal: a GET or HEAD has nothing to abort (its response stream is
-  // cancelled when the client goes away), and the signal costs ~5% of a manifest GET.
+  // cancelled when the client goes away), and creating it cost ~20% of a manifest GET (10k → 12.5k req/s without).
   return new Request(
     `http://${host}${path}`,
     (hasBody
