@@ -1,7 +1,19 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHasher, type Digest, digestHex, verifyBytes, verifyingStream } from '@lade/digest';
+import {
+  createHasher,
+  type Digest,
+  DigestInvalidError,
+  digestAlgorithm,
+  digestHex,
+  type FileHasher,
+  fileHasher,
+  type Hasher,
+  SizeInvalidError,
+  verifyBytes,
+  verifyingStream,
+} from '@lade/digest';
 import {
   buildIndex,
   type CopyEvent,
@@ -58,6 +70,13 @@ interface SpooledBlob {
   readonly diffId: Digest;
 }
 
+function digestMismatch(name: string, expected: Digest, actual: Digest): DigestInvalidError {
+  return new DigestInvalidError(
+    `${name}: content digest ${actual} does not match the expected ${expected}; the source is corrupt`,
+    { detail: { expected, actual } },
+  );
+}
+
 function blobName(d: Digest): string {
   return `blobs/${d.slice(0, d.indexOf(':'))}/${digestHex(d)}`;
 }
@@ -74,6 +93,46 @@ function tagOf(name: string): { full: string; familiar: string; repo: string; ta
     };
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * The archive file being written, for {@link saveImages} to a path without compression: the tar's offsets are the
+ * file's, so a blob can be hashed back from the file on a worker thread (fileHasher) while the next one streams,
+ * instead of on the thread that moves the bytes. Fed by writeFileAtomic's hooks.
+ * @internal
+ */
+export class ArchiveOutputFile {
+  path: string | undefined;
+  written = 0;
+  readonly #followers = new Set<{ hasher: FileHasher; end: number }>();
+  readonly #waiters = new Set<{ end: number; resolve: () => void }>();
+
+  /** The file holds its first `bytes` bytes. */
+  update(bytes: number): void {
+    this.written = bytes;
+    for (const f of this.#followers) {
+      f.hasher.advance(Math.min(bytes, f.end));
+      if (bytes >= f.end) this.#followers.delete(f);
+    }
+    for (const w of this.#waiters) {
+      if (bytes >= w.end) {
+        this.#waiters.delete(w);
+        w.resolve();
+      }
+    }
+  }
+
+  /** Feeds `hasher` the written offsets up to `end`. */
+  follow(hasher: FileHasher, end: number): void {
+    if (this.written > 0) hasher.advance(Math.min(this.written, end));
+    if (this.written < end) this.#followers.add({ hasher, end });
+  }
+
+  /** Resolves once the file holds its first `end` bytes. */
+  reached(end: number): Promise<void> {
+    if (this.written >= end) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.add({ end, resolve }));
   }
 }
 
@@ -96,8 +155,14 @@ export class ArchiveWriter {
   private spoolCount = 0;
   private failed: unknown;
   private finished = false;
+  /** Blobs hashed back from the output file, checked before the archive is committed (see verified()). */
+  private readonly verifications: Promise<void>[] = [];
+  private readonly hashers = new Set<FileHasher>();
 
-  constructor(private readonly options: ArchiveWriterOptions = {}) {
+  constructor(
+    private readonly options: ArchiveWriterOptions = {},
+    private readonly output?: ArchiveOutputFile,
+  ) {
     const format = options.format ?? 'docker';
     this.format = format === 'legacy' ? 'docker-legacy' : format;
     this.readable = this.tar.readable;
@@ -157,6 +222,12 @@ export class ArchiveWriter {
         c.enqueue(chunk);
       },
     });
+    const output = this.output;
+    if (this.format !== 'docker-legacy' && output?.path !== undefined) {
+      await this.ensureStarted();
+      await this.writeBlobHashedBack(d, content, options, output, output.path);
+      return;
+    }
     const verified = content
       .pipeThrough(verifyingStream({ digest: d.digest, size: d.size, name: `blob ${d.digest}` }))
       .pipeThrough(progress);
@@ -189,6 +260,83 @@ export class ArchiveWriter {
     );
     await writeStreamToFile(plain, path);
     this.spooled.set(d.digest, { path, size, diffId: hasher.digest() });
+  }
+
+  /**
+   * Streams a blob into the tar checking only its size here; its digest is computed by a worker reading the bytes
+   * back from the output file and checked by {@link verified} before the archive is committed. Where no worker can
+   * start, the blob is hashed on this thread as it passes.
+   */
+  private async writeBlobHashedBack(
+    d: Descriptor,
+    content: ReadableStream<Uint8Array>,
+    options: WriteBlobOptions,
+    output: ArchiveOutputFile,
+    path: string,
+  ): Promise<void> {
+    const name = `blob ${d.digest}`;
+    let hasher: FileHasher | undefined;
+    let inline: Hasher | undefined;
+    let start = 0;
+    let seen = 0;
+    const checked = content.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, c) {
+          seen += chunk.byteLength;
+          if (seen > d.size) {
+            throw new SizeInvalidError(
+              `${name}: content is longer than the expected ${d.size} bytes; the source is corrupt or the descriptor is wrong`,
+            );
+          }
+          inline?.update(chunk);
+          options.onProgress?.(seen);
+          c.enqueue(chunk);
+        },
+        flush() {
+          if (seen !== d.size) {
+            throw new SizeInvalidError(`${name}: content ended after ${seen} of ${d.size} bytes; retry the transfer`);
+          }
+          const actual = inline?.digest();
+          if (actual !== undefined && actual !== d.digest) throw digestMismatch(name, d.digest, actual);
+        },
+      }),
+    );
+    try {
+      await this.tar.add(
+        { header: { name: blobName(d.digest), size: d.size, mtime: MTIME }, body: checked },
+        {
+          onContent: (offset) => {
+            start = offset;
+            hasher = fileHasher(path, digestAlgorithm(d.digest), offset);
+            if (hasher) {
+              this.hashers.add(hasher);
+              output.follow(hasher, offset + d.size);
+            } else inline = createHasher(digestAlgorithm(d.digest));
+          },
+        },
+      );
+    } catch (e) {
+      hasher?.cancel();
+      throw e;
+    }
+    this.written.add(d.digest);
+    const h = hasher;
+    if (!h) return;
+    const end = start + d.size;
+    const check = output
+      .reached(end)
+      .then(() => h.finish(end))
+      .then((actual) => {
+        if (actual !== d.digest) throw digestMismatch(name, d.digest, actual);
+      })
+      .finally(() => this.hashers.delete(h));
+    check.catch(() => {}); // observed by verified()
+    this.verifications.push(check);
+  }
+
+  /** Resolves once every blob hashed back from the output file matched its digest; rejects with the first mismatch. */
+  async verified(): Promise<void> {
+    await Promise.all(this.verifications);
   }
 
   /** Adds a manifest or index; a root manifest becomes an image of the archive when its sink commits. */
@@ -357,6 +505,8 @@ export class ArchiveWriter {
   /** Ends the tar stream with an error and removes spooled files. */
   async abort(reason?: unknown): Promise<void> {
     this.failed ??= reason ?? new ArchiveError('the archive was aborted');
+    for (const h of this.hashers) h.cancel();
+    this.hashers.clear();
     await this.tar.abort(reason).catch(() => {});
     await this.cleanup();
   }
@@ -463,7 +613,10 @@ export async function saveImages(
   options: SaveOptions = {},
 ): Promise<SaveResult> {
   if (images.length === 0) throw new ArchiveError('no images to save; name at least one');
-  const writer = createArchiveWriter(options);
+  const compressed = options.compression !== undefined && options.compression !== 'none';
+  // An uncompressed archive file: blobs are hashed back from it on a worker (see ArchiveOutputFile).
+  const file = typeof output === 'string' && !compressed ? new ArchiveOutputFile() : undefined;
+  const writer = new ArchiveWriter(options, file);
   const body =
     options.compression && options.compression !== 'none'
       ? compressStream(
@@ -472,7 +625,22 @@ export async function saveImages(
           options.level !== undefined ? { level: options.level } : {},
         )
       : writer.readable;
-  const done = typeof output === 'string' ? writeFileAtomic(body, output) : body.pipeTo(output);
+  const done =
+    typeof output === 'string'
+      ? writeFileAtomic(
+          body,
+          output,
+          file
+            ? {
+                onTemp: (p) => {
+                  file.path = p;
+                },
+                onWritten: (bytes) => file.update(bytes),
+                beforeCommit: () => writer.verified(),
+              }
+            : {},
+        )
+      : body.pipeTo(output);
   done.catch(() => {});
   try {
     for (const img of images) {

@@ -71,7 +71,11 @@ export async function readFileHead(path: string, n: number, position = 0): Promi
  * Writes a stream to a file; the file is removed when the stream fails. Chunks are gathered into ~1 MiB `writev`
  * calls with one write in flight while the next chunks are read, so the disk works while the source produces.
  */
-export async function writeStreamToFile(stream: ReadableStream<Uint8Array>, path: string): Promise<void> {
+export async function writeStreamToFile(
+  stream: ReadableStream<Uint8Array>,
+  path: string,
+  options: { onWritten?: (bytes: number) => void } = {},
+): Promise<void> {
   const fh = await open(path, 'w');
   const reader = stream.getReader();
   let batch: Uint8Array[] = [];
@@ -82,10 +86,11 @@ export async function writeStreamToFile(stream: ReadableStream<Uint8Array>, path
     const buffers = batch;
     const at = position;
     position += batchBytes;
+    const end = position;
     batch = [];
     batchBytes = 0;
     await inFlight;
-    const pending = writeFully(fh, buffers, at);
+    const pending = writeFully(fh, buffers, at).then(() => options.onWritten?.(end));
     pending.catch(() => {}); // observed by the next flush or the final wait
     inFlight = pending;
   };
@@ -131,11 +136,27 @@ async function writeFully(fh: FileHandle, buffers: Uint8Array[], position: numbe
   }
 }
 
+/** Hooks of {@link writeFileAtomic}. */
+export interface AtomicWriteHooks {
+  /** The temp file's path, before anything is written to it. */
+  readonly onTemp?: (tempPath: string) => void;
+  /** The temp file holds the stream's first `bytes` bytes (called in order as writes complete). */
+  readonly onWritten?: (bytes: number) => void;
+  /** Runs once the whole stream is written, before the rename; a rejection removes the temp file instead. */
+  readonly beforeCommit?: () => Promise<void>;
+}
+
 /** Writes a stream to `path` atomically: a temp name beside it, renamed only after the whole stream arrived. */
-export async function writeFileAtomic(stream: ReadableStream<Uint8Array>, path: string): Promise<void> {
+export async function writeFileAtomic(
+  stream: ReadableStream<Uint8Array>,
+  path: string,
+  hooks: AtomicWriteHooks = {},
+): Promise<void> {
   const tmp = `${path}.lade-${process.pid}-${Math.random().toString(36).slice(2)}.tmp`;
-  await writeStreamToFile(stream, tmp);
+  hooks.onTemp?.(tmp);
+  await writeStreamToFile(stream, tmp, hooks.onWritten ? { onWritten: hooks.onWritten } : {});
   try {
+    await hooks.beforeCommit?.();
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });

@@ -210,6 +210,40 @@ describe('saveImages', () => {
     });
   }
 
+  it('writes the same bytes to a file (blobs hashed back from it on a worker) as to a stream (hashed inline)', async () => {
+    const store = new MemoryImageStore();
+    const big = (k: number) => new Uint8Array(3 * 1024 * 1024 + k).map((_, i) => (i * (k + 3)) % 256);
+    store.putImage({ layers: [big(1), big(2), new Uint8Array(10)], tag: 'multi:1' });
+    for (const format of ['docker', 'oci'] as ArchiveFormat[]) {
+      const out = join(tmp.path, `same-${format}.tar`);
+      await saveImages([{ source: store.source('multi:1'), names: ['multi:1'] }], out, { format });
+      const w = createArchiveWriter({ format });
+      const streamed = collect(w.readable);
+      await copy(store.source('multi:1'), w.sink(['multi:1']), { concurrency: 1 });
+      await w.finish();
+      expect(Buffer.from(await readFile(out)).equals(Buffer.from(await streamed))).toBe(true);
+    }
+  });
+
+  it('refuses a corrupt multi-MiB blob found only when hashed back from the file, naming it, and leaves no file or temp file', async () => {
+    const store = new MemoryImageStore();
+    const good = new Uint8Array(4 * 1024 * 1024).map((_, i) => i % 253);
+    const { manifest } = store.putImage({ layers: [good, new Uint8Array(5 * 1024 * 1024 + 3)], tag: 'late:1' });
+    const parsed = parseManifest(store.manifests.get(manifest.digest)!.bytes);
+    if (parsed.kind !== 'manifest') throw new Error('manifest expected');
+    const bad = parsed.manifest.layers[1]!.digest;
+    store.putBlobUnchecked(bad, new Uint8Array(5 * 1024 * 1024 + 3).fill(7));
+    const dir = join(tmp.path, 'late');
+    await mkdir(dir);
+    const out = join(dir, 'never.tar');
+    const err = await saveImages([{ source: store.source('late:1'), names: ['late:1'] }], out).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'DIGEST_INVALID' });
+    expect((err as Error).message).toMatch(
+      new RegExp(`^blob ${bad}: content digest sha256:[0-9a-f]{64} does not match`),
+    );
+    expect(await readdir(dir)).toEqual([]);
+  });
+
   it('refuses to save nothing', async () => {
     await expect(saveImages([], join(tmp.path, 'empty.tar'))).rejects.toMatchObject({ code: 'ARCHIVE_INVALID' });
   });

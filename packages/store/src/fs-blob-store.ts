@@ -8,6 +8,7 @@ import {
   DigestInvalidError,
   digestAlgorithm,
   digestHex,
+  fileHasher,
   isDigest,
   parseDigest,
   SizeInvalidError,
@@ -16,7 +17,6 @@ import {
 import type { BlobInfo, BlobStore, ByteRange, IngestExpectation, IngestOptions } from './blob-store.js';
 import { AbortedError, BlobUnknownError, RangeInvalidError } from './errors.js';
 import { fileRangeStream, readOrAbort } from './file-stream.js';
-import { tailHasher } from './tail-hasher.js';
 
 const ALGORITHMS: readonly DigestAlgorithm[] = ['sha256', 'sha512'];
 
@@ -157,12 +157,12 @@ export class FsBlobStore implements BlobStore {
     );
     const fh = await open(temp, 'wx', 0o644);
     let closed = false;
-    // Big blobs of known size are hashed by a worker thread reading the temp file behind the writer (see
-    // tail-hasher.ts); everything else through the verifying stream on this thread.
+    // Big blobs of known size are hashed by a worker thread reading the temp file behind the writer (fileHasher of
+    // @lade/digest); everything else through the verifying stream on this thread.
     const expectedSize = expected.size;
     const tail =
       expectedSize !== undefined && expectedSize >= TAIL_HASH_MIN
-        ? tailHasher(temp, digestAlgorithm(digest))
+        ? fileHasher(temp, digestAlgorithm(digest))
         : undefined;
     const name = `blob ${digest}`;
     try {

@@ -464,7 +464,8 @@ export function writeTar(
 /** A push-style tar writer: add entries one at a time (each resolves once its bytes were taken), then close. */
 export interface TarWriter {
   readonly readable: ReadableStream<Uint8Array>;
-  add(entry: TarWriteEntry): Promise<void>;
+  /** `onContent(offset)`: where the entry's content starts in the tar stream, once its header is out. */
+  add(entry: TarWriteEntry, hooks?: { onContent?: (offset: number) => void }): Promise<void>;
   close(): Promise<void>;
   abort(reason?: unknown): Promise<void>;
 }
@@ -479,6 +480,8 @@ export function createTarWriter(options: Omit<TarWriteOptions, 'sort'> = {}): Ta
   );
   const writer = writable.getWriter();
   let chain: Promise<void> = Promise.resolve();
+  /** Bytes handed to the readable so far. */
+  let offset = 0;
   const enqueue = (job: () => Promise<void>): Promise<void> => {
     const p = chain.then(job);
     chain = p.catch(() => {});
@@ -486,10 +489,17 @@ export function createTarWriter(options: Omit<TarWriteOptions, 'sort'> = {}): Ta
   };
   return {
     readable,
-    add: (entry) =>
+    add: (entry, hooks) =>
       enqueue(async () => {
         try {
-          for await (const chunk of entryChunks(entry, format)) await writer.write(chunk);
+          let first = true;
+          for await (const chunk of entryChunks(entry, format)) {
+            offset += chunk.byteLength;
+            // entryChunks yields the whole header (PAX records included) as its first chunk
+            if (first) hooks?.onContent?.(offset);
+            first = false;
+            await writer.write(chunk);
+          }
         } catch (e) {
           await writer.abort(e).catch(() => {});
           throw e;
@@ -497,6 +507,7 @@ export function createTarWriter(options: Omit<TarWriteOptions, 'sort'> = {}): Ta
       }),
     close: () =>
       enqueue(async () => {
+        offset += END_OF_ARCHIVE;
         await writer.write(new Uint8Array(END_OF_ARCHIVE));
         await writer.close();
       }),

@@ -1,15 +1,15 @@
-import type { Digest, DigestAlgorithm } from '@lade/digest';
+import type { Digest, DigestAlgorithm } from './digest.js';
 
 /**
- * Hashes a file while it is being written, on a worker thread that reads back what the writer reports as written
- * (from the page cache). The writing thread never touches the hash, and no bytes cross between threads: only offsets.
- * Ingest uses it so that hashing runs on the second core while the first one receives and writes.
+ * Hashes a byte range of a file while the file is being written, on a worker thread that reads back what the writer
+ * reports as written (from the page cache). The writing thread never touches the hash and no bytes cross between
+ * threads, only offsets. The store hashes ingests this way, and `saveImages` the blobs it writes into an archive.
  */
-export interface TailHasher {
-  /** The writer has written (and the kernel holds) the file's first `bytes` bytes. */
-  advance(bytes: number): void;
-  /** The file is complete at `bytes` bytes: resolves with its digest once the worker has read all of it. */
-  finish(bytes: number): Promise<Digest>;
+export interface FileHasher {
+  /** The file holds its bytes up to this absolute offset (the hash reads up to there; call again as writes land). */
+  advance(offset: number): void;
+  /** The range ends at this absolute offset, which is written: resolves with the digest of [start, end). */
+  finish(end: number): Promise<Digest>;
   /** Stops hashing and closes the worker's file. */
   cancel(): void;
 }
@@ -22,7 +22,7 @@ try {
   workerThreads = undefined;
 }
 
-// One worker per process, one job per file: it opens the file read-only and hashes up to each reported offset.
+// One worker per process, one job per range: it opens the file read-only and hashes up to each reported offset.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
@@ -30,11 +30,11 @@ const { openSync, readSync, closeSync } = require('node:fs');
 const jobs = new Map();
 const buf = Buffer.allocUnsafeSlow(1024 * 1024);
 function pump(job, target) {
-  while (job.hashed < target) {
-    const n = readSync(job.fd, buf, 0, Math.min(buf.length, target - job.hashed), job.hashed);
-    if (n === 0) throw new Error('the file ended at ' + job.hashed + ' of ' + target + ' bytes');
+  while (job.at < target) {
+    const n = readSync(job.fd, buf, 0, Math.min(buf.length, target - job.at), job.at);
+    if (n === 0) throw new Error('the file ended at ' + job.at + ' of ' + target + ' bytes');
     job.hash.update(buf.subarray(0, n));
-    job.hashed += n;
+    job.at += n;
   }
 }
 function drop(id) {
@@ -46,14 +46,14 @@ function drop(id) {
 parentPort.on('message', (m) => {
   try {
     if (m.t === 'open') {
-      jobs.set(m.id, { fd: openSync(m.path, 'r'), hash: createHash(m.algorithm), hashed: 0 });
+      jobs.set(m.id, { fd: openSync(m.path, 'r'), hash: createHash(m.algorithm), at: m.start });
     } else if (m.t === 'advance') {
       const job = jobs.get(m.id);
-      if (job) pump(job, m.bytes);
+      if (job) pump(job, m.offset);
     } else if (m.t === 'finish') {
       const job = jobs.get(m.id);
       if (!job) return parentPort.postMessage({ t: 'error', id: m.id, message: 'the file was not open' });
-      pump(job, m.bytes);
+      pump(job, m.end);
       drop(m.id);
       parentPort.postMessage({ t: 'digest', id: m.id, hex: job.hash.digest('hex') });
     } else if (m.t === 'cancel') {
@@ -89,7 +89,7 @@ class HashWorker {
     this.#worker.on('message', (m: Reply) => {
       const job = this.#jobs.get(m.id);
       if (!job) return;
-      const failure = m.t === 'error' ? new Error(`hashing the ingested file failed: ${m.message}`) : undefined;
+      const failure = m.t === 'error' ? new Error(`hashing a written file failed: ${m.message}`) : undefined;
       if (!job.settle) {
         // Failed before finish() (the file could not be opened or read): finish() rejects with it.
         if (failure) job.failure ??= failure;
@@ -112,40 +112,40 @@ class HashWorker {
     this.#worker.on('exit', (code) => die(new Error(`the hashing worker exited (code ${code})`)));
   }
 
-  start(path: string, algorithm: DigestAlgorithm): TailHasher {
+  start(path: string, algorithm: DigestAlgorithm, start: number): FileHasher {
     const id = this.#nextId++;
     if (this.#open++ === 0) this.#worker.ref();
     let ended = false;
-    const end = () => {
+    const release = () => {
       if (ended) return;
       ended = true;
       if (--this.#open === 0) this.#worker.unref();
     };
     const job: Job = {};
     this.#jobs.set(id, job);
-    this.#worker.postMessage({ t: 'open', id, path, algorithm });
+    this.#worker.postMessage({ t: 'open', id, path, algorithm, start });
     return {
-      advance: (bytes) => {
-        if (!ended) this.#worker.postMessage({ t: 'advance', id, bytes });
+      advance: (offset) => {
+        if (!ended) this.#worker.postMessage({ t: 'advance', id, offset });
       },
-      finish: (bytes) => {
+      finish: (end) => {
         const early = job.failure ?? (this.dead ? new Error('the hashing worker stopped') : undefined);
         if (early) {
           this.#jobs.delete(id);
-          end();
+          release();
           return Promise.reject(early);
         }
         const result = new Promise<string>((resolve, reject) => {
           job.settle = { resolve, reject };
         });
-        this.#worker.postMessage({ t: 'finish', id, bytes });
+        this.#worker.postMessage({ t: 'finish', id, end });
         return result.then(
           (hex) => {
-            end();
+            release();
             return `${algorithm}:${hex}` as Digest;
           },
           (err: unknown) => {
-            end();
+            release();
             throw err;
           },
         );
@@ -154,7 +154,7 @@ class HashWorker {
         if (ended) return;
         this.#jobs.delete(id);
         if (!this.dead) this.#worker.postMessage({ t: 'cancel', id });
-        end();
+        release();
       },
     };
   }
@@ -163,12 +163,15 @@ class HashWorker {
 // One worker: two were measured no faster for load (0.81 vs 0.83 s for 512 MiB) and cost ~15 MB more.
 let shared: HashWorker | undefined;
 
-/** A tail hasher for `path`, or undefined where worker threads are missing (the caller hashes inline then). */
-export function tailHasher(path: string, algorithm: DigestAlgorithm): TailHasher | undefined {
+/**
+ * A {@link FileHasher} for the bytes of `path` from `start` on, or undefined where worker threads are missing (hash
+ * on the calling thread then).
+ */
+export function fileHasher(path: string, algorithm: DigestAlgorithm, start = 0): FileHasher | undefined {
   if (!workerThreads) return undefined;
   try {
     if (!shared || shared.dead) shared = new HashWorker(workerThreads);
-    return shared.start(path, algorithm);
+    return shared.start(path, algorithm, start);
   } catch {
     return undefined;
   }
