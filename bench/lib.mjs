@@ -1,7 +1,7 @@
 // Side-by-side benchmark harness: runs lade and its peer as child processes on the same input, several rounds,
 // and prints median seconds, MB/s, peak RSS and the ratio lade/peer; records the table in BENCHMARKS.md.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +62,23 @@ export function sh(cmd, options = {}) {
   return r.stdout;
 }
 
+/**
+ * Clears a case's output path before a round by moving the previous output aside (a rename), not deleting it: this
+ * disk (ext4 mounted with discard) does a big rm's freeing work later, and it landed on whichever case forced I/O
+ * next (lade, which fsyncs: writes measured up to 2x slower right after removing 512 MiB; skopeo never fsyncs).
+ * runBenchmark deletes what was moved aside once all rounds are done.
+ */
+export function removeOutput(path) {
+  if (!existsSync(path)) return;
+  mkdirSync(trashDir, { recursive: true });
+  renameSync(path, join(trashDir, `${Date.now()}-${Math.random().toString(36).slice(2)}`));
+  // ...and flush what the previous case left dirty (skopeo writes without fsync), so it is not written back during
+  // the next case.
+  sh(['sync']);
+}
+
+const trashDir = join(workDir, '.trash');
+
 function fmtMiB(kib) {
   return kib === undefined ? 'n/a' : `${(kib / 1024).toFixed(0)} MB`;
 }
@@ -96,6 +113,7 @@ export async function runBenchmark(spec) {
     }
   } finally {
     await spec.teardown?.();
+    rmSync(trashDir, { recursive: true, force: true });
   }
   const peer = results.find((r) => r.case.peer) ?? results[results.length - 1];
   const rows = results.map((r) => {

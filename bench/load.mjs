@@ -2,7 +2,7 @@
 // lade (loadArchive → oci: sink of @lade/store) vs `skopeo copy docker-archive:… oci:…`.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { benchDir, runBenchmark, sh, sharedDir, workDir } from './lib.mjs';
+import { benchDir, removeOutput, runBenchmark, sh, sharedDir, workDir } from './lib.mjs';
 
 const mib = Number(process.env.BENCH_LOAD_MIB ?? 512);
 const layout = join(workDir, `fixtures-big${mib}`);
@@ -31,12 +31,12 @@ await runBenchmark({
     {
       name: 'lade load',
       cmd: [process.execPath, join(benchDir, 'load', 'lade.mjs'), archive, out],
-      before: () => sh(['rm', '-rf', out]),
+      before: () => removeOutput(out),
     },
     {
       name: 'skopeo copy',
       cmd: ['skopeo', 'copy', '-q', `docker-archive:${archive}`, `oci:${out}:big`],
-      before: () => sh(['rm', '-rf', out]),
+      before: () => removeOutput(out),
       peer: true,
     },
   ],
