@@ -6,6 +6,7 @@ import { collectGarbage, type GcOptions, type GcReport } from './gc.js';
 import { Metrics } from './metrics.js';
 import { isRepositoryName, isTag, isUploadId, MAX_MANIFEST_SIZE, MediaTypes } from './names.js';
 import type { PullThroughCache } from './proxy.js';
+import { parseRange } from './range.js';
 import { compareLexical, RegistryStore, readLimited } from './registry-store.js';
 import type { StorageDriver } from './storage/driver.js';
 import { MemoryDriver } from './storage/memory.js';
@@ -143,26 +144,6 @@ function parseContentRange(value: string | null): { start: number; end: number }
   const start = Number(m[1]);
   const end = Number(m[2]);
   return end < start ? 'invalid' : { start, end };
-}
-
-/** Parses a single-range `Range: bytes=…` header against a size. */
-function parseRange(value: string | null, size: number): { start: number; end: number } | undefined | 'unsatisfiable' {
-  if (!value) return undefined;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(value.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return undefined;
-  let start: number;
-  let end: number;
-  if (m[1] === '') {
-    const suffix = Number(m[2]);
-    if (suffix === 0) return 'unsatisfiable';
-    start = Math.max(size - suffix, 0);
-    end = size - 1;
-  } else {
-    start = Number(m[1]);
-    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  }
-  if (start >= size || end < start) return 'unsatisfiable';
-  return { start, end };
 }
 
 function pageParams(url: URL): { n: number | undefined; last: string | undefined } {
