@@ -139,6 +139,8 @@ describe('lade build: ADD from http(s) URLs and local archives', () => {
         res.end('named\n');
       } else if (req.url === '/') {
         res.end('index\n');
+      } else if (req.url?.startsWith('/enc/')) {
+        res.end('encoded\n');
       } else if (req.url === '/bundle.tar.gz') {
         res.end(gzipSync(new TextEncoder().encode('not extracted')));
       } else {
@@ -154,7 +156,7 @@ describe('lade build: ADD from http(s) URLs and local archives', () => {
   it('downloads into a directory with mode 0600 and Last-Modified as mtime, or to a file name', async () => {
     const r = await build(
       'url',
-      `FROM scratch\nADD ${base}/files/tool.sh /opt/\nADD ${base}/files/tool.sh /bin/renamed\nADD ${base}/download?id=7 ${base}/ /dl/\nADD --chmod=755 --chown=5:6 ${base}/bundle.tar.gz /keep/\n`,
+      `FROM scratch\nADD ${base}/files/tool.sh /opt/\nADD ${base}/files/tool.sh /bin/renamed\nADD ${base}/download?id=7 ${base}/ /dl/\nADD ${base}/enc/a%2F.. /dl2/\nADD --chmod=755 --chown=5:6 ${base}/bundle.tar.gz /keep/\n`,
     );
     expect(r.stderr).toBe('');
     const rootfs = await unpack('url');
@@ -167,6 +169,9 @@ describe('lade build: ADD from http(s) URLs and local archives', () => {
     expect(readFileSync(join(rootfs, 'dl/download'), 'utf8')).toBe('named\n');
     expect(readFileSync(join(rootfs, 'dl/__unnamed__'), 'utf8')).toBe('index\n');
     expect(readdirSync(join(rootfs, 'dl')).sort()).toEqual(['__unnamed__', 'download']);
+    // a percent-encoded slash and `..` cannot make the name climb out of the destination directory
+    expect(readFileSync(join(rootfs, 'dl2/__unnamed__'), 'utf8')).toBe('encoded\n');
+    expect(readdirSync(join(rootfs, 'dl2'))).toEqual(['__unnamed__']);
     // A downloaded archive is never extracted; --chmod and --chown apply to it.
     const kept = statSync(join(rootfs, 'keep/bundle.tar.gz'));
     expect(kept.mode & 0o7777).toBe(0o755);

@@ -43,7 +43,8 @@ function filenameOf(url: URL): string {
     path = url.pathname;
   }
   const base = path.replace(/\/+$/, '').split('/').pop() ?? '';
-  return base === '' || base === '.' ? '__unnamed__' : base;
+  // A percent-encoded `..` must not name the file: it would land outside the destination directory.
+  return base === '' || base === '.' || base === '..' ? '__unnamed__' : base;
 }
 
 /**
