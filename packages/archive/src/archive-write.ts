@@ -2,15 +2,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  contentErrors,
   createHasher,
   type Digest,
-  DigestInvalidError,
   digestAlgorithm,
   digestHex,
   type FileHasher,
   fileHasher,
   type Hasher,
-  SizeInvalidError,
   verifyBytes,
   verifyingStream,
 } from '@lade/digest';
@@ -68,13 +67,6 @@ interface SpooledBlob {
   /** Uncompressed size and digest (layers are stored uncompressed in the legacy format). */
   readonly size: number;
   readonly diffId: Digest;
-}
-
-function digestMismatch(name: string, expected: Digest, actual: Digest): DigestInvalidError {
-  return new DigestInvalidError(
-    `${name}: content digest ${actual} does not match the expected ${expected}; the source is corrupt`,
-    { detail: { expected, actual } },
-  );
 }
 
 function blobName(d: Digest): string {
@@ -284,9 +276,7 @@ export class ArchiveWriter {
         transform(chunk, c) {
           seen += chunk.byteLength;
           if (seen > d.size) {
-            throw new SizeInvalidError(
-              `${name}: content is longer than the expected ${d.size} bytes; the source is corrupt or the descriptor is wrong`,
-            );
+            throw contentErrors.tooLong(name, d.size);
           }
           inline?.update(chunk);
           options.onProgress?.(seen);
@@ -294,10 +284,10 @@ export class ArchiveWriter {
         },
         flush() {
           if (seen !== d.size) {
-            throw new SizeInvalidError(`${name}: content ended after ${seen} of ${d.size} bytes; retry the transfer`);
+            throw contentErrors.tooShort(name, seen, d.size);
           }
           const actual = inline?.digest();
-          if (actual !== undefined && actual !== d.digest) throw digestMismatch(name, d.digest, actual);
+          if (actual !== undefined && actual !== d.digest) throw contentErrors.digestMismatch(name, d.digest, actual);
         },
       }),
     );
@@ -327,7 +317,7 @@ export class ArchiveWriter {
       .reached(end)
       .then(() => h.finish(end))
       .then((actual) => {
-        if (actual !== d.digest) throw digestMismatch(name, d.digest, actual);
+        if (actual !== d.digest) throw contentErrors.digestMismatch(name, d.digest, actual);
       })
       .finally(() => this.hashers.delete(h));
     check.catch(() => {}); // observed by verified()

@@ -51,3 +51,24 @@ export class SizeInvalidError extends LadeError {
     super('SIZE_INVALID', message, options);
   }
 }
+
+/**
+ * The errors every check of streamed content gives (verifyingStream, the store's ingest, an archive writer), so the
+ * same fault reads the same wherever it is found. `name` names the content, e.g. `blob sha256:…`.
+ */
+export const contentErrors = {
+  /** More bytes arrived than the descriptor declares. */
+  tooLong: (name: string, size: number): SizeInvalidError =>
+    new SizeInvalidError(
+      `${name}: content is longer than the expected ${size} bytes; the source is corrupt or the descriptor is wrong`,
+    ),
+  /** The content ended before the declared size. */
+  tooShort: (name: string, seen: number, size: number): SizeInvalidError =>
+    new SizeInvalidError(`${name}: content ended after ${seen} of ${size} bytes; retry the transfer`),
+  /** The content hashes to another digest. */
+  digestMismatch: (name: string, expected: string, actual: string): DigestInvalidError =>
+    new DigestInvalidError(
+      `${name}: content digest ${actual} does not match the expected ${expected}; the source is corrupt`,
+      { detail: { expected, actual } },
+    ),
+} as const;

@@ -1,4 +1,5 @@
 import type { Digest, DigestAlgorithm } from './digest.js';
+import { LadeError } from './errors.js';
 
 /**
  * Hashes a byte range of a file while the file is being written, on a worker thread that reads back what the writer
@@ -67,10 +68,17 @@ parentPort.on('message', (m) => {
 `;
 
 interface Job {
+  /** The file hashed (named in errors). */
+  readonly path: string;
   /** Set by finish(). */
   settle?: { readonly resolve: (hex: string) => void; readonly reject: (err: Error) => void };
   /** A failure the worker reported before finish() was called. */
   failure?: Error;
+}
+
+/** A file the worker could not hash: the content is unverified, so its writer must discard it. */
+function hashFailed(path: string, reason: string): LadeError {
+  return new LadeError('HASH_FAILED', `hashing ${path} failed (${reason}); nothing was kept, retry the operation`);
 }
 
 type Reply = { t: 'digest'; id: number; hex: string } | { t: 'error'; id: number; message: string };
@@ -89,7 +97,7 @@ class HashWorker {
     this.#worker.on('message', (m: Reply) => {
       const job = this.#jobs.get(m.id);
       if (!job) return;
-      const failure = m.t === 'error' ? new Error(`hashing a written file failed: ${m.message}`) : undefined;
+      const failure = m.t === 'error' ? hashFailed(job.path, m.message) : undefined;
       if (!job.settle) {
         // Failed before finish() (the file could not be opened or read): finish() rejects with it.
         if (failure) job.failure ??= failure;
@@ -101,8 +109,9 @@ class HashWorker {
     });
     const die = (err: unknown) => {
       this.dead = true;
-      const error = err instanceof Error ? err : new Error(String(err));
+      const reason = err instanceof Error ? err.message : String(err);
       for (const job of this.#jobs.values()) {
+        const error = hashFailed(job.path, reason);
         if (job.settle) job.settle.reject(error);
         else job.failure ??= error;
       }
@@ -121,7 +130,7 @@ class HashWorker {
       ended = true;
       if (--this.#open === 0) this.#worker.unref();
     };
-    const job: Job = {};
+    const job: Job = { path };
     this.#jobs.set(id, job);
     this.#worker.postMessage({ t: 'open', id, path, algorithm, start });
     return {
@@ -129,7 +138,7 @@ class HashWorker {
         if (!ended) this.#worker.postMessage({ t: 'advance', id, offset });
       },
       finish: (end) => {
-        const early = job.failure ?? (this.dead ? new Error('the hashing worker stopped') : undefined);
+        const early = job.failure ?? (this.dead ? hashFailed(path, 'the hashing worker stopped') : undefined);
         if (early) {
           this.#jobs.delete(id);
           release();

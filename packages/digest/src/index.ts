@@ -8,7 +8,14 @@ export {
   isDigest,
   parseDigest,
 } from './digest.js';
-export { DigestInvalidError, isLadeError, LadeError, type LadeErrorOptions, SizeInvalidError } from './errors.js';
+export {
+  contentErrors,
+  DigestInvalidError,
+  isLadeError,
+  LadeError,
+  type LadeErrorOptions,
+  SizeInvalidError,
+} from './errors.js';
 export { type FileHasher, fileHasher } from './file-hasher.js';
 export { createHasher, defaultHashBackend, type HashBackend, type Hasher, type HashOptions, hash } from './hasher.js';
 export {

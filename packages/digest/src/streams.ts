@@ -1,5 +1,5 @@
 import { type Digest, digestAlgorithm, parseDigest } from './digest.js';
-import { DigestInvalidError, SizeInvalidError } from './errors.js';
+import { contentErrors, SizeInvalidError } from './errors.js';
 import { createHasher, type HashOptions } from './hasher.js';
 
 // The streams spec's transformer `cancel` (Node ≥ 20, Deno) is missing from TypeScript's DOM lib.
@@ -91,9 +91,7 @@ export class VerifyingStream extends TransformStream<Uint8Array, Uint8Array> {
       transform(chunk, controller) {
         seen += chunk.byteLength;
         if (size !== undefined && seen > size) {
-          const err = new SizeInvalidError(
-            `${name}: content is longer than the expected ${size} bytes; the source is corrupt or the descriptor is wrong`,
-          );
+          const err = contentErrors.tooLong(name, size);
           reject(err);
           throw err;
         }
@@ -102,18 +100,13 @@ export class VerifyingStream extends TransformStream<Uint8Array, Uint8Array> {
       },
       flush() {
         if (size !== undefined && seen !== size) {
-          const err = new SizeInvalidError(`${name}: content ended after ${seen} of ${size} bytes; retry the transfer`);
+          const err = contentErrors.tooShort(name, seen, size);
           reject(err);
           throw err;
         }
         const actual = hasher.digest();
         if (actual !== digest) {
-          const err = new DigestInvalidError(
-            `${name}: content digest ${actual} does not match the expected ${digest}; the source is corrupt`,
-            {
-              detail: { expected: digest, actual },
-            },
-          );
+          const err = contentErrors.digestMismatch(name, digest, actual);
           reject(err);
           throw err;
         }
@@ -151,11 +144,6 @@ export function verifyBytes(
   h.update(bytes);
   const actual = h.digest();
   if (actual !== digest) {
-    throw new DigestInvalidError(
-      `${name}: content digest ${actual} does not match the expected ${digest}; the source is corrupt`,
-      {
-        detail: { expected: digest, actual },
-      },
-    );
+    throw contentErrors.digestMismatch(name, digest, actual);
   }
 }

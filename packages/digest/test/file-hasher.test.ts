@@ -41,6 +41,10 @@ describe('fileHasher', () => {
       await fh.write(new Uint8Array(1000));
       await fh.close();
       await expect(fileHasher(path, 'sha256')!.finish(5000)).rejects.toThrow('the file ended at 1000 of 5000 bytes');
+      await expect(fileHasher(path, 'sha256')!.finish(5000)).rejects.toMatchObject({
+        code: 'HASH_FAILED',
+        message: expect.stringContaining(`hashing ${path} failed`),
+      });
       await expect(fileHasher(join(t.path, 'missing'), 'sha256')!.finish(10)).rejects.toThrow('ENOENT');
       // the worker's failure arriving before finish() is kept for it (finish must not wait forever)
       const late = fileHasher(join(t.path, 'missing-too'), 'sha256')!;

@@ -2,16 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  contentErrors,
   DIGEST_HEX_LENGTH,
   type Digest,
   type DigestAlgorithm,
-  DigestInvalidError,
   digestAlgorithm,
   digestHex,
   fileHasher,
   isDigest,
   parseDigest,
-  SizeInvalidError,
   verifyingStream,
 } from '@lade/digest';
 import type { BlobInfo, BlobStore, ByteRange, IngestExpectation, IngestOptions } from './blob-store.js';
@@ -176,9 +175,7 @@ export class FsBlobStore implements BlobStore {
           );
           if (done) break;
           if (tail && received + value.byteLength > (expectedSize as number)) {
-            throw new SizeInvalidError(
-              `${name}: content is longer than the expected ${expectedSize} bytes; the source is corrupt or the descriptor is wrong`,
-            );
+            throw contentErrors.tooLong(name, expectedSize as number);
           }
           await writer.write(value);
           received += value.byteLength;
@@ -193,17 +190,12 @@ export class FsBlobStore implements BlobStore {
       let size: number;
       if (tail) {
         if (received !== expectedSize) {
-          throw new SizeInvalidError(
-            `${name}: content ended after ${received} of ${expectedSize} bytes; retry the transfer`,
-          );
+          throw contentErrors.tooShort(name, received, expectedSize as number);
         }
         // The data reaches the disk while the worker catches up (a bad blob's temp file is synced for nothing).
         const [actual] = await Promise.all([tail.finish(received), this.#fsync ? fh.sync() : undefined]);
         if (actual !== digest) {
-          throw new DigestInvalidError(
-            `${name}: content digest ${actual} does not match the expected ${digest}; the source is corrupt`,
-            { detail: { expected: digest, actual } },
-          );
+          throw contentErrors.digestMismatch(name, digest, actual);
         }
         size = received;
       } else {
