@@ -68,7 +68,7 @@ export function sh(cmd, options = {}) {
  * next (lade, which fsyncs: writes measured up to 2x slower right after removing 512 MiB; skopeo never fsyncs).
  * runBenchmark deletes what was moved aside once all rounds are done.
  */
-export function removeOutput(path) {
+export function moveOutputAside(path) {
   if (!existsSync(path)) return;
   mkdirSync(trashDir, { recursive: true });
   renameSync(path, join(trashDir, `${Date.now()}-${Math.random().toString(36).slice(2)}`));

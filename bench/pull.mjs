@@ -2,7 +2,7 @@
 // lade (registrySource → copy → the store's oci: sink) vs `skopeo copy docker://… oci:…`.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { benchDir, removeOutput, runBenchmark, sh, sharedDir, workDir } from './lib.mjs';
+import { benchDir, moveOutputAside, runBenchmark, sh, sharedDir, workDir } from './lib.mjs';
 
 const mib = Number(process.env.BENCH_PULL_MIB ?? 512);
 const port = Number(process.env.BENCH_REGISTRY_PORT ?? 5391);
@@ -44,12 +44,12 @@ await runBenchmark({
     {
       name: 'lade pull',
       cmd: [process.execPath, join(benchDir, 'pull', 'lade.mjs'), `${host}/fixtures/big:latest`, out],
-      before: () => removeOutput(out),
+      before: () => moveOutputAside(out),
     },
     {
       name: 'skopeo copy',
       cmd: ['skopeo', 'copy', '-q', '--src-tls-verify=false', `docker://${host}/fixtures/big:latest`, `oci:${out}:big`],
-      before: () => removeOutput(out),
+      before: () => moveOutputAside(out),
       peer: true,
     },
   ],
