@@ -10,7 +10,7 @@ import {
   tokenAuth,
   verifyJwt,
 } from '../src/index.js';
-import { call, pushImage, sha256 } from './helpers.js';
+import { call, postToken, pushImage, sha256 } from './helpers.js';
 
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
 const users = parseHtpasswd(
@@ -138,33 +138,22 @@ describe('built-in token service', () => {
 
   it('issues tokens through the OAuth2 password grant (POST) as well', async () => {
     const registry = make();
-    const res = await registry.fetch(
-      new Request('http://registry.test/token', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          grant_type: 'password',
-          username: 'alice',
-          password: 'wonderland',
-          service: 'lade-test',
-          client_id: 'lade-test-suite',
-          scope: 'repository:alice/app:pull',
-        }),
-      }),
-    );
+    const res = await postToken(registry, {
+      grant_type: 'password',
+      username: 'alice',
+      password: 'wonderland',
+      service: 'lade-test',
+      client_id: 'lade-test-suite',
+      scope: 'repository:alice/app:pull',
+    });
     expect(res.status).toBe(200);
-    const wrong = await registry.fetch(
-      new Request('http://registry.test/token', {
-        method: 'POST',
-        body: new URLSearchParams({
-          grant_type: 'password',
-          username: 'alice',
-          password: 'x',
-          service: 'lade-test',
-          client_id: 'lade-test-suite',
-        }),
-      }),
-    );
+    const wrong = await postToken(registry, {
+      grant_type: 'password',
+      username: 'alice',
+      password: 'x',
+      service: 'lade-test',
+      client_id: 'lade-test-suite',
+    });
     expect(wrong.status).toBe(401);
   });
 

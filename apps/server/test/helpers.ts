@@ -7,6 +7,19 @@ export function sha256(bytes: Uint8Array | string): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
+/** `POST /token` with an OAuth2 form (`grant_type`, `username`, `password`, `refresh_token`, …), as docker sends it. */
+export function postToken(registry: Pick<Registry, 'fetch'>, form: Record<string, string>): Promise<Response> {
+  return Promise.resolve(
+    registry.fetch(
+      new Request(`${BASE}/token`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(form),
+      }),
+    ),
+  );
+}
+
 export interface Call {
   status: number;
   headers: Headers;

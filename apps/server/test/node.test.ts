@@ -19,7 +19,7 @@ import {
   serve,
   startServer,
 } from '../src/index.js';
-import { sha256 } from './helpers.js';
+import { postToken, sha256 } from './helpers.js';
 
 const serverArgv = () =>
   entryArgv(
@@ -290,20 +290,14 @@ auth:
     const c = parseConfig(
       `storage: {inmemory: {}}\nauth: {token: {secret: s, service: svc, issuer: iss, users: ${htpasswd}, expiration: 15m, refreshexpiration: 2h}}\nproxy: {remoteurl: "http://127.0.0.1:9", ttl: 1h30m, stalledclienttimeout: 45}`,
     );
-    const res = await createRegistry(c.registry).fetch(
-      new Request('http://registry.test/token', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          grant_type: 'password',
-          username: 'alice',
-          password: 'pw',
-          service: 'svc',
-          client_id: 'config-test',
-          access_type: 'offline',
-        }),
-      }),
-    );
+    const res = await postToken(createRegistry(c.registry), {
+      grant_type: 'password',
+      username: 'alice',
+      password: 'pw',
+      service: 'svc',
+      client_id: 'config-test',
+      access_type: 'offline',
+    });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { expires_in: number; refresh_token: string };
     expect(body.expires_in).toBe(900);

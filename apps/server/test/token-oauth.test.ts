@@ -12,7 +12,7 @@ import {
   tokenAuth,
   verifyJwt,
 } from '../src/index.js';
-import { call, pushImage } from './helpers.js';
+import { call, postToken, pushImage } from './helpers.js';
 
 const KEY = { algorithm: 'HS256' as const, secret: 'oauth-test-secret' };
 const SERVICE = 'lade-oauth';
@@ -56,13 +56,7 @@ interface TokenBody {
 }
 
 async function post(registry: Registry, form: Record<string, string>): Promise<{ status: number; body: TokenBody }> {
-  const res = await registry.fetch(
-    new Request('http://registry.test/token', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(form),
-    }),
-  );
+  const res = await postToken(registry, form);
   return { status: res.status, body: (await res.json()) as TokenBody };
 }
 
