@@ -206,6 +206,12 @@ export class ArchiveWriter {
     content: ReadableStream<Uint8Array>,
     options: WriteBlobOptions,
   ): Promise<void> {
+    const output = this.output;
+    if (this.format !== 'docker-legacy' && output?.path !== undefined) {
+      await this.ensureStarted();
+      await this.writeBlobHashedBack(d, content, options, output, output.path);
+      return;
+    }
     let seen = 0;
     const progress = new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, c) {
@@ -214,12 +220,6 @@ export class ArchiveWriter {
         c.enqueue(chunk);
       },
     });
-    const output = this.output;
-    if (this.format !== 'docker-legacy' && output?.path !== undefined) {
-      await this.ensureStarted();
-      await this.writeBlobHashedBack(d, content, options, output, output.path);
-      return;
-    }
     const verified = content
       .pipeThrough(verifyingStream({ digest: d.digest, size: d.size, name: `blob ${d.digest}` }))
       .pipeThrough(progress);
@@ -603,18 +603,13 @@ export async function saveImages(
   options: SaveOptions = {},
 ): Promise<SaveResult> {
   if (images.length === 0) throw new ArchiveError('no images to save; name at least one');
-  const compressed = options.compression !== undefined && options.compression !== 'none';
+  const compression = options.compression === 'none' ? undefined : options.compression;
   // An uncompressed archive file: blobs are hashed back from it on a worker (see ArchiveOutputFile).
-  const file = typeof output === 'string' && !compressed ? new ArchiveOutputFile() : undefined;
+  const file = typeof output === 'string' && !compression ? new ArchiveOutputFile() : undefined;
   const writer = new ArchiveWriter(options, file);
-  const body =
-    options.compression && options.compression !== 'none'
-      ? compressStream(
-          writer.readable,
-          options.compression,
-          options.level !== undefined ? { level: options.level } : {},
-        )
-      : writer.readable;
+  const body = compression
+    ? compressStream(writer.readable, compression, options.level !== undefined ? { level: options.level } : {})
+    : writer.readable;
   const done =
     typeof output === 'string'
       ? writeFileAtomic(
