@@ -306,9 +306,10 @@ export class LayerApplier {
   }
 
   /**
-   * Writes a regular file with synchronous calls: on a loaded 2-core machine every thread-pool round trip costs more
-   * than the syscall itself (10k small files: 16 queued async writers were slower than this), and decompression
-   * still runs in the thread pool meanwhile.
+   * Writes a regular file. Files up to ASYNC_WRITE_SIZE use synchronous calls: on a 2-core machine a thread-pool
+   * round trip costs more than the syscall itself (10k small files: 16 queued async writers were slower), and
+   * decompression still runs in the thread pool meanwhile. Bigger files are written in ~1 MiB batches with one
+   * write in flight, so the disk works while the next chunks are inflated and hashed.
    */
   async #file(target: string, h: TarHeader, body: ReadableStream<Uint8Array>): Promise<void> {
     const mode = h.mode & 0o7777;
