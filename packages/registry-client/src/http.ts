@@ -1,4 +1,5 @@
 import { type ConnectionFailure, RegistryConnectionError, type RegistryErrorContext } from './errors.js';
+import { createNodeTransport } from './node-transport.js';
 
 /** One HTTP exchange as the client sends it; redirects are never followed by the transport (the client does it). */
 export interface HttpRequest {
@@ -65,9 +66,25 @@ export interface TransportOptions {
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
 const isNode = !isDeno && typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
-/** A transport on undici (an `Agent` with keep-alive pools) on Node, the global `fetch` elsewhere. */
+/**
+ * The default transport. On Node, requests without a body go through lade's own HTTP/1.1 reader
+ * ({@link createNodeTransport}: a blob arrives as views of the socket's read buffers) and uploads with a body through
+ * undici; elsewhere (Deno, Bun, workers) everything goes through the global `fetch`.
+ */
 export function createTransport(options: TransportOptions = {}): HttpTransport {
-  return isNode ? undiciTransport(options) : createFetchTransport(options);
+  if (!isNode) return createFetchTransport(options);
+  const reader = createNodeTransport(options);
+  let uploads: HttpTransport | undefined;
+  return {
+    send(req) {
+      if (req.body === undefined) return reader.send(req);
+      uploads ??= undiciTransport(options);
+      return uploads.send(req);
+    },
+    async close() {
+      await Promise.all([reader.close(), uploads?.close()]);
+    },
+  };
 }
 
 // Node: undici's dispatcher API (no body copies, no fetch-spec port blocklist), wrapped into web Responses.

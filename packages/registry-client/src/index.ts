@@ -57,6 +57,7 @@ export {
   type TransportOptions,
 } from './http.js';
 export { type ListOptions, referrersTag } from './listing.js';
+export { createNodeTransport, HttpTransportError } from './node-transport.js';
 export {
   type BlobReadOptions,
   type FetchedManifest,

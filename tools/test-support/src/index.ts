@@ -183,6 +183,7 @@ export async function pushPeerFixtures(
     ]);
   }
 }
+export { selfSignedCertificate } from './cert.js';
 export { describeTree, type TreeLine, treeDifferences } from './tree.js';
 
 /** True when the tests run on Deno (vitest under `deno run`). */

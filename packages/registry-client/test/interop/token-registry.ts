@@ -1,12 +1,12 @@
 // A real docker-registry configured for token authentication, with a small token service issuing RS256 JWTs
 // (x5c-signed by a throwaway self-signed certificate the registry trusts), as Docker Hub's auth.docker.io does.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createSign, generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
+import { createSign, randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { freePort, tempDir } from '@lade/test-support';
+import { freePort, selfSignedCertificate, tempDir } from '@lade/test-support';
 
 export interface TokenRequestSeen {
   readonly method: string;
@@ -26,53 +26,6 @@ export interface TokenRegistry {
 
 const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 
-// A minimal DER writer, enough for one self-signed X.509 v3 certificate (no openssl needed).
-function der(tag: number, body: Buffer): Buffer {
-  const n = body.length;
-  const len = n < 128 ? Buffer.from([n]) : n < 256 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 255]);
-  return Buffer.concat([Buffer.from([tag]), len, body]);
-}
-const seq = (...parts: Buffer[]) => der(0x30, Buffer.concat(parts));
-const oid = (dotted: string) => {
-  const [a, b, ...rest] = dotted.split('.').map(Number) as [number, number, ...number[]];
-  const bytes = [a * 40 + b];
-  for (const v of rest) {
-    const out = [v & 127];
-    for (let x = v >> 7; x > 0; x >>= 7) out.unshift((x & 127) | 128);
-    bytes.push(...out);
-  }
-  return der(0x06, Buffer.from(bytes));
-};
-const utcTime = (d: Date) => der(0x17, Buffer.from(`${d.toISOString().slice(2, 19).replace(/[-:T]/g, '')}Z`));
-
-/** A self-signed certificate (sha256WithRSAEncryption) for `key`, valid from an hour ago for two days. */
-function selfSignedCertificate(privateKey: KeyObject, publicKey: KeyObject, commonName: string): Buffer {
-  const sigAlg = seq(oid('1.2.840.113549.1.1.11'), Buffer.from([0x05, 0x00]));
-  const name = seq(der(0x31, seq(oid('2.5.4.3'), der(0x0c, Buffer.from(commonName)))));
-  const now = Date.now();
-  const tbs = seq(
-    der(0xa0, der(0x02, Buffer.from([2]))),
-    der(
-      0x02,
-      Buffer.from([
-        1,
-        ...randomUUID()
-          .replace(/-/g, '')
-          .slice(0, 14)
-          .match(/../g)!
-          .map((h) => Number.parseInt(h, 16)),
-      ]),
-    ),
-    sigAlg,
-    name,
-    seq(utcTime(new Date(now - 3_600_000)), utcTime(new Date(now + 2 * 86_400_000))),
-    name,
-    publicKey.export({ type: 'spki', format: 'der' }),
-  );
-  const signature = createSign('RSA-SHA256').update(tbs).sign(privateKey);
-  return seq(tbs, sigAlg, der(0x03, Buffer.concat([Buffer.from([0]), signature])));
-}
-
 /** `users`: who may log in; `pushers`: who gets push. Anyone gets pull. */
 export async function startTokenRegistry(options: {
   users: Record<string, string>;
@@ -80,13 +33,8 @@ export async function startTokenRegistry(options: {
 }): Promise<TokenRegistry> {
   const dir = await tempDir('lade-token-registry-');
   const certPath = join(dir.path, 'cert.pem');
-  const { privateKey: key, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const certDer = selfSignedCertificate(key, publicKey, 'lade-token-test');
-  const pem = `-----BEGIN CERTIFICATE-----\n${certDer
-    .toString('base64')
-    .match(/.{1,64}/g)!
-    .join('\n')}\n-----END CERTIFICATE-----\n`;
-  await writeFile(certPath, pem);
+  const { key, certDer, certPem } = selfSignedCertificate('lade-token-test');
+  await writeFile(certPath, certPem);
   const issued: TokenRequestSeen[] = [];
   const refreshTokens = new Map<string, string>();
   const state = { expOffsetSeconds: 300 };
