@@ -166,7 +166,16 @@ export class FsBlobStore implements BlobStore {
     const name = `blob ${digest}`;
     try {
       const reader = (tail ? content : content.pipeThrough(verifier)).getReader();
-      const writer = new BatchedWriter(fh, tail ? (bytes) => tail.advance(bytes) : undefined);
+      const early = this.#fsync ? new EarlyWriteback(fh) : undefined;
+      const writer = new BatchedWriter(
+        fh,
+        tail || early
+          ? (bytes) => {
+              tail?.advance(bytes);
+              early?.written(bytes);
+            }
+          : undefined,
+      );
       let received = 0;
       try {
         for (;;) {
@@ -185,8 +194,11 @@ export class FsBlobStore implements BlobStore {
       } catch (err) {
         await reader.cancel(err).catch(() => {});
         await writer.settle();
+        await early?.settle().catch(() => {});
         throw err;
       }
+      // A failed early flush fails the ingest (the kernel reports a writeback error once, to the first sync).
+      await early?.settle();
       let size: number;
       if (tail) {
         if (received !== expectedSize) {
@@ -324,6 +336,54 @@ export async function syncDir(dir: string): Promise<void> {
     // Some filesystems (and Windows) cannot fsync a directory; the rename is still atomic.
   } finally {
     await fh?.close().catch(() => {});
+  }
+}
+
+/** An ingest flushes what it has written to disk every this many bytes, while it goes on writing. */
+const EARLY_WRITEBACK_STEP = 16 * 1024 * 1024;
+/** Early flushes in flight in the process at most, so libuv's 4 threads always have some left for the writes. */
+const EARLY_WRITEBACK_MAX = 2;
+let earlyWritebacks = 0;
+
+/**
+ * Starts the disk writes of a growing temp file early (an `fdatasync` every {@link EARLY_WRITEBACK_STEP} bytes, not
+ * awaited), so the final fsync finds little left to write. The kernel would otherwise hold a whole layer in the page
+ * cache until that fsync: for `bench/pull`'s 512 MiB that tail took ~200 ms after the last byte arrived, and ~30 ms
+ * with these flushes.
+ */
+class EarlyWriteback {
+  readonly #fh: FileHandle;
+  #flushed = 0;
+  #inFlight: Promise<void> | undefined;
+  #error: unknown;
+
+  constructor(fh: FileHandle) {
+    this.#fh = fh;
+  }
+
+  /** The file's first `bytes` bytes are written. */
+  written(bytes: number): void {
+    if (this.#inFlight || this.#error !== undefined) return;
+    if (bytes - this.#flushed < EARLY_WRITEBACK_STEP || earlyWritebacks >= EARLY_WRITEBACK_MAX) return;
+    earlyWritebacks++;
+    this.#inFlight = this.#fh.datasync().then(
+      () => {
+        this.#flushed = bytes;
+      },
+      (err: unknown) => {
+        this.#error = err;
+      },
+    );
+    this.#inFlight.finally(() => {
+      earlyWritebacks--;
+      this.#inFlight = undefined;
+    });
+  }
+
+  /** Waits for the flush in flight; rejects when any failed. */
+  async settle(): Promise<void> {
+    await this.#inFlight;
+    if (this.#error !== undefined) throw this.#error;
   }
 }
 

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Digest, hash } from '@lade/digest';
 import { tempDir } from '@lade/test-support';
@@ -309,6 +309,36 @@ describe('FsBlobStore on disk', () => {
     const back = Buffer.from(await readFile(store.blobPath(d)));
     expect(back.length).toBe(big.length);
     expect(back.equals(Buffer.from(big))).toBe(true);
+  });
+
+  it('flushes a big ingest to disk as it goes (early fdatasyncs), and fails it when such a flush fails', async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    const store = new FsBlobStore(t.path);
+    const big = new Uint8Array(40 * 1024 * 1024).map((_, i) => (i * 31 + (i >> 12)) % 256);
+    const d = hash(big) as Digest;
+    const probe = await open(join(t.path, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+    await probe.close();
+    const real = proto.datasync;
+    let calls = 0;
+    proto.datasync = function (this: unknown) {
+      calls++;
+      return real.call(this);
+    };
+    try {
+      await store.ingest({ digest: d, size: big.byteLength }, streamOf(big));
+      expect(calls).toBeGreaterThanOrEqual(1); // 40 MiB: at least one flush every 16 MiB while writing
+      expect(Buffer.from(await readFile(store.blobPath(d))).equals(Buffer.from(big))).toBe(true);
+      // A writeback error is reported once, to the first sync that meets it: an early flush's failure is the ingest's.
+      await store.delete(d);
+      proto.datasync = () => Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+      await expect(store.ingest({ digest: d, size: big.byteLength }, streamOf(big))).rejects.toThrow(/EIO/);
+      expect(await store.stat(d)).toBeUndefined();
+      expect(await readdir(join(t.path, '.lade-ingest'))).toEqual([]);
+    } finally {
+      proto.datasync = real;
+    }
   });
 
   it('streams a large blob in bounded chunks', async () => {
