@@ -71,9 +71,14 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('lade pull killed wi
   it('leaves a store that fsck finds consistent every time, and a rerun completes', async () => {
     const env = { HOME: home.path, PATH: process.env.PATH ?? '', LADE_HOME: join(home.path, 'store') };
     const image = `${registry.host}/fixtures/big:latest`;
+    // Kill points spread over the time one whole pull takes here (process start included), so every stage is hit.
+    const started = performance.now();
+    expect((await ladeProcess(home.path, ['pull', image], { env })).code).toBe(0);
+    const whole = performance.now() - started;
+    expect((await ladeProcess(home.path, ['rmi', image], { env })).code).toBe(0);
     let killed = 0;
     for (let i = 0; i < 20; i++) {
-      const r = await runAndKill(['pull', image], env, 100 + Math.floor(Math.random() * 900));
+      const r = await runAndKill(['pull', image], env, 30 + Math.floor(Math.random() * whole));
       if (r.killed) killed++;
       const fsck = await ladeProcess(home.path, ['system', 'fsck'], { env });
       expect(fsck.stderr).toBe('');
