@@ -227,6 +227,8 @@ function errorCodes(err: unknown): string[] {
 
 /** Classifies a network-level failure. */
 export function connectionFailure(err: unknown): ConnectionFailure {
+  // A malformed response: its message quotes the server's bytes, which must not read as a TLS or reset failure.
+  if ((err as { code?: unknown } | null)?.code === 'LADE_HTTP_PROTOCOL') return 'other';
   const all = errorCodes(err).join(' ');
   if (/ECONNREFUSED|connection refused/i.test(all)) return 'refused';
   if (/ENOTFOUND|EAI_AGAIN|dns error|failed to lookup/i.test(all)) return 'dns';

@@ -27,6 +27,8 @@ const BODY_HWM = 1024 * 1024;
 /** A cancelled body with at most this much left is read to its end, so the connection can be used again. */
 const DRAIN_MAX = 256 * 1024;
 const KEEP_ALIVE_MS = 30_000;
+/** A method or header name (RFC 9110 token). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** A failure of the connection or of the response's framing; `code` tells the kind (see `connectionFailure`). */
 export class HttpTransportError extends Error {
@@ -113,29 +115,33 @@ class Connection {
   }
 
   /** Resolves once connected (and, over TLS, once the handshake is done). */
-  ready(timeoutMs: number): Promise<void> {
+  ready(timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
     const s = this.socket;
     const event = s instanceof tls.TLSSocket ? 'secureConnect' : 'connect';
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        const err = new HttpTransportError('LADE_HTTP_CONNECT_TIMEOUT', `connect timed out after ${timeoutMs} ms`);
-        s.destroy(err);
-        reject(err);
+        done(new HttpTransportError('LADE_HTTP_CONNECT_TIMEOUT', `connect timed out after ${timeoutMs} ms`));
       }, timeoutMs);
-      const done = (err?: Error) => {
+      const done = (err?: unknown) => {
         clearTimeout(timer);
         s.off(event, onOk);
         s.off('error', onErr);
         s.off('close', onClose);
-        if (err) reject(err);
-        else resolve();
+        signal?.removeEventListener('abort', onAbort);
+        if (err === undefined) resolve();
+        else {
+          s.destroy();
+          reject(err);
+        }
       };
       const onOk = () => done();
       const onErr = (err: Error) => done(err);
       const onClose = () => done(closedEarly());
+      const onAbort = () => done(signal?.reason);
       s.once(event, onOk);
       s.once('error', onErr);
       s.once('close', onClose);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -175,26 +181,31 @@ class OriginPool {
     readonly url: URL,
     readonly options: TransportOptions,
     readonly max: number,
+    /** Called when the pool holds no connection and nobody waits for one (the transport forgets it). */
+    readonly onEmpty: () => void,
   ) {}
 
   /** A connection for one exchange; `reused` when it served an earlier one. */
-  async acquire(signal: AbortSignal | undefined, fresh = false): Promise<{ conn: Connection; reused: boolean }> {
+  async acquire(signal: AbortSignal | undefined): Promise<{ conn: Connection; reused: boolean }> {
+    let woken = false;
     for (;;) {
-      signal?.throwIfAborted();
-      if (!fresh) {
-        for (let c = this.#idle.pop(); c; c = this.#idle.pop()) {
-          if (c.dead) continue;
-          c.socket.setTimeout(0);
-          c.socket.ref();
-          return { conn: c, reused: true };
-        }
+      if (signal?.aborted) {
+        // A wake-up this caller cannot use goes to the next waiter.
+        if (woken) this.#wakeOne();
+        throw signal.reason;
+      }
+      for (let c = this.#idle.pop(); c; c = this.#idle.pop()) {
+        if (c.dead) continue;
+        c.socket.setTimeout(0);
+        c.socket.ref();
+        return { conn: c, reused: true };
       }
       if (this.#count < this.max) {
         this.#count++;
         const conn = new Connection(this.url, this.options);
         conn.socket.once('close', () => this.#forget(conn));
         try {
-          await conn.ready(this.options.timeouts?.connectMs ?? 30_000);
+          await conn.ready(this.options.timeouts?.connectMs ?? 30_000, signal);
         } catch (err) {
           conn.destroy();
           throw err;
@@ -214,6 +225,7 @@ class OriginPool {
         signal?.addEventListener('abort', onAbort, { once: true });
         this.#waiters.push(wake);
       });
+      woken = true;
     }
   }
 
@@ -224,10 +236,24 @@ class OriginPool {
       conn.destroy();
       return;
     }
+    // Idle connections always read, so a server closing one is noticed at once.
+    conn.socket.resume();
     this.#idle.push(conn);
     conn.socket.unref();
     conn.onTimeout = () => conn.destroy();
     conn.socket.setTimeout(KEEP_ALIVE_MS);
+    this.#wakeOne();
+  }
+
+  /**
+   * Closes the idle connections: after one of them turned out closed by the server, the others (idle as long or
+   * longer) most likely are too.
+   */
+  dropIdle(): void {
+    for (const c of this.#idle.splice(0)) c.destroy();
+  }
+
+  #wakeOne(): void {
     this.#waiters.shift()?.();
   }
 
@@ -235,13 +261,14 @@ class OriginPool {
     this.#count--;
     const i = this.#idle.indexOf(conn);
     if (i >= 0) this.#idle.splice(i, 1);
-    this.#waiters.shift()?.();
+    this.#wakeOne();
+    if (this.#count === 0 && this.#waiters.length === 0) this.onEmpty();
   }
 
   /** Closes the idle connections now, the busy ones when their exchange ends. */
   close(): void {
     this.#closed = true;
-    for (const c of this.#idle.splice(0)) c.destroy();
+    this.dropIdle();
   }
 }
 
@@ -277,7 +304,8 @@ function parseHead(text: string): ParsedHead {
     if (colon <= 0 || line[0] === ' ' || line[0] === '\t') {
       throw protocolError(`header line ${JSON.stringify(line.slice(0, 80))}`);
     }
-    const name = line.slice(0, colon).trim().toLowerCase();
+    const name = line.slice(0, colon).toLowerCase();
+    if (!TOKEN.test(name)) throw protocolError(`header name ${JSON.stringify(name.slice(0, 80))}`);
     const value = line.slice(colon + 1).trim();
     const prev = headers.get(name);
     headers.set(name, prev === undefined ? value : `${prev}, ${value}`);
@@ -366,8 +394,17 @@ class ChunkedDecoder {
   }
 }
 
+/** Failures of a request sent on a kept-alive connection that turned out closed (see `closedUnderUs`). */
+const staleFailures = new WeakSet<object>();
+
+/** The server closed or reset the connection (not a timeout, not an abort, not a bad response). */
+function closedUnderUs(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const code = (err as { code?: unknown }).code;
+  return code === 'LADE_HTTP_CLOSED' || code === 'ECONNRESET' || code === 'EPIPE';
+}
+
 const bodyMethods = new Set(['POST', 'PUT', 'PATCH']);
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** The request line and headers of a body-less request; throws on a header that would split the request. */
 function requestHead(method: string, url: URL, headers: Readonly<Record<string, string>>): string {
@@ -439,7 +476,7 @@ function exchange(
       pool.release(conn, false);
       if (wasHead) {
         // A reused connection that the server had closed meanwhile: the caller retries on a fresh one.
-        if (reused && !received) (err as { staleConnection?: boolean }).staleConnection = true;
+        if (reused && !received && closedUnderUs(err)) staleFailures.add(err as object);
         reject(err);
       } else if (!draining) {
         pending = undefined;
@@ -453,6 +490,7 @@ function exchange(
       cleanup();
       flush();
       if (!draining) controller?.close();
+      paused = false; // release() resumes the socket of a connection it keeps
       const clean = keepAlive && (rest === undefined || rest.byteLength === 0);
       pool.release(conn, clean);
     };
@@ -548,6 +586,7 @@ function exchange(
                   draining = true;
                   if (paused) {
                     paused = false;
+                    socket.setTimeout(bodyIdleMs);
                     socket.resume();
                   }
                   return;
@@ -599,7 +638,11 @@ function exchange(
     };
 
     if (signal?.aborted) {
-      onAbort();
+      // Nothing was sent: the connection stays good.
+      phase = 'done';
+      cleanup();
+      pool.release(conn, true);
+      reject(signal.reason);
       return;
     }
     socket.write(requestHead, 'latin1');
@@ -625,18 +668,20 @@ export function createNodeTransport(options: TransportOptions = {}): HttpTranspo
       const head = requestHead(method, url, req.headers);
       let pool = pools.get(url.origin);
       if (!pool) {
-        pool = new OriginPool(url, options, max);
+        const created: OriginPool = new OriginPool(url, options, max, () => {
+          if (pools.get(url.origin) === created) pools.delete(url.origin);
+        });
+        pool = created;
         pools.set(url.origin, pool);
       }
       const { conn, reused } = await pool.acquire(req.signal);
       try {
         return await exchange(pool, conn, req, head, options, reused);
       } catch (err) {
-        if (!(err as { staleConnection?: boolean }).staleConnection || (method !== 'GET' && method !== 'HEAD')) {
-          throw err;
-        }
-        const again = await pool.acquire(req.signal, true);
-        return exchange(pool, again.conn, req, head, options, false);
+        if (!staleFailures.has(err as object) || (method !== 'GET' && method !== 'HEAD')) throw err;
+        pool.dropIdle();
+        const again = await pool.acquire(req.signal);
+        return exchange(pool, again.conn, req, head, options, again.reused);
       }
     },
     async close() {

@@ -289,6 +289,74 @@ describe('createNodeTransport', () => {
     expect(s.connections()).toBe(2);
   });
 
+  it('hands back a connection whose socket was paused when its body ended, and reads the next response at once', async () => {
+    const first = 900 * 1024;
+    const total = first + 300 * 1024;
+    const s = await raw((head, socket) => {
+      if (head.includes('/big')) {
+        socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${total}\r\n\r\n`);
+        socket.write(Buffer.alloc(first, 1));
+        setTimeout(() => socket.write(Buffer.alloc(total - first, 2)), 100);
+      } else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+    const t = transport({ connections: 1, timeouts: { headersMs: 2000 } });
+    const res = await get(t, `${s.url}/big`);
+    await new Promise((ok) => setTimeout(ok, 300)); // a slow consumer: the whole body arrives (and pauses) meanwhile
+    expect((await readAll(res)).bytes.byteLength).toBe(total);
+    const started = performance.now();
+    expect((await readAll(await get(t, `${s.url}/small`))).bytes.toString()).toBe('ok');
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(s.connections()).toBe(1);
+  });
+
+  it('gives up draining a cancelled body when the server stalls (the idle timeout holds while draining)', async () => {
+    const s = await raw((head, socket) => {
+      if (head.includes('/stall')) {
+        socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${1024 * 1024 + 200 * 1024}\r\n\r\n`);
+        socket.write(Buffer.alloc(1024 * 1024 + 10 * 1024, 3)); // then nothing more
+      } else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+    const t = transport({ connections: 1, timeouts: { bodyIdleMs: 200 } });
+    const res = await get(t, `${s.url}/stall`);
+    await new Promise((ok) => setTimeout(ok, 150)); // unread: the socket pauses
+    await res.body!.cancel(); // < 256 KiB left: drained in the background
+    const next = await get(t, `${s.url}/next`); // gets the pool's one slot once the drain times out
+    expect((await readAll(next)).bytes.toString()).toBe('ok');
+    expect(s.connections()).toBe(2);
+  });
+
+  it('rejects with an abort reason that is not an Error, on a reused connection too', async () => {
+    const s = await raw((head, socket) => {
+      if (!head.includes('/never')) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+    const t = transport();
+    await readAll(await get(t, `${s.url}/warm`));
+    const ac = new AbortController();
+    const pending = get(t, `${s.url}/never`, {}, ac.signal);
+    setTimeout(() => ac.abort('user cancelled'), 30);
+    await expect(pending).rejects.toBe('user cancelled');
+  });
+
+  it('retries on a new connection without starving requests queued behind the retry', async () => {
+    let dropped = false;
+    const s = await raw((head, socket) => {
+      if (head.includes('/drop') && !dropped) {
+        dropped = true;
+        socket.destroy(); // this kept-alive connection "went stale"
+        return;
+      }
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+    const t = transport({ connections: 1, timeouts: { headersMs: 3000 } });
+    await (await get(t, `${s.url}/a`)).body!.cancel(); // drained: the connection goes back idle
+    const started = performance.now();
+    const [r2, r3] = await Promise.all([get(t, `${s.url}/drop`), get(t, `${s.url}/b`)]);
+    expect((await readAll(r2)).bytes.toString()).toBe('ok');
+    expect((await readAll(r3)).bytes.toString()).toBe('ok');
+    // Not after an idle connection's keep-alive (30 s) ran out.
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
   it('refuses malformed responses', async () => {
     const replies: Record<string, string> = {
       '/status': 'HTTP/2 200 OK\r\n\r\n',
@@ -296,6 +364,8 @@ describe('createNodeTransport', () => {
       '/lengths': 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd',
       '/fold': 'HTTP/1.1 200 OK\r\nX-A: 1\r\n  folded\r\nContent-Length: 0\r\n\r\n',
       '/huge': `HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`,
+      '/space': 'HTTP/1.1 200 OK\r\nContent-Length : 3\r\n\r\nabc',
+      '/tls-words': 'HTTP/1.1 200 OK\r\nX-Cert Issue: SSL\r\n\r\n',
     };
     const s = await raw((head, socket) => {
       socket.write(replies[head.split(' ')[1]!] ?? 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
@@ -304,6 +374,7 @@ describe('createNodeTransport', () => {
     for (const path of Object.keys(replies)) {
       const err = await get(t, `${s.url}${path}`).catch((e: unknown) => e);
       expect((err as { code?: string }).code, path).toBe('LADE_HTTP_PROTOCOL');
+      expect(connectionFailure(err), path).toBe('other');
     }
     const chunked = await raw((_h, socket) => {
       socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n');
