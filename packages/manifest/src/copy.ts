@@ -13,6 +13,7 @@ import {
 } from './convert.js';
 import { ManifestInvalidError, NoMatchingManifestError } from './errors.js';
 import { isConfigMediaType, isForeignLayer } from './media-types.js';
+import { markOwnedChunks, ownsChunks } from './owned-chunks.js';
 import { parseImageConfig, parseManifest } from './parse.js';
 import { hostPlatform, normalizePlatform, parsePlatform, selectManifest } from './platform.js';
 import type { Descriptor, ImageSink, ImageSource, Platform } from './transport.js';
@@ -305,6 +306,8 @@ export async function copy(source: ImageSource, sink: ImageSink, options: CopyOp
             },
           });
           const counted = content.pipeThrough(counter, { signal });
+          // The counter keeps no chunk: a reader of `counted` owns them as a reader of `content` would.
+          if (ownsChunks(content)) markOwnedChunks(counted);
           if (sink.verifiesBlobs) {
             // The sink hashes while it writes and refuses a mismatch itself: hashing here too would double the work.
             await sink.writeBlob(to, counted, { signal });

@@ -51,6 +51,15 @@ export {
 } from './media-types.js';
 export { MemoryImageStore, type PutImageInput, type PutImageResult, type StoredManifest } from './memory-store.js';
 export {
+  handOver,
+  markOwnedChunks,
+  ownsChunks,
+  releaseChunk,
+  Slab,
+  SlabPool,
+  slabPool,
+} from './owned-chunks.js';
+export {
   MAX_CONFIG_SIZE,
   MAX_MANIFEST_SIZE,
   type ParseManifestOptions,
