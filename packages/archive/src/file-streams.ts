@@ -1,13 +1,17 @@
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
+import { markOwnedChunks, slabPool } from '@lade/manifest';
 
 /** Bytes per read of {@link readFileStream}. */
 const READ_CHUNK = 512 * 1024;
+const slabs = slabPool(READ_CHUNK);
 /** Bytes gathered before one write of {@link writeStreamToFile}. */
 const WRITE_BATCH = 1024 * 1024;
 
 /**
- * A file (or a byte range of it) as a web stream, one chunk read ahead, into fresh buffers: unlike `Readable.toWeb()` over
- * a file stream, no chunk is copied again (Node's adapter copies every chunk to detach it from the buffer pool).
+ * A file (or a byte range of it) as a web stream, one chunk read ahead: unlike `Readable.toWeb()` over a file stream,
+ * no chunk is copied again (Node's adapter copies every chunk to detach it from the buffer pool). Each chunk is a slab
+ * of a pool, handed over with ownership (@lade/manifest's owned chunks): a reader that releases it lets the next read
+ * use the same memory.
  */
 export function readFileStream(path: string, range?: { start: number; length: number }): ReadableStream<Uint8Array> {
   let fh: FileHandle | undefined;
@@ -19,7 +23,7 @@ export function readFileStream(path: string, range?: { start: number; length: nu
     closed = true;
     await fh?.close().catch(() => {});
   };
-  return new ReadableStream<Uint8Array>(
+  const stream = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         try {
@@ -30,17 +34,24 @@ export function readFileStream(path: string, range?: { start: number; length: nu
             controller.close();
             return;
           }
-          // Not zero-filled (new Uint8Array would clear 512 KiB per read), and never from the shared pool.
-          const buf = Buffer.allocUnsafeSlow(want);
-          const { bytesRead } = await fh.read(buf, 0, want, pos);
-          if (bytesRead === 0) {
+          // Each read fills a slab of its own, used again once the reader releases the chunk (owned chunks).
+          const slab = slabs.take();
+          let bytesRead = 0;
+          let chunk: Uint8Array | undefined;
+          try {
+            ({ bytesRead } = await fh.read(slab.bytes, 0, want, pos));
+            if (bytesRead > 0) chunk = slab.cut(0, bytesRead);
+          } finally {
+            slab.seal(); // after the cut: a sealed slab with no chunk out goes straight back to the pool
+          }
+          if (!chunk) {
             // End of file (or a file that shrank): callers that know the size report the short read.
             await close();
             controller.close();
             return;
           }
           pos += bytesRead;
-          controller.enqueue(new Uint8Array(buf.buffer, buf.byteOffset, bytesRead));
+          controller.enqueue(chunk);
         } catch (err) {
           await close();
           controller.error(err);
@@ -53,6 +64,7 @@ export function readFileStream(path: string, range?: { start: number; length: nu
     // One chunk read ahead, so the next disk read overlaps with the consumer.
     { highWaterMark: 1 },
   );
+  return markOwnedChunks(stream);
 }
 
 /** Reads the first `n` bytes of a file (fewer when it is shorter). */

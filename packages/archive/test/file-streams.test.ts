@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ownsChunks, releaseChunk } from '@lade/manifest';
 import { tempDir } from '@lade/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileStream, writeFileAtomic, writeStreamToFile } from '../src/file-streams.js';
@@ -25,6 +26,24 @@ async function collect(stream: ReadableStream<Uint8Array>): Promise<{ bytes: Buf
 const pattern = (n: number) => Buffer.from(new Uint8Array(n).map((_, i) => (i * 31 + (i >> 11)) % 256));
 
 describe('file streams', () => {
+  it('hands its chunks over with ownership: a reader that releases them reads the next ones into the same memory', async () => {
+    const path = join(await dir(), 'f');
+    const content = pattern(4 * 1024 * 1024 + 5);
+    await writeFile(path, content);
+    const stream = readFileStream(path);
+    expect(ownsChunks(stream)).toBe(true);
+    const buffers = new Set<ArrayBufferLike>();
+    const parts: Buffer[] = [];
+    for await (const c of stream as unknown as AsyncIterable<Uint8Array>) {
+      buffers.add(c.buffer);
+      parts.push(Buffer.from(c)); // a copy: the bytes are given back below
+      releaseChunk(c);
+    }
+    expect(Buffer.concat(parts).equals(content)).toBe(true);
+    expect(parts.length).toBe(9);
+    expect(buffers.size).toBeLessThanOrEqual(3); // one read ahead: at most a few slabs go round
+  });
+
   it('reads a whole file and exact ranges across its 512 KiB read chunks, each chunk its own buffer', async () => {
     const path = join(await dir(), 'f');
     const content = pattern(2 * 1024 * 1024 + 77);

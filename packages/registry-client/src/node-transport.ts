@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import { setImmediate } from 'node:timers';
 import * as tls from 'node:tls';
+import { handOver, markOwnedChunks, releaseChunk, type Slab, slabPool } from '@lade/manifest';
 import type { HttpHeaders, HttpRequest, HttpResponse, HttpTransport, TransportOptions } from './http.js';
 
 /**
@@ -15,6 +16,7 @@ import type { HttpHeaders, HttpRequest, HttpResponse, HttpTransport, TransportOp
 
 /** Bytes of one read slab; a slab is replaced once less than {@link MIN_READ} of it is left. */
 const SLAB = 512 * 1024;
+const slabs = slabPool(SLAB);
 const MIN_READ = 128 * 1024;
 /** Bodies shorter than this (or of unknown length) are copied out of the slab, so keeping one never pins a slab. */
 const VIEW_MIN = 1024 * 1024;
@@ -76,7 +78,7 @@ class Connection {
   onTimeout: (() => void) | undefined;
   /** Set once the socket is unusable (closed, failed, or a response left it in an unknown state). */
   dead = false;
-  #slab: Buffer | undefined;
+  #slab: Slab | undefined;
   #used = 0;
 
   constructor(url: URL, options: TransportOptions) {
@@ -110,6 +112,7 @@ class Connection {
     });
     this.socket.on('close', () => {
       this.dead = true;
+      this.#slab?.seal(); // no read lands in it any more
       this.exchange?.end(closedEarly());
     });
   }
@@ -146,11 +149,12 @@ class Connection {
   }
 
   #nextBuffer(): Uint8Array {
-    if (!this.#slab || this.#slab.byteLength - this.#used < MIN_READ) {
-      this.#slab = Buffer.allocUnsafeSlow(SLAB);
+    if (!this.#slab || SLAB - this.#used < MIN_READ) {
+      this.#slab?.seal();
+      this.#slab = slabs.take();
       this.#used = 0;
     }
-    return this.#slab.subarray(this.#used);
+    return this.#slab.bytes.subarray(this.#used);
   }
 
   #received(buf: Uint8Array, n: number): boolean {
@@ -478,9 +482,9 @@ function exchange(
         // A reused connection that the server had closed meanwhile: the caller retries on a fresh one.
         if (reused && !received && closedUnderUs(err)) staleFailures.add(err as object);
         reject(err);
-      } else if (!draining) {
-        pending = undefined;
-        controller?.error(err);
+      } else {
+        dropPending();
+        if (!draining) controller?.error(err);
       }
     };
 
@@ -498,15 +502,33 @@ function exchange(
     // Reads are gathered into bigger chunks: contiguous bytes of one slab go out as one view once they reach
     // COALESCE bytes or when this turn of the event loop's I/O is over, whichever comes first. Every chunk costs each
     // stream stage after this one a few promises, and the reads are mostly 32-64 KiB.
+    // `pending` holds one count on its slab (handOver when it starts), so the slab cannot be used again before the
+    // bytes are copied out or the view is handed on: a slab is sealed, and may go back to its pool, as soon as the
+    // socket reads into the next one.
     let pending: Uint8Array | undefined;
     let flushQueued = false;
+    const dropPending = () => {
+      if (pending) releaseChunk(pending);
+      pending = undefined;
+    };
     const flush = () => {
       flushQueued = false;
       const data = pending;
       pending = undefined;
-      if (!data || draining || !controller) return;
-      // A copy is a new Uint8Array of exactly the chunk (never Buffer#slice, which would be a view).
-      controller.enqueue(copy ? new Uint8Array(data) : data);
+      if (!data) return;
+      if (draining || !controller) {
+        releaseChunk(data);
+        return;
+      }
+      if (copy) {
+        // A new Uint8Array of exactly the chunk (never Buffer#slice, which would be a view).
+        const bytes = new Uint8Array(data);
+        releaseChunk(data);
+        controller.enqueue(bytes);
+      } else {
+        // The view goes on with its count: the stream is marked, its reader owns the chunk.
+        controller.enqueue(data);
+      }
       if (!paused && phase === 'body' && (controller.desiredSize ?? 1) <= 0) {
         paused = true;
         socket.setTimeout(0);
@@ -519,7 +541,7 @@ function exchange(
         pending = new Uint8Array(pending.buffer, pending.byteOffset, pending.byteLength + data.byteLength);
       } else {
         if (pending) flush();
-        pending = data;
+        pending = handOver(data);
       }
       if (pending.byteLength >= COALESCE) flush();
       else if (!flushQueued) {
@@ -579,7 +601,7 @@ function exchange(
                 }
               },
               cancel() {
-                pending = undefined;
+                dropPending();
                 if (phase === 'done') return;
                 if (keepAlive && framing.kind === 'length' && framing.remaining <= DRAIN_MAX) {
                   // Nearly read: take the rest and keep the connection.
@@ -598,6 +620,7 @@ function exchange(
             },
             { highWaterMark: BODY_HWM, size: (chunk) => chunk.byteLength },
           );
+      if (stream && !copy) markOwnedChunks(stream);
       if (!nullBody) socket.setTimeout(bodyIdleMs);
       resolve({ status: head.status, headers: new ResponseHeaders(head.headers), body: stream });
       body(rest);
@@ -616,11 +639,15 @@ function exchange(
             return;
           }
           if (phase !== 'head') return;
-          headBuf = headBuf
+          const joined = headBuf
             ? Buffer.concat([headBuf, chunk])
             : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-          const split = splitHead(headBuf);
-          if (!split) return;
+          const split = splitHead(joined);
+          if (!split) {
+            // Kept across reads: a copy, since the slab under `chunk` may be used again before the rest arrives.
+            headBuf = headBuf ? joined : Buffer.from(joined);
+            return;
+          }
           headBuf = undefined;
           onHead(split.head, split.rest);
         } catch (err) {

@@ -8,7 +8,15 @@ import {
   verifyBytes,
   verifyingStream,
 } from '@lade/digest';
-import { type Descriptor, MANIFEST_ACCEPT, MAX_MANIFEST_SIZE, readBounded } from '@lade/manifest';
+import {
+  type Descriptor,
+  MANIFEST_ACCEPT,
+  MAX_MANIFEST_SIZE,
+  markOwnedChunks,
+  ownsChunks,
+  readBounded,
+  releaseChunk,
+} from '@lade/manifest';
 import { isValidPath, isValidTag } from '@lade/reference';
 import { type BearerToken, basicAuthorization, CATALOG_SCOPE, fetchBearerToken, pushScope } from './auth.js';
 import { type AuthChallenge, parseChallenges } from './challenge.js';
@@ -709,6 +717,8 @@ export class Registry {
     let skip = 0;
     let failures = 0;
     let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    // Whether the current response hands its chunks over with ownership (@lade/manifest's owned chunks).
+    let owned = false;
     const signal = options.signal;
 
     const connect = async (): Promise<void> => {
@@ -738,6 +748,7 @@ export class Registry {
       }
       if (!res.body)
         throw new RegistryProtocolError('UNKNOWN', `blob ${descriptor.digest}: the registry sent no body`, subject);
+      owned = ownsChunks(res.body);
       reader = res.body.getReader();
     };
 
@@ -796,8 +807,11 @@ export class Registry {
           if (skip > 0) {
             const drop = Math.min(skip, value.byteLength);
             skip -= drop;
+            if (drop === value.byteLength) {
+              if (owned) releaseChunk(value);
+              continue;
+            }
             value = value.subarray(drop);
-            if (value.byteLength === 0) continue;
           }
           pos += value.byteLength;
           failures = 0;
@@ -810,6 +824,9 @@ export class Registry {
         await reader?.cancel(reason).catch(() => {});
       },
     });
+    // Passed on unchanged and unkept: ownership goes to this stream's reader, when the first response's body gave it.
+    // (A resumed response's body is this transport's too, so it hands ownership over the same way.)
+    if (owned) markOwnedChunks(stream);
     if (options.verify && start === 0) {
       return stream.pipeThrough(
         verifyingStream({

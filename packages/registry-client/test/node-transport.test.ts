@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { ownsChunks, releaseChunk } from '@lade/manifest';
 import { selfSignedCertificate } from '@lade/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectionFailure, type HttpResponse, type HttpTransport } from '../src/http.js';
@@ -98,15 +99,60 @@ describe('createNodeTransport', () => {
     const res = await get(t, `${s.url}/big`);
     expect(res.status).toBe(200);
     expect(res.headers.get('Content-Length')).toBe(String(big.byteLength));
+    expect(ownsChunks(res.body!)).toBe(true); // views of slabs, handed over with ownership
     const { bytes, chunks } = await readAll(res);
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(createHash('sha256').update(big).digest('hex'));
     // Views: more than one chunk shares a slab.
     expect(new Set(chunks.map((c) => c.buffer)).size).toBeLessThan(chunks.length);
     const r2 = await get(t, `${s.url}/small`);
+    expect(ownsChunks(r2.body!)).toBe(false); // copies
     const got = await readAll(r2);
     expect(got.bytes.toString()).toBe(small.toString());
     for (const c of got.chunks) expect(c.buffer.byteLength).toBe(c.byteLength);
     expect(s.connections()).toBe(1); // keep-alive: the second request reused the first connection
+  });
+
+  it('never hands on bytes of a slab that went back to the pool: many big bodies at once, read by a releasing reader', async () => {
+    const size = 6 * 1024 * 1024 + 332;
+    const bodies = Array.from({ length: 6 }, (_, k) => {
+      const b = Buffer.allocUnsafe(size);
+      for (let i = 0; i < size; i += 4) b.writeUInt32LE((i * (k + 3)) >>> 0, i);
+      return b;
+    });
+    const s = await http((req, res) => {
+      const body = bodies[Number(req.url!.slice(1))]!;
+      res.writeHead(200, { 'content-length': body.byteLength });
+      // Uneven writes with pauses: reads of every size, slabs switched mid-body.
+      let off = 0;
+      const next = () => {
+        if (off >= body.byteLength) return void res.end();
+        const n = 1000 + Math.floor(Math.random() * 300_000);
+        res.write(body.subarray(off, off + n));
+        off += n;
+        if (Math.random() < 0.2) setTimeout(next, 1);
+        else setImmediate(next);
+      };
+      next();
+    });
+    const t = transport();
+    const expected = bodies.map((b) => createHash('sha256').update(b).digest('hex'));
+    // Several rounds: which slab goes back to the pool when depends on timing.
+    for (let round = 0; round < 4; round++) {
+      const digests = await Promise.all(
+        bodies.map(async (_, k) => {
+          const res = await get(t, `${s.url}/${k}`);
+          expect(ownsChunks(res.body!)).toBe(true);
+          const h = createHash('sha256');
+          for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
+            h.update(c);
+            releaseChunk(c); // as the store does once a chunk is written
+            if (Math.random() < 0.1) await new Promise((ok) => setTimeout(ok, 1));
+          }
+          return h.digest('hex');
+        }),
+      );
+      expect(digests).toEqual(expected);
+    }
   });
 
   it('decodes chunked bodies with extensions and trailers, and keeps the connection', async () => {
