@@ -13,6 +13,7 @@ import {
   parseDigest,
   verifyingStream,
 } from '@lade/digest';
+import { ownsChunks, releaseChunk } from '@lade/manifest';
 import type { BlobInfo, BlobStore, ByteRange, IngestExpectation, IngestOptions } from './blob-store.js';
 import { AbortedError, BlobUnknownError, RangeInvalidError } from './errors.js';
 import { fileRangeStream, readOrAbort } from './file-stream.js';
@@ -167,6 +168,8 @@ export class FsBlobStore implements BlobStore {
     try {
       const reader = (tail ? content : content.pipeThrough(verifier)).getReader();
       const early = this.#fsync ? new EarlyWriteback(fh) : undefined;
+      // Chunks read straight from `content` (not through the verifier) may be given back once written.
+      const owned = tail !== undefined && ownsChunks(content);
       const writer = new BatchedWriter(
         fh,
         tail || early
@@ -175,6 +178,7 @@ export class FsBlobStore implements BlobStore {
               early?.written(bytes);
             }
           : undefined,
+        owned,
       );
       let received = 0;
       try {
@@ -184,6 +188,7 @@ export class FsBlobStore implements BlobStore {
           );
           if (done) break;
           if (tail && received + value.byteLength > (expectedSize as number)) {
+            if (owned) releaseChunk(value);
             throw contentErrors.tooLong(name, expectedSize as number);
           }
           await writer.write(value);
@@ -405,11 +410,17 @@ class BatchedWriter {
   #position = 0;
   #inFlight: Promise<void> = Promise.resolve();
   readonly #onWritten: ((bytes: number) => void) | undefined;
+  readonly #owned: boolean;
 
-  /** `onWritten(n)`: the file's first n bytes are written (called in order, after each write completes). */
-  constructor(fh: FileHandle, onWritten?: (bytes: number) => void) {
+  /**
+   * `onWritten(n)`: the file's first n bytes are written (called in order, after each write completes). `owned`: the
+   * chunks were handed over with ownership (@lade/manifest's owned chunks): each is released once written, or once
+   * dropped by `settle`.
+   */
+  constructor(fh: FileHandle, onWritten?: (bytes: number) => void, owned = false) {
     this.#fh = fh;
     this.#onWritten = onWritten;
+    this.#owned = owned;
   }
 
   async write(chunk: Uint8Array): Promise<void> {
@@ -420,6 +431,7 @@ class BatchedWriter {
 
   /** Waits for the write in flight, if any, writing nothing more and ignoring its error (the ingest failed). */
   async settle(): Promise<void> {
+    if (this.#owned) for (const chunk of this.#batch) releaseChunk(chunk);
     this.#batch = [];
     this.#batchBytes = 0;
     await this.#inFlight.catch(() => {});
@@ -441,7 +453,17 @@ class BatchedWriter {
     // Wait for the previous write (and surface its error) before starting this one: one write in flight.
     await this.#inFlight;
     const onWritten = this.#onWritten;
-    const pending = writeFully(this.#fh, buffers, position).then(() => onWritten?.(written));
+    const owned = this.#owned;
+    const pending = writeFully(this.#fh, buffers, position).then(
+      () => {
+        if (owned) for (const chunk of buffers) releaseChunk(chunk);
+        onWritten?.(written);
+      },
+      (err: unknown) => {
+        if (owned) for (const chunk of buffers) releaseChunk(chunk);
+        throw err;
+      },
+    );
     pending.catch(() => {}); // observed by the next flush or finish()
     this.#inFlight = pending;
   }

@@ -1,6 +1,7 @@
 import { open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Digest, hash } from '@lade/digest';
+import { markOwnedChunks, SlabPool } from '@lade/manifest';
 import { tempDir } from '@lade/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type BlobStore, FsBlobStore, MemoryBlobStore } from '../src/index.js';
@@ -339,6 +340,40 @@ describe('FsBlobStore on disk', () => {
     } finally {
       proto.datasync = real;
     }
+  });
+
+  it('gives owned chunks back once written (their slabs are used again), and keeps the chunks of unmarked streams', async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    const store = new FsBlobStore(t.path, { fsync: false });
+    const big = new Uint8Array(6 * 1024 * 1024).map((_, i) => (i * 13 + (i >> 10)) % 256);
+    const d = hash(big) as Digest;
+    const slabSize = 256 * 1024;
+    const stream = (pool: SlabPool, marked: boolean) => {
+      let off = 0;
+      const s = new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (off >= big.length) return c.close();
+          const slab = pool.take();
+          slab.bytes.set(big.subarray(off, off + slabSize));
+          c.enqueue(slab.cut(0, Math.min(slabSize, big.length - off)));
+          slab.seal();
+          off += slabSize;
+        },
+      });
+      return marked ? markOwnedChunks(s) : s;
+    };
+    const owned = new SlabPool(slabSize, 64);
+    await store.ingest({ digest: d, size: big.byteLength }, stream(owned, true));
+    expect(Buffer.from(await readFile(store.blobPath(d))).equals(Buffer.from(big))).toBe(true);
+    // Every slab came back, and reuse kept the count of slabs ever made far below the 24 chunks.
+    expect(owned.free).toBeGreaterThan(0);
+    expect(owned.free).toBeLessThan(24);
+    await store.delete(d);
+    const kept = new SlabPool(slabSize, 64);
+    await store.ingest({ digest: d, size: big.byteLength }, stream(kept, false));
+    expect(kept.free).toBe(0);
+    expect(Buffer.from(await readFile(store.blobPath(d))).equals(Buffer.from(big))).toBe(true);
   });
 
   it('streams a large blob in bounded chunks', async () => {
