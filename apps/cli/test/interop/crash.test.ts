@@ -16,14 +16,18 @@ function runAndKill(
   args: string[],
   env: NodeJS.ProcessEnv,
   ms: number,
-): Promise<{ killed: boolean; code: number | null }> {
+): Promise<{ killed: boolean; code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(nodeBin, [ladeBin, ...args], { env, stdio: 'ignore' });
+    const child = spawn(nodeBin, [ladeBin, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), ms);
     child.on('error', reject);
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ killed: signal === 'SIGKILL', code });
+      resolve({ killed: signal === 'SIGKILL', code, stderr });
     });
   });
 }
@@ -80,6 +84,7 @@ describe.runIf(peersAvailable('skopeo', 'docker-registry'))('lade pull killed wi
     for (let i = 0; i < 20; i++) {
       const r = await runAndKill(['pull', image], env, 30 + Math.floor(Math.random() * whole));
       if (r.killed) killed++;
+      else expect(r.code, `pull ended on its own, so it must have succeeded: ${r.stderr}`).toBe(0);
       const fsck = await ladeProcess(home.path, ['system', 'fsck'], { env });
       expect(fsck.stderr).toBe('');
       expect(fsck.code).toBe(0);
