@@ -717,8 +717,11 @@ export class Registry {
     let skip = 0;
     let failures = 0;
     let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-    // Whether the current response hands its chunks over with ownership (@lade/manifest's owned chunks).
+    // Whether the current response hands its chunks over with ownership (@lade/manifest's owned chunks), and whether
+    // this stream was marked as doing so (from the first response).
     let owned = false;
+    let marked = false;
+    let cancelled = false;
     const signal = options.signal;
 
     const connect = async (): Promise<void> => {
@@ -795,7 +798,7 @@ export class Registry {
           }
           if (chunk.done) {
             reader = undefined;
-            if (size >= 0 && pos < size && failures < maxResumes) {
+            if (!cancelled && size >= 0 && pos < size && failures < maxResumes) {
               // The connection ended cleanly but short (a proxy dropped it): resume.
               failures++;
               continue;
@@ -816,17 +819,20 @@ export class Registry {
           pos += value.byteLength;
           failures = 0;
           options.onProgress?.(pos - start);
-          controller.enqueue(value);
+          controller.enqueue(marked && !owned ? value.slice() : value);
           return;
         }
       },
       cancel: async (reason) => {
+        // A read waiting on the response ends as done: it must not count as a connection cut short and reconnect.
+        cancelled = true;
         await reader?.cancel(reason).catch(() => {});
       },
     });
     // Passed on unchanged and unkept: ownership goes to this stream's reader, when the first response's body gave it.
-    // (A resumed response's body is this transport's too, so it hands ownership over the same way.)
+    // A resumed response whose body did not is copied chunk by chunk (see `pull`), so the reader owns those too.
     if (owned) markOwnedChunks(stream);
+    marked = owned;
     if (options.verify && start === 0) {
       return stream.pipeThrough(
         verifyingStream({

@@ -146,7 +146,7 @@ export class FsBlobStore implements BlobStore {
     const existing = await this.stat(digest);
     if (existing && (expected.size === undefined || existing.size === expected.size)) {
       // Present: still read the content through the verifier so a bad upload is reported, but write nothing.
-      await this.#drain(content.pipeThrough(verifier), options);
+      await this.#drain(content.pipeThrough(verifier), options, ownsChunks(content));
       await this.touch(digest);
       return existing;
     }
@@ -234,13 +234,15 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  async #drain(stream: ReadableStream<Uint8Array>, options: IngestOptions): Promise<void> {
+  /** Reads `stream` to its end; `owned`: its chunks (passed through the verifier, which keeps none) may be released. */
+  async #drain(stream: ReadableStream<Uint8Array>, options: IngestOptions, owned: boolean): Promise<void> {
     const reader = stream.getReader();
     let seen = 0;
     try {
       for (;;) {
         const { done, value } = await readOrAbort(reader, options.signal, (s) => abortError(s, 'ingest'));
         if (done) return;
+        if (owned) releaseChunk(value);
         seen += value.byteLength;
         options.onProgress?.(seen);
       }
@@ -451,7 +453,12 @@ class BatchedWriter {
     this.#batch = [];
     this.#batchBytes = 0;
     // Wait for the previous write (and surface its error) before starting this one: one write in flight.
-    await this.#inFlight;
+    try {
+      await this.#inFlight;
+    } catch (err) {
+      if (this.#owned) for (const chunk of buffers) releaseChunk(chunk);
+      throw err;
+    }
     const onWritten = this.#onWritten;
     const owned = this.#owned;
     const pending = writeFully(this.#fh, buffers, position).then(
