@@ -63,21 +63,22 @@ export function sh(cmd, options = {}) {
 }
 
 /**
- * Clears a case's output path before a round by moving the previous output aside (a rename), not deleting it: this
- * disk (ext4 mounted with discard) does a big rm's freeing work later, and it landed on whichever case forced I/O
- * next (lade, which fsyncs: writes measured up to 2x slower right after removing 512 MiB; skopeo never fsyncs).
- * runBenchmark deletes what was moved aside once all rounds are done.
+ * Clears a case's output path before a round: deletes it, flushes what the previous case left dirty (skopeo and umoci
+ * never fsync), and lets the disk settle. This disk (ext4 mounted with discard) does a big rm's freeing work later, and
+ * without the pause it landed on whichever case forced I/O next, which is lade (it fsyncs). The outputs used to be
+ * moved aside and deleted after the last round instead, but then every round wrote into page cache the VM had never
+ * touched, which this VM charges as system time: the third round of bench/pull ran 1.6-1.9 s for both tools instead
+ * of 0.9 and 1.2 s.
  */
-export function moveOutputAside(path) {
-  if (!existsSync(path)) return;
-  mkdirSync(trashDir, { recursive: true });
-  renameSync(path, join(trashDir, `${Date.now()}-${Math.random().toString(36).slice(2)}`));
-  // ...and flush what the previous case left dirty (skopeo writes without fsync), so it is not written back during
-  // the next case.
+export function clearOutput(path) {
+  if (existsSync(path)) rmSync(path, { recursive: true, force: true });
   sh(['sync']);
+  sleepMs(Number(process.env.BENCH_SETTLE_MS ?? 2000));
 }
 
-const trashDir = join(workDir, '.trash');
+function sleepMs(ms) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
 
 function fmtMiB(kib) {
   return kib === undefined ? 'n/a' : `${(kib / 1024).toFixed(0)} MB`;
@@ -113,7 +114,6 @@ export async function runBenchmark(spec) {
     }
   } finally {
     await spec.teardown?.();
-    rmSync(trashDir, { recursive: true, force: true });
   }
   const peer = results.find((r) => r.case.peer) ?? results[results.length - 1];
   const rows = results.map((r) => {

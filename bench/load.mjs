@@ -2,7 +2,7 @@
 // lade (loadArchive → oci: sink of @lade/store) vs `skopeo copy docker-archive:… oci:…`.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { benchDir, moveOutputAside, runBenchmark, sh, sharedDir, workDir } from './lib.mjs';
+import { benchDir, clearOutput, runBenchmark, sh, sharedDir, workDir } from './lib.mjs';
 
 const mib = Number(process.env.BENCH_LOAD_MIB ?? 512);
 const layout = join(workDir, `fixtures-big${mib}`);
@@ -31,12 +31,12 @@ await runBenchmark({
     {
       name: 'lade load',
       cmd: [process.execPath, join(benchDir, 'load', 'lade.mjs'), archive, out],
-      before: () => moveOutputAside(out),
+      before: () => clearOutput(out),
     },
     {
       name: 'skopeo copy',
       cmd: ['skopeo', 'copy', '-q', `docker-archive:${archive}`, `oci:${out}:big`],
-      before: () => moveOutputAside(out),
+      before: () => clearOutput(out),
       peer: true,
     },
   ],

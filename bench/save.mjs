@@ -2,7 +2,7 @@
 // lade (oci: source of @lade/store → saveImages, Docker 25+ layout) vs `skopeo copy oci:… docker-archive:…`.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { benchDir, moveOutputAside, runBenchmark, sh, sharedDir, workDir } from './lib.mjs';
+import { benchDir, clearOutput, runBenchmark, sh, sharedDir, workDir } from './lib.mjs';
 
 const mib = Number(process.env.BENCH_SAVE_MIB ?? 512);
 const layout = join(workDir, `fixtures-big${mib}`);
@@ -28,12 +28,12 @@ await runBenchmark({
     {
       name: 'lade save',
       cmd: [process.execPath, join(benchDir, 'save', 'lade.mjs'), layout, 'big', out],
-      before: () => moveOutputAside(out),
+      before: () => clearOutput(out),
     },
     {
       name: 'skopeo copy',
       cmd: ['skopeo', 'copy', '-q', `oci:${layout}:big`, `docker-archive:${out}:fixtures/big:latest`],
-      before: () => moveOutputAside(out),
+      before: () => clearOutput(out),
       peer: true,
     },
   ],

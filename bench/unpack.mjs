@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { benchDir, moveOutputAside, runBenchmark, sh, sharedDir, workDir } from './lib.mjs';
+import { benchDir, clearOutput, runBenchmark, sh, sharedDir, workDir } from './lib.mjs';
 
 const mib = Number(process.env.BENCH_UNPACK_MIB ?? 512);
 const files = Number(process.env.BENCH_UNPACK_FILES ?? 10000);
@@ -43,7 +43,7 @@ function ensureSmall() {
   sh(['touch', join(smallLayout, '.complete')]);
 }
 
-const clean = () => moveOutputAside(out);
+const clean = () => clearOutput(out);
 /** GNU tar extracting the same gzip layers (found with jq): a native single-threaded extractor, a floor for 0.3×. */
 const tarCase = (layoutDir, tag) => ({
   name: 'GNU tar -xzf (reference)',
