@@ -3,52 +3,33 @@
 import { createHash } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { type AddressInfo, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { ownsChunks, releaseChunk } from '@lade/manifest';
 import { selfSignedCertificate } from '@lade/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectionFailure, type HttpResponse, type HttpTransport } from '../src/http.js';
 import { createNodeTransport } from '../src/index.js';
+import { type LocalServer, listenLocal } from './local-server.js';
 
 const closers: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
 
-interface Served {
-  readonly url: string;
-  /** Connections accepted so far. */
-  readonly connections: () => number;
+async function listen(server: Server | NetServer, scheme = 'http'): Promise<LocalServer> {
+  const served = await listenLocal(server, scheme);
+  closers.push(() => served.close());
+  return served;
 }
 
-async function listen(server: Server | NetServer, scheme = 'http'): Promise<Served> {
-  let connections = 0;
-  const sockets = new Set<Socket>();
-  server.on(scheme === 'https' ? 'secureConnection' : 'connection', () => connections++);
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  closers.push(
-    () =>
-      new Promise<void>((ok) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => ok());
-      }),
-  );
-  const { port } = server.address() as AddressInfo;
-  return { url: `${scheme}://127.0.0.1:${port}`, connections: () => connections };
-}
-
-function http(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Served> {
+function http(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<LocalServer> {
   const server = createHttpServer(handler);
   server.keepAliveTimeout = 10_000;
   return listen(server);
 }
 
 /** A server writing `reply(requestHead, socket)` by hand, once per request head it reads. */
-function raw(reply: (head: string, socket: Socket, index: number) => void): Promise<Served> {
+function raw(reply: (head: string, socket: Socket, index: number) => void): Promise<LocalServer> {
   let index = 0;
   const server = createNetServer((socket) => {
     let pending = '';

@@ -1,11 +1,11 @@
 // Registry.openBlob against a stub registry that stalls a body mid-transfer (a fault a real registry does not produce).
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { hash } from '@lade/digest';
 import { ownsChunks } from '@lade/manifest';
 import { onDeno } from '@lade/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Registry } from '../src/index.js';
+import { listenLocal } from './local-server.js';
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -18,7 +18,6 @@ describe('Registry.openBlob', () => {
     const digest = hash(blob);
     let blobGets = 0;
     const held: ServerResponse[] = [];
-    const sockets = new Set<Socket>();
     const server = createServer((req, res) => {
       if (req.url === '/v2/') return void res.end('{}');
       blobGets++;
@@ -26,19 +25,9 @@ describe('Registry.openBlob', () => {
       res.write(blob.subarray(0, 1024 * 1024 + 100)); // then nothing: the body stalls
       held.push(res);
     });
-    server.on('connection', (s: Socket) => {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-    });
-    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-    closers.push(
-      () =>
-        new Promise<void>((ok) => {
-          for (const s of sockets) s.destroy();
-          server.close(() => ok());
-        }),
-    );
-    const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const served = await listenLocal(server);
+    closers.push(() => served.close());
+    const host = served.host;
     const registry = new Registry(host, { credentials: null, scheme: 'http' });
     closers.push(() => registry.close());
     const stream = await registry.openBlob('app', { digest, size: blob.byteLength });
