@@ -64,12 +64,14 @@ export class Slab {
 
   /** A chunk of the slab, handed over with ownership. */
   cut(start: number, length: number): Uint8Array {
-    this.#out++;
+    this.handOver();
     return new Uint8Array(this.bytes.buffer, start, length);
   }
 
   /** @internal See {@link handOver}. */
   handOver(): void {
+    // Sealed with nothing out: the slab is back in its pool, and its bytes may already be someone else's.
+    if (this.#sealed && this.#out === 0) throw new Error('a chunk was cut from a slab that went back to its pool');
     this.#out++;
   }
 

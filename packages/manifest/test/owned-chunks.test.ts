@@ -36,6 +36,14 @@ describe('owned chunks', () => {
     expect(pool.free).toBe(1);
   });
 
+  it('refuses to cut from a slab that went back to its pool', () => {
+    const pool = new SlabPool(1024, 4);
+    const slab = pool.take();
+    slab.seal();
+    expect(() => slab.cut(0, 10)).toThrow(/went back to its pool/);
+    expect(() => handOver(slab.bytes.subarray(0, 10))).toThrow(/went back to its pool/);
+  });
+
   it('ignores chunks of other memory and keeps at most maxFree slabs', () => {
     const pool = new SlabPool(64, 2);
     releaseChunk(new Uint8Array(10)); // no slab: nothing happens

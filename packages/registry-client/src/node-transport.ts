@@ -10,8 +10,9 @@ import type { HttpHeaders, HttpRequest, HttpResponse, HttpTransport, TransportOp
  * undici ({@link createTransport} routes them).
  *
  * Why not undici for these: receiving the 512 MiB of `bench/pull` through undici cost ~0.5 s of CPU here, through
- * this reader ~0.2 s. The socket reads straight into slabs this module owns (node:net's `onread`), and a big body is
- * handed on as views of those slabs: no parser copy, no allocation per read, nothing for the GC to chase.
+ * this reader ~0.2 s. The socket reads straight into slabs of a pool (node:net's `onread`), and a big body is handed
+ * on as views of those slabs, with ownership (@lade/manifest's owned chunks): no parser copy, no allocation per read,
+ * and a reader that gives its chunks back (the store's ingest does) has the next reads land in the same memory.
  */
 
 /** Bytes of one read slab; a slab is replaced once less than {@link MIN_READ} of it is left. */
