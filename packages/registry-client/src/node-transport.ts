@@ -160,18 +160,14 @@ class Connection {
 
   #received(buf: Uint8Array, n: number): boolean {
     this.#used += n;
-    this.#deliver(buf.subarray(0, n));
+    if (this.exchange) this.exchange.data(buf.subarray(0, n));
+    else this.destroy(); // bytes nobody asked for: the connection's state is unknown
     return true;
   }
 
-  #deliver(chunk: Uint8Array): void {
-    if (this.exchange) this.exchange.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    else this.destroy(); // bytes nobody asked for: the connection's state is unknown
-  }
-
-  destroy(err?: Error): void {
+  destroy(): void {
     this.dead = true;
-    this.socket.destroy(err);
+    this.socket.destroy();
   }
 }
 
@@ -320,7 +316,7 @@ function parseHead(text: string): ParsedHead {
 
 function framingOf(method: string, head: ParsedHead): { framing: Framing; keepAlive: boolean } {
   const conn = (head.headers.get('connection') ?? '').toLowerCase();
-  let keepAlive = head.minor === 1 ? !/\bclose\b/.test(conn) : /\bkeep-alive\b/.test(conn);
+  const keepAlive = head.minor === 1 ? !/\bclose\b/.test(conn) : /\bkeep-alive\b/.test(conn);
   const { status } = head;
   if (method === 'HEAD' || status === 204 || status === 304) return { framing: { kind: 'none' }, keepAlive };
   const te = head.headers.get('transfer-encoding');
@@ -338,8 +334,7 @@ function framingOf(method: string, head: ParsedHead): { framing: Framing; keepAl
     if (!values.every((v) => /^\d{1,15}$/.test(v) && v === values[0])) throw protocolError(`Content-Length ${cl}`);
     return { framing: { kind: 'length', remaining: Number(values[0]) }, keepAlive };
   }
-  keepAlive = false;
-  return { framing: { kind: 'close' }, keepAlive };
+  return { framing: { kind: 'close' }, keepAlive: false };
 }
 
 /** Decodes `Transfer-Encoding: chunked`, handing each piece of data on as a view of the input. */
@@ -347,10 +342,6 @@ class ChunkedDecoder {
   #state: 'size' | 'data' | 'data-crlf' | 'trailer' | 'done' = 'size';
   #line = '';
   #left = 0;
-
-  get done(): boolean {
-    return this.#state === 'done';
-  }
 
   /** Feeds bytes; returns what followed the message's end (bytes of no response), if it ended. */
   feed(buf: Uint8Array, out: (data: Uint8Array) => void): Uint8Array | undefined {

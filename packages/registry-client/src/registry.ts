@@ -717,10 +717,8 @@ export class Registry {
     let skip = 0;
     let failures = 0;
     let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-    // Whether the current response hands its chunks over with ownership (@lade/manifest's owned chunks), and whether
-    // this stream was marked as doing so (from the first response).
+    // Whether the current response hands its chunks over with ownership (@lade/manifest's owned chunks).
     let owned = false;
-    let marked = false;
     let cancelled = false;
     const signal = options.signal;
 
@@ -762,6 +760,9 @@ export class Registry {
     };
 
     await connect();
+    // This stream hands its chunks over when the first response did; a resumed response that does not is copied
+    // chunk by chunk (see `pull`), so the reader owns those too.
+    const marked = owned;
     const stream = new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         for (;;) {
@@ -829,10 +830,7 @@ export class Registry {
         await reader?.cancel(reason).catch(() => {});
       },
     });
-    // Passed on unchanged and unkept: ownership goes to this stream's reader, when the first response's body gave it.
-    // A resumed response whose body did not is copied chunk by chunk (see `pull`), so the reader owns those too.
-    if (owned) markOwnedChunks(stream);
-    marked = owned;
+    if (marked) markOwnedChunks(stream);
     if (options.verify && start === 0) {
       return stream.pipeThrough(
         verifyingStream({

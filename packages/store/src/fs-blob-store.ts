@@ -425,6 +425,11 @@ class BatchedWriter {
     this.#owned = owned;
   }
 
+  /** Gives owned chunks back: written, or dropped unwritten. */
+  #release(chunks: readonly Uint8Array[]): void {
+    if (this.#owned) for (const chunk of chunks) releaseChunk(chunk);
+  }
+
   async write(chunk: Uint8Array): Promise<void> {
     this.#batch.push(chunk);
     this.#batchBytes += chunk.byteLength;
@@ -433,7 +438,7 @@ class BatchedWriter {
 
   /** Waits for the write in flight, if any, writing nothing more and ignoring its error (the ingest failed). */
   async settle(): Promise<void> {
-    if (this.#owned) for (const chunk of this.#batch) releaseChunk(chunk);
+    this.#release(this.#batch);
     this.#batch = [];
     this.#batchBytes = 0;
     await this.#inFlight.catch(() => {});
@@ -456,21 +461,13 @@ class BatchedWriter {
     try {
       await this.#inFlight;
     } catch (err) {
-      if (this.#owned) for (const chunk of buffers) releaseChunk(chunk);
+      this.#release(buffers);
       throw err;
     }
     const onWritten = this.#onWritten;
-    const owned = this.#owned;
-    const pending = writeFully(this.#fh, buffers, position).then(
-      () => {
-        if (owned) for (const chunk of buffers) releaseChunk(chunk);
-        onWritten?.(written);
-      },
-      (err: unknown) => {
-        if (owned) for (const chunk of buffers) releaseChunk(chunk);
-        throw err;
-      },
-    );
+    const pending = writeFully(this.#fh, buffers, position)
+      .finally(() => this.#release(buffers))
+      .then(() => onWritten?.(written));
     pending.catch(() => {}); // observed by the next flush or finish()
     this.#inFlight = pending;
   }
